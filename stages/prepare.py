@@ -1,0 +1,26 @@
+"""DVC stage `prepare@<dataset>`: python -m stages.prepare <dataset> -> data/prepared/<dataset>.pt"""
+
+from stitchkit.cli import run_stage
+from stitchkit.config import load_params
+from stitchkit.datasets import prepare
+from stitchkit.errors import UserError
+from stitchkit.prepared import prepared_path
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1:
+        raise UserError("usage: python -m stages.prepare <dataset>")
+    (name,) = argv
+    datasets = load_params().get("datasets") or {}
+    if name not in datasets:
+        raise UserError(f"dataset {name!r} is not under `datasets:` in params.yaml")
+    data = prepare(name, datasets[name] or {})
+    data.save(prepared_path(name))
+    print(
+        f"{name}: {len(data.train_labels)} train / {len(data.test_labels)} test images "
+        f"of shape {data.image_shape}, {data.num_classes} classes"
+    )
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,74 @@
+"""DVC stage `train@<model-id>`: python -m stages.train <model-id>
+
+Writes models/<id>.pt, reports/metrics/<id>.json (deterministic), reports/timing/<id>.json
+(wall time) and the DVCLive log reports/train/<id>/. Resumes from checkpoints/<id>.pt.
+"""
+
+import time
+from pathlib import Path
+
+import torch
+from dvclive import Live
+
+from stitchkit.checkpoints import save_model
+from stitchkit.cli import run_stage
+from stitchkit.config import load_params, training_job
+from stitchkit.device import default_device
+from stitchkit.errors import UserError
+from stitchkit.io import write_json
+from stitchkit.models import ModelSpec
+from stitchkit.prepared import PreparedDataset, prepared_path
+from stitchkit.training import train_model
+
+CHECKPOINT_DIR = Path("checkpoints")
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1:
+        raise UserError("usage: python -m stages.train <model-id>")
+    (model_id,) = argv
+    job = training_job(load_params(), model_id)
+    data = PreparedDataset.load(prepared_path(job.dataset), job.dataset)
+    mean, std = data.channel_stats()
+    spec = ModelSpec(job.arch, data.num_classes, data.image_shape[0], job.width, mean, std)
+    device = default_device()
+    checkpoint = CHECKPOINT_DIR / f"{model_id}.pt"
+    started = time.perf_counter()
+    with Live(f"reports/train/{model_id}", dvcyaml=False, save_dvc_exp=False) as live:
+
+        def log_epoch(record: dict) -> None:
+            for name, value in record.items():
+                if name != "epoch":
+                    live.log_metric(name, value)
+            live.next_step()
+
+        result = train_model(spec, job.recipe, job.seed, data, checkpoint, device, log_epoch)
+    save_model(result.model, Path("models") / f"{model_id}.pt")
+    write_json(
+        Path("reports/metrics") / f"{model_id}.json",
+        {
+            "model_id": model_id,
+            "dataset": job.dataset,
+            "arch": job.arch,
+            "seed": job.seed,
+            "width": job.width,
+            "epochs": job.recipe.epochs,
+            "train_samples": min(job.recipe.train_samples or 10**12, len(data.train_labels)),
+            "test_accuracy": result.test_accuracy,
+            "device": device.type,
+        },
+    )
+    write_json(
+        Path("reports/timing") / f"{model_id}.json",
+        {
+            "seconds": round(time.perf_counter() - started, 2),
+            "resumed_from_epoch": result.resumed_from_epoch,
+            "device": str(torch.cuda.get_device_name() if device.type == "cuda" else "cpu"),
+        },
+    )
+    checkpoint.unlink(missing_ok=True)
+    print(f"{model_id}: test accuracy {result.test_accuracy:.4f}")
+
+
+if __name__ == "__main__":
+    run_stage(main)
