@@ -1,4 +1,7 @@
-"""DVC stage `prepare@<dataset>`: python -m stages.prepare <dataset> -> data/prepared/<dataset>.pt"""
+"""DVC stage `prepare@<dataset>`: python -m stages.prepare <dataset>
+
+Writes the canonical file data/prepared/<dataset>.pt.
+"""
 
 from stitchkit.cli import run_stage
 from stitchkit.config import load_params

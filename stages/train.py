@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from dvclive import Live
 
-from stitchkit.checkpoints import save_model
+from stitchkit.checkpoints import load_training_state, save_model
 from stitchkit.cli import run_stage
 from stitchkit.config import load_params, training_job
 from stitchkit.device import default_device
@@ -33,6 +33,7 @@ def main(argv: list[str]) -> None:
     spec = ModelSpec(job.arch, data.num_classes, data.image_shape[0], job.width, mean, std)
     device = default_device()
     checkpoint = CHECKPOINT_DIR / f"{model_id}.pt"
+    resume_from = load_training_state(checkpoint)
     started = time.perf_counter()
     with Live(f"reports/train/{model_id}", dvcyaml=False, save_dvc_exp=False) as live:
 
@@ -42,7 +43,9 @@ def main(argv: list[str]) -> None:
                     live.log_metric(name, value)
             live.next_step()
 
-        result = train_model(spec, job.recipe, job.seed, data, checkpoint, device, log_epoch)
+        result = train_model(
+            spec, job.recipe, job.seed, data, device, checkpoint, resume_from, log_epoch
+        )
     save_model(result.model, Path("models") / f"{model_id}.pt")
     write_json(
         Path("reports/metrics") / f"{model_id}.json",

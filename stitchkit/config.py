@@ -31,6 +31,8 @@ def recipe_from(options: dict, where: str) -> Recipe:
     unknown = sorted(set(options) - known)
     if unknown:
         raise UserError(f"unknown key(s) {unknown} in {where}; known: {sorted(known)}")
+    if isinstance(options.get("lr_drops"), list):
+        options = {**options, "lr_drops": tuple(options["lr_drops"])}
     return Recipe(**options)
 
 

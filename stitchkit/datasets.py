@@ -119,9 +119,9 @@ def prepare_fashion_mnist(raw_dir: str, debian_dir: str = FASHION_MNIST_DEBIAN_D
         torchvision_raw.mkdir(parents=True, exist_ok=True)
         for name in FASHION_MNIST_FILES:
             if not (torchvision_raw / name).exists():
-                with gzip.open(Path(debian_dir, name + ".gz")) as src:
-                    with open(torchvision_raw / name, "wb") as dst:
-                        shutil.copyfileobj(src, dst)
+                source = Path(debian_dir, name + ".gz")
+                with gzip.open(source) as src, open(torchvision_raw / name, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
     splits = {}
     for train in (True, False):
         try:

@@ -1,5 +1,6 @@
 """Atomic file writes (temp file + rename) and safe torch loading."""
 
+import io
 import json
 import os
 import tempfile
@@ -32,12 +33,15 @@ def write_json(path, obj) -> None:
 
 
 def save_torch(obj, path) -> None:
+    """torch.save whose bytes depend only on ``obj`` (not on the temp file's name)."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        tmp.write_bytes(buffer.getbuffer())
 
 
 def load_torch(path, fix: str):
-    """``torch.load(weights_only=True)``; a missing or corrupt file is a UserError naming ``fix``."""
+    """``torch.load(weights_only=True)``; a missing or damaged file is a UserError with ``fix``."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path} does not exist; {fix}")

@@ -1,9 +1,10 @@
 """Base-model training: the paper's recipe (Appendix A.1), resumable and deterministic.
 
-SGD with momentum, step decay x0.1 at each third of training, random crop with zero
-padding and horizontal flip done on the device. Data order and augmentation come from
-one seeded CPU generator, so a seed fixes the run (bitwise on CPU), and a run resumed
-from a checkpoint ends with the same weights as an uninterrupted one.
+SGD with momentum, learning rate x0.1 at given fractions of training (the paper: each
+third), random crop with zero padding and horizontal flip done on the device. Data
+order and augmentation come from one seeded CPU generator, so a seed fixes the run
+(bitwise on CPU), and a run resumed from a checkpoint ends with the same weights as an
+uninterrupted one.
 """
 
 import hashlib
@@ -17,7 +18,6 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from stitchkit.augment import crop_and_flip, to_unit_float
-from stitchkit.checkpoints import load_training_state
 from stitchkit.errors import UserError
 from stitchkit.evaluation import accuracy
 from stitchkit.io import save_torch
@@ -34,6 +34,7 @@ class Recipe:
     lr: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 1e-4
+    lr_drops: tuple[float, ...] = (1 / 3, 2 / 3)
     crop_padding: int = 4
     hflip: bool = True
     train_samples: int | None = None
@@ -45,9 +46,13 @@ class Recipe:
         positive = ["epochs", "batch_size", "eval_every", "checkpoint_every", "eval_batch_size"]
         for name in positive:
             if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
-                raise UserError(f"train.{name} must be a positive integer, got {getattr(self, name)!r}")
+                raise UserError(
+                    f"train.{name} must be a positive integer, got {getattr(self, name)!r}"
+                )
         if self.lr <= 0 or self.weight_decay < 0 or not 0 <= self.momentum < 1:
             raise UserError("train needs lr > 0, weight_decay >= 0 and 0 <= momentum < 1")
+        if not all(0 < f < 1 for f in self.lr_drops):
+            raise UserError(f"train.lr_drops must be fractions in (0, 1), got {self.lr_drops}")
         if self.crop_padding < 0:
             raise UserError(f"train.crop_padding must be >= 0, got {self.crop_padding}")
         if self.train_samples is not None and self.train_samples < self.batch_size:
@@ -55,9 +60,10 @@ class Recipe:
                 f"train.train_samples ({self.train_samples}) must be null or >= batch_size"
             )
 
-    def lr_at(self, epoch: int) -> float:
-        """Learning rate of 0-based ``epoch``: x0.1 at each third of training."""
-        return self.lr * 0.1 ** (3 * epoch // self.epochs)
+    def lr_at(self, step: int, total_steps: int) -> float:
+        """Learning rate of 0-based ``step``: x0.1 at each of ``lr_drops`` (fractions)."""
+        drops = sum(step >= fraction * total_steps for fraction in self.lr_drops)
+        return self.lr * 0.1**drops
 
 
 @dataclass
@@ -81,7 +87,7 @@ def run_fingerprint(spec: ModelSpec, recipe: Recipe, seed: int, data: PreparedDa
     """Hash of everything that determines a run; a checkpoint resumes only a matching run."""
     blob = json.dumps(
         [spec.to_dict(), asdict(recipe), seed, list(data.train_images.shape)], sort_keys=True
-    )
+    )  # asdict turns lr_drops into a list either way, so YAML lists and tuples agree
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -90,11 +96,17 @@ def train_model(
     recipe: Recipe,
     seed: int,
     data: PreparedDataset,
-    checkpoint_path: Path,
     device: torch.device,
+    checkpoint_path: Path,
+    resume_from: dict | None = None,
     on_epoch: Callable[[dict], None] = lambda record: None,
 ) -> TrainResult:
-    """Train from scratch or resume from ``checkpoint_path``; ``on_epoch`` sees every epoch."""
+    """Train, saving resumable state to ``checkpoint_path`` every few epochs.
+
+    ``resume_from`` (the content of such a checkpoint) is resumed only if it was written
+    by the same run (same spec, recipe, seed and data); ``on_epoch`` sees every epoch,
+    the resumed ones included.
+    """
     torch.manual_seed(seed)
     model = build_model(spec).to(device)
     optimizer = torch.optim.SGD(
@@ -104,7 +116,7 @@ def train_model(
     fingerprint = run_fingerprint(spec, recipe, seed, data)
     history: list[dict] = []
     start = 0
-    state = load_training_state(checkpoint_path)
+    state = resume_from
     if state is not None and state["fingerprint"] == fingerprint:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -118,13 +130,13 @@ def train_model(
     steps = len(labels) // recipe.batch_size
     bar = tqdm(total=recipe.epochs * steps, initial=start * steps, desc="train", unit="batch")
     for epoch in range(start, recipe.epochs):
-        lr = recipe.lr_at(epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
         model.train()
         order = torch.randperm(len(labels), generator=generator).to(device)
         loss_sum = correct = 0.0
         for step in range(steps):
+            lr = recipe.lr_at(epoch * steps + step, recipe.epochs * steps)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
             idx = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
             x = crop_and_flip(images[idx], recipe.crop_padding, recipe.hflip, generator)
             logits = model(to_unit_float(x))
@@ -137,7 +149,7 @@ def train_model(
             bar.update()
         record = {
             "epoch": epoch + 1,
-            "lr": lr,
+            "lr": lr,  # at the epoch's last step
             "train_loss": loss_sum / steps,
             "train_accuracy": correct / (steps * recipe.batch_size),
         }

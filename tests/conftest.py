@@ -1,0 +1,73 @@
+"""Shared helpers: run stages as subprocesses in a scratch working directory."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stitchkit.datasets import prepare_digits
+from stitchkit.prepared import prepared_path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def stage_env() -> dict:
+    env = dict(os.environ, PYTHONPATH=str(REPO), TQDM_DISABLE="1")
+    return env
+
+
+def run_stage(stage: str, *args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
+    """Run `python -m stages.<stage> args...` in ``cwd`` and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", f"stages.{stage}", *args],
+        cwd=cwd,
+        env=stage_env(),
+        capture_output=True,
+        text=True,
+        **kwargs,
+    )
+
+
+def tiny_params(**train_overrides) -> dict:
+    """A params.yaml for a fast digits model `tiny` (width 4)."""
+    return {
+        "datasets": {"digits": {"test_fraction": 0.25, "split_seed": 0}},
+        "train": {
+            "epochs": 3,
+            "batch_size": 64,
+            "lr": 0.03,
+            "momentum": 0.9,
+            "weight_decay": 0.0001,
+            "crop_padding": 2,
+            "hflip": True,
+            "train_samples": 512,
+            "eval_every": 1,
+            "checkpoint_every": 1,
+            "eval_batch_size": 500,
+            **train_overrides,
+        },
+        "models": {"tiny": {"dataset": "digits", "arch": "resnet18", "seed": 0, "width": 4}},
+    }
+
+
+def write_params(workdir: Path, params: dict) -> None:
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture(scope="session")
+def digits_file(tmp_path_factory) -> Path:
+    path = prepared_path("digits", tmp_path_factory.mktemp("prepared"))
+    prepare_digits(0.25, 0).save(path)
+    return path
+
+
+@pytest.fixture
+def workdir(tmp_path, digits_file) -> Path:
+    """A scratch directory with tiny params.yaml and a prepared digits dataset."""
+    (tmp_path / "data/prepared").mkdir(parents=True)
+    os.link(digits_file, prepared_path("digits", tmp_path / "data/prepared"))
+    write_params(tmp_path, tiny_params())
+    return tmp_path
