@@ -3,8 +3,8 @@
 import re
 
 import pytest
-from conftest import run_stage, tiny_params, write_params
 
+from conftest import run_stage, tiny_params, write_params
 from stitchkit.checkpoints import load_model
 from stitchkit.errors import UserError
 

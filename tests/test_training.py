@@ -8,8 +8,8 @@ import time
 
 import pytest
 import torch
-from conftest import run_stage, stage_env, tiny_params, write_params
 
+from conftest import run_stage, stage_env, tiny_params, write_params
 from stitchkit.augment import crop_and_flip
 from stitchkit.checkpoints import load_model
 from stitchkit.errors import UserError

@@ -1,0 +1,109 @@
+"""End to end: the quick suite through DVC in a fresh copy of the repository.
+
+(a) outputs are valid, (b) a second repro runs nothing, (c) a forced rerun gives
+byte-identical metrics, models and prepared data.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO
+from stitchkit.checkpoints import load_model
+from stitchkit.prepared import PreparedDataset
+
+pytestmark = pytest.mark.slow
+
+
+def sh(*cmd: str, cwd: Path, env: dict) -> str:
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def quick_repo(tmp_path_factory):
+    """A fresh git repo holding the working tree, after `dvc exp run -S suite=quick`."""
+    root = tmp_path_factory.mktemp("pipeline")
+    repo, home = root / "repo", root / "home"
+    home.mkdir()
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    for name in filter(None, files):
+        if (REPO / name).is_file() and not name.startswith(("reports/", "dvc.lock")):
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, repo / name)
+    # A fresh machine: no git identity, the venv's tools on PATH, the copy's code first.
+    env = dict(
+        os.environ,
+        HOME=str(home),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        PYTHONPATH=str(repo),
+        TQDM_DISABLE="1",
+    )
+    sh("git", "init", "-q", cwd=repo, env=env)
+    sh("git", "add", "-A", cwd=repo, env=env)
+    sh(
+        "git",
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-qm",
+        "copy",
+        cwd=repo,
+        env=env,
+    )
+    sh("dvc", "exp", "run", "-S", "suite=quick", cwd=repo, env=env)
+    return repo, env
+
+
+def snapshot(repo: Path) -> dict[str, bytes]:
+    paths = [*repo.glob("models/*.pt"), *repo.glob("reports/metrics/*.json")]
+    paths += repo.glob("data/prepared/*.pt")
+    return {str(p.relative_to(repo)): p.read_bytes() for p in sorted(paths)}
+
+
+def test_quick_suite_outputs_are_valid(quick_repo):
+    repo, _ = quick_repo
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    assert set(params["datasets"]) == {"fashion-mnist", "digits"}
+    for name in params["datasets"]:
+        data = PreparedDataset.load(repo / f"data/prepared/{name}.pt")
+        assert data.image_shape[1:] == (32, 32) and data.num_classes == 10
+    for model_id, entry in params["models"].items():
+        model = load_model(repo / f"models/{model_id}.pt")
+        assert model.spec.arch == entry["arch"] and model.spec.width == entry["width"]
+        metrics = json.loads((repo / f"reports/metrics/{model_id}.json").read_text())
+        assert metrics["dataset"] == entry["dataset"] and 0.5 < metrics["test_accuracy"] <= 1
+        assert (repo / f"reports/train/{model_id}/metrics.json").exists()
+    for seed in (0, 1):
+        metrics = json.loads(
+            (repo / f"reports/metrics/fashion-mnist_{seed}-resnet18.json").read_text()
+        )
+        assert metrics["test_accuracy"] >= 0.85, metrics
+
+
+def test_second_repro_runs_nothing_and_forced_rerun_is_byte_identical(quick_repo):
+    repo, env = quick_repo
+    assert "up to date" in sh("dvc", "status", cwd=repo, env=env)
+    assert "Running stage" not in sh("dvc", "repro", cwd=repo, env=env)
+    before = snapshot(repo)
+    assert len(before) == 9 + 9 + 2
+    out = sh("dvc", "repro", "-f", cwd=repo, env=env)
+    assert out.count("Running stage") == 2 + 9
+    after = snapshot(repo)
+    changed = [name for name in before if before[name] != after[name]]
+    assert not changed, f"forced rerun changed {changed}"

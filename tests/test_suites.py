@@ -1,0 +1,61 @@
+"""The two suites: params.yaml is the composed paper suite; every entry validates."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from dvc.utils.hydra import compose_and_dump
+
+from conftest import REPO
+from stitchkit.config import training_job
+from stitchkit.datasets import PREPARERS
+
+
+def composed(tmp_path, suite: str) -> dict:
+    out = tmp_path / f"{suite}.yaml"
+    compose_and_dump(out, str(REPO / "conf"), None, "config", str(REPO), [f"suite={suite}"])
+    return yaml.safe_load(out.read_text())
+
+
+def test_committed_params_is_the_composed_paper_suite(tmp_path):
+    assert yaml.safe_load((REPO / "params.yaml").read_text()) == composed(tmp_path, "paper")
+
+
+@pytest.mark.parametrize("suite", ["paper", "quick"])
+def test_every_model_and_dataset_of_a_suite_validates(tmp_path, suite):
+    params = composed(tmp_path, suite)
+    assert set(params["datasets"]) <= set(PREPARERS)
+    jobs = [training_job(params, model_id) for model_id in params["models"]]
+    assert {job.arch for job in jobs} == {"resnet18", "resnet34", "plain18"}
+
+
+def test_paper_suite_trains_the_nine_non_robust_models_of_table_1(tmp_path):
+    params = composed(tmp_path, "paper")
+    expected = {
+        f"{group}-{arch}"
+        for group in ("cifar10_0", "cifar10_1", "imagenet32-10_0")
+        for arch in ("plain18", "resnet18", "resnet34")
+    }
+    assert set(params["models"]) == expected
+    jobs = [training_job(params, m) for m in expected]
+    assert all(j.width == 64 and j.recipe.epochs == 200 and j.recipe.lr == 0.1 for j in jobs)
+    assert all(j.recipe.batch_size == 128 and j.recipe.crop_padding == 4 for j in jobs)
+    assert {(j.dataset, j.seed) for j in jobs} == {
+        ("cifar10", 0),
+        ("cifar10", 1),
+        ("imagenet32-10", 0),
+    }
+
+
+def test_dvc_dag_is_prepare_then_train():
+    dvc = str(Path(sys.executable).parent / "dvc")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    dot = subprocess.run(
+        [dvc, "dag", "--dot"], cwd=REPO, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for model_id, entry in params["models"].items():
+        assert f'"prepare@{entry["dataset"]}" -> "train@{model_id}"' in dot
