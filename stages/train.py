@@ -30,7 +30,8 @@ def main(argv: list[str]) -> None:
     job = training_job(load_params(), model_id)
     data = PreparedDataset.load(prepared_path(job.dataset), job.dataset)
     mean, std = data.channel_stats()
-    spec = ModelSpec(job.arch, data.num_classes, data.image_shape[0], job.width, mean, std)
+    channels, size, _ = data.image_shape
+    spec = ModelSpec(job.arch, data.num_classes, channels, job.width, mean, std, size)
     device = default_device()
     checkpoint = CHECKPOINT_DIR / f"{model_id}.pt"
     resume_from = load_training_state(checkpoint)

@@ -6,7 +6,9 @@ from pathlib import Path
 import yaml
 
 from stitchkit.errors import UserError
-from stitchkit.models import ARCHITECTURES
+from stitchkit.models import ARCHITECTURES, NUM_POINTS
+from stitchkit.objectives import MODES, fula_weights
+from stitchkit.stitching import StitchRecipe
 from stitchkit.training import Recipe
 
 PARAMS_FILE = Path("params.yaml")
@@ -77,4 +79,97 @@ def training_job(params: dict, model_id: str) -> TrainingJob:
     )
     return TrainingJob(
         model_id, entry["dataset"], entry["arch"], int(entry["seed"]), entry["width"], recipe
+    )
+
+
+PANEL_KEYS = {"front", "end", "data", "points", "modes"}
+DEFAULT_MODES = {mode: {} for mode in MODES}
+
+
+@dataclass(frozen=True)
+class PanelJob:
+    """A stitching panel: front/end model ids, stitch-training data, points, modes."""
+
+    name: str
+    front: str
+    end: str
+    data: str
+    points: tuple[int, ...]
+    modes: dict  # label -> {"objective": str, "weights": spec or None}
+    recipe: StitchRecipe
+
+
+def _modes(name: str, modes) -> dict:
+    if not isinstance(modes, dict) or not modes:
+        raise UserError(f"panels.{name}.modes must map mode labels to options, e.g. {{hint: {{}}}}")
+    out = {}
+    for label, options in modes.items():
+        options = dict(options or {})
+        objective = options.pop("objective", label)
+        weights = options.pop("weights", None)
+        if options:
+            raise UserError(f"panels.{name}.modes.{label}: unknown key(s) {sorted(options)}")
+        if objective not in MODES:
+            raise UserError(
+                f"panels.{name}: unknown stitching mode {objective!r}; choose one of {list(MODES)}"
+            )
+        if weights is not None and objective != "fula":
+            raise UserError(f"panels.{name}.modes.{label}: weights apply to fula only")
+        out[label] = {"objective": objective, "weights": weights}
+    return out
+
+
+def panel_job(params: dict, name: str) -> PanelJob:
+    """The validated stitching panel ``panels.<name>`` with the shared `stitch:` recipe."""
+    panels = _section(params, "panels")
+    if name not in panels:
+        raise UserError(f"panel {name!r} is not under `panels:` in params.yaml")
+    entry = panels[name]
+    missing, unknown = (
+        sorted({"front", "end", "data", "points"} - set(entry)),
+        sorted(set(entry) - PANEL_KEYS),
+    )
+    if missing or unknown:
+        raise UserError(
+            f"panels.{name} needs keys front, end, data, points (missing {missing}, "
+            f"unknown {unknown})"
+        )
+    models = _section(params, "models")
+    for role in ("front", "end"):
+        if entry[role] not in models:
+            raise UserError(f"panels.{name}.{role}: model {entry[role]!r} is not under `models:`")
+    if entry["data"] not in _section(params, "datasets"):
+        raise UserError(f"panels.{name}.data: dataset {entry['data']!r} is not under `datasets:`")
+    points = entry["points"]
+    if (
+        not isinstance(points, list)
+        or not points
+        or any(not isinstance(k, int) or not 1 <= k <= NUM_POINTS for k in points)
+    ):
+        raise UserError(
+            f"panels.{name}.points must be a list of stitching points in 1..{NUM_POINTS}, "
+            f"got {points!r}"
+        )
+    modes = _modes(name, entry.get("modes", DEFAULT_MODES))
+    for label, mode in modes.items():
+        if mode["objective"] == "fula":
+            for k in points:
+                try:
+                    fula_weights(mode["weights"] or "uniform", NUM_POINTS - k + 2)
+                except UserError as exc:
+                    raise UserError(f"panels.{name}.modes.{label} at point {k}: {exc}") from None
+    options = dict(_section(params, "stitch"))
+    known = {f.name for f in fields(StitchRecipe)}
+    if set(options) - known:
+        raise UserError(
+            f"unknown key(s) {sorted(set(options) - known)} in stitch; known: {sorted(known)}"
+        )
+    return PanelJob(
+        name,
+        entry["front"],
+        entry["end"],
+        entry["data"],
+        tuple(points),
+        modes,
+        StitchRecipe(**options),
     )

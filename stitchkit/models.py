@@ -6,6 +6,7 @@ Stitching point k (1-based, as in the paper's figures) is the output of segment 
 of the 4 stages. ``forward_from(forward_to(x, k), k) == forward(x)`` for every k.
 """
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import torch
@@ -32,6 +33,7 @@ class ModelSpec:
     width: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    image_size: int = 32
 
     def __post_init__(self):
         if self.arch not in ARCHITECTURES:
@@ -44,6 +46,10 @@ class ModelSpec:
             )
         if len(self.mean) != self.in_channels or len(self.std) != self.in_channels:
             raise UserError("normalisation mean/std need one value per input channel")
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.in_channels, self.image_size, self.image_size)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "mean": list(self.mean), "std": list(self.std)}
@@ -128,6 +134,34 @@ class StitchableResNet(nn.Module):
         for segment in self.segments[:k]:
             x = segment(x)
         return x
+
+    def activations(self, x: torch.Tensor, points) -> dict[int, torch.Tensor]:
+        """Activations at each of ``points`` from one forward pass up to the deepest."""
+        for k in points:
+            self.check_point(k)
+        wanted, out = set(points), {}
+        for k, segment in enumerate(self.segments[: max(wanted)], start=1):
+            x = segment(x)
+            if k in wanted:
+                out[k] = x
+        return out
+
+    def end_terms(self, h: torch.Tensor, k: int) -> Iterator[torch.Tensor]:
+        """Lazily, from the activation ``h`` at point k: h, the activations at points
+        k+1..9, the pooled penultimate features, then the logits (FuLA's hint terms are
+        all but the logits: ``num_hint_terms(k)`` of them)."""
+        self.check_point(k)
+        yield h
+        for segment in self.segments[k:]:
+            h = segment(h)
+            yield h
+        pooled = self.pool(h)
+        yield pooled
+        yield self.fc(pooled)
+
+    def num_hint_terms(self, k: int) -> int:
+        """Points k..9 plus the pooled penultimate features."""
+        return self.num_points - k + 2
 
     def forward_from(self, h: torch.Tensor, k: int) -> torch.Tensor:
         """Logits from the activation at stitching point k (the end f_{>k})."""

@@ -65,6 +65,23 @@ def test_plain18_has_no_residual_connections():
     assert sum(p.numel() for p in plain.parameters()) < sum(p.numel() for p in resnet.parameters())
 
 
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_activations_and_end_terms_agree_with_the_halves(arch):
+    model = trained_like(arch)
+    x = torch.rand(3, 3, 32, 32)
+    with torch.no_grad():
+        acts = model.activations(x, [2, 5, 9])
+        for k in (2, 5, 9):
+            assert torch.equal(acts[k], model.forward_to(x, k))
+        terms = list(model.end_terms(acts[5], 5))
+        assert len(terms) == model.num_hint_terms(5) + 1 == 7
+        assert all(
+            torch.equal(t, model.forward_to(x, k))
+            for k, t in zip(range(5, 10), terms[:5], strict=True)
+        )
+        assert torch.equal(terms[-2], model.features(x)) and torch.equal(terms[-1], model(x))
+
+
 @pytest.mark.parametrize("k", [0, 10, -1])
 def test_point_out_of_range_is_a_user_error(k):
     with pytest.raises(UserError, match="out of range; use 1..9"):

@@ -1,7 +1,7 @@
 """End to end: the quick suite through DVC in a fresh copy of the repository.
 
 (a) outputs are valid, (b) a second repro runs nothing, (c) a forced rerun gives
-byte-identical metrics, models and prepared data.
+byte-identical prepared data, models, metrics, stitching results, T weights and figures.
 """
 
 import json
@@ -72,7 +72,8 @@ def quick_repo(tmp_path_factory):
 
 def snapshot(repo: Path) -> dict[str, bytes]:
     paths = [*repo.glob("models/*.pt"), *repo.glob("reports/metrics/*.json")]
-    paths += repo.glob("data/prepared/*.pt")
+    paths += [*repo.glob("data/prepared/*.pt"), *repo.glob("stitches/*.pt")]
+    paths += [*repo.glob("reports/stitch/*.json"), *repo.glob("reports/figures/*")]
     return {str(p.relative_to(repo)): p.read_bytes() for p in sorted(paths)}
 
 
@@ -89,6 +90,16 @@ def test_quick_suite_outputs_are_valid(quick_repo):
         metrics = json.loads((repo / f"reports/metrics/{model_id}.json").read_text())
         assert metrics["dataset"] == entry["dataset"] and 0.5 < metrics["test_accuracy"] <= 1
         assert (repo / f"reports/train/{model_id}/metrics.json").exists()
+    for panel, entry in params["panels"].items():
+        report = json.loads((repo / f"reports/stitch/{panel}.json").read_text())
+        assert {r["mode"] for r in report["results"]} == {"dm", "hint", "slm", "tlm", "fula"}
+        assert {r["front_point"] for r in report["results"]} == set(entry["points"])
+        for suffix in ("png", "pdf"):
+            assert (repo / f"reports/figures/stitch-{panel}.{suffix}").stat().st_size > 1000
+        if panel.startswith("self-"):  # a model stitched to itself by DM keeps its accuracy
+            for r in report["results"]:
+                if r["mode"] == "dm":
+                    assert abs(r["test_accuracy"] - report["end_accuracy"]) <= 0.005, r
     for seed in (0, 1):
         metrics = json.loads(
             (repo / f"reports/metrics/fashion-mnist_{seed}-resnet18.json").read_text()
@@ -101,9 +112,10 @@ def test_second_repro_runs_nothing_and_forced_rerun_is_byte_identical(quick_repo
     assert "up to date" in sh("dvc", "status", cwd=repo, env=env)
     assert "Running stage" not in sh("dvc", "repro", cwd=repo, env=env)
     before = snapshot(repo)
-    assert len(before) == 9 + 9 + 2
+    panels = 9
+    assert len(before) == 2 + 9 + 9 + 2 * panels + 2 * panels
     out = sh("dvc", "repro", "-f", cwd=repo, env=env)
-    assert out.count("Running stage") == 2 + 9
+    assert out.count("Running stage") == 2 + 9 + 2 * panels
     after = snapshot(repo)
     changed = [name for name in before if before[name] != after[name]]
     assert not changed, f"forced rerun changed {changed}"

@@ -1,0 +1,78 @@
+"""DVC stage `stitch@<panel>`: python -m stages.stitch <panel>
+
+Fits every (mode, point) stitch of the panel on one shared batch stream and writes
+reports/stitch/<panel>.json (accuracies, losses, DM residuals; deterministic),
+stitches/<panel>.pt (the T weights), reports/timing/stitch-<panel>.json (wall time).
+Resumes from checkpoints/stitch-<panel>.pt.
+"""
+
+import json
+import time
+from pathlib import Path
+
+from stitchkit.checkpoints import load_model
+from stitchkit.cli import run_stage
+from stitchkit.config import load_params, panel_job
+from stitchkit.device import default_device
+from stitchkit.errors import UserError
+from stitchkit.io import save_torch, write_json
+from stitchkit.prepared import PreparedDataset, prepared_path
+from stitchkit.stitching import PanelTrainer, make_spec
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1:
+        raise UserError("usage: python -m stages.stitch <panel>")
+    (name,) = argv
+    params = load_params()
+    job = panel_job(params, name)
+    data = PreparedDataset.load(prepared_path(job.data), job.data)
+    front = load_model(Path("models") / f"{job.front}.pt")
+    end = load_model(Path("models") / f"{job.end}.pt")
+    specs = [
+        make_spec(label, k, k, end, mode["objective"], mode["weights"])
+        for label, mode in job.modes.items()
+        for k in job.points
+    ]
+    device = default_device()
+    started = time.perf_counter()
+    trainer = PanelTrainer(front, end, data, specs, job.recipe, device)
+    end_accuracy = trainer.model_accuracy(end)
+    front_dataset = params["models"][job.front]["dataset"]
+    if front_dataset == job.data:
+        front_accuracy = trainer.model_accuracy(front)
+    else:  # a front of another task is scored on its own test split
+        metrics = Path("reports/metrics") / f"{job.front}.json"
+        front_accuracy = json.loads(metrics.read_text())["test_accuracy"]
+    checkpoint = Path("checkpoints") / f"stitch-{name}.pt"
+    results = trainer.fit(checkpoint_path=checkpoint)
+    save_torch(
+        {r.spec.key: {k: v.cpu() for k, v in r.layer.state_dict().items()} for r in results},
+        Path("stitches") / f"{name}.pt",
+    )
+    write_json(
+        Path("reports/stitch") / f"{name}.json",
+        {
+            "panel": name,
+            "front": job.front,
+            "end": job.end,
+            "data": job.data,
+            "front_accuracy": front_accuracy,
+            "front_accuracy_on": front_dataset,
+            "end_accuracy": end_accuracy,
+            "bn_policy": job.recipe.bn,
+            "device": device.type,
+            "results": [r.summary() for r in results],
+        },
+    )
+    write_json(
+        Path("reports/timing") / f"stitch-{name}.json",
+        {"seconds": round(time.perf_counter() - started, 2), "stitches": len(specs)},
+    )
+    checkpoint.unlink(missing_ok=True)
+    for r in results:
+        print(f"{name} {r.spec.key}: accuracy {r.test_accuracy:.4f}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

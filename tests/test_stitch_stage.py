@@ -1,0 +1,130 @@
+"""The stitch and figures stages: outputs, bad input, resume after a kill."""
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import run_stage, stage_env, tiny_params, write_params
+from stitchkit.checkpoints import save_model
+from stitchkit.io import write_json
+from stitchkit.models import ModelSpec, build_model
+from stitchkit.prepared import PreparedDataset
+
+
+@pytest.fixture
+def stitch_workdir(workdir):
+    """Two tiny digits models (a, b) and a panel a -> b at points 2 and 6."""
+    data = PreparedDataset.load(workdir / "data/prepared/digits.pt")
+    mean, std = data.channel_stats()
+    params = tiny_params()
+    for seed, name in enumerate(("a", "b")):
+        torch.manual_seed(seed)
+        save_model(
+            build_model(ModelSpec("resnet18", 10, 1, 4, mean, std)), workdir / f"models/{name}.pt"
+        )
+        write_json(workdir / f"reports/metrics/{name}.json", {"test_accuracy": 0.1})
+        params["models"][name] = {"dataset": "digits", "arch": "resnet18", "seed": seed, "width": 4}
+    params["stitch"] = {
+        "epochs": 2,
+        "batch_size": 64,
+        "train_samples": 256,
+        "eval_samples": 200,
+        "crop_padding": 0,
+        "hflip": False,
+    }
+    params["panels"] = {"ab": {"front": "a", "end": "b", "data": "digits", "points": [2, 6]}}
+    write_params(workdir, params)
+    return workdir, params
+
+
+def test_stitch_stage_writes_results_weights_and_a_figure(stitch_workdir):
+    workdir, _ = stitch_workdir
+    result = run_stage("stitch", "ab", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((workdir / "reports/stitch/ab.json").read_text())
+    assert report["front"] == "a" and report["end"] == "b" and report["bn_policy"] == "train"
+    keys = {(r["mode"], r["front_point"]) for r in report["results"]}
+    assert keys == {(m, k) for m in ("dm", "hint", "slm", "tlm", "fula") for k in (2, 6)}
+    for r in report["results"]:
+        assert 0 <= r["test_accuracy"] <= 1 and r["dm_residual"] >= 0
+        assert (r["final_loss"] is None) == (r["mode"] == "dm")
+    weights = torch.load(workdir / "stitches/ab.pt", weights_only=True)
+    assert weights["fula/6/6"]["conv.weight"].shape == (16, 16, 1, 1)  # 4 x width 4
+    assert not (workdir / "checkpoints/stitch-ab.pt").exists()
+
+    assert run_stage("figures", "ab", cwd=workdir).returncode == 0
+    png, pdf = workdir / "reports/figures/stitch-ab.png", workdir / "reports/figures/stitch-ab.pdf"
+    first = png.read_bytes(), pdf.read_bytes()
+    assert first[0][:4] == b"\x89PNG" and first[1][:4] == b"%PDF"
+    assert run_stage("figures", "ab", cwd=workdir).returncode == 0
+    assert (png.read_bytes(), pdf.read_bytes()) == first  # figures are reproducible
+
+
+def assert_clean_failure(result, pattern, workdir):
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), (
+        result.stderr
+    )
+    assert re.search(pattern, lines[0]), lines[0]
+    assert not (workdir / "reports/stitch").exists() and not (workdir / "stitches").exists()
+
+
+@pytest.mark.parametrize(
+    "panel, pattern",
+    [
+        ({"points": [2, 12]}, r"points must be a list of stitching points in 1\.\.9"),
+        ({"modes": {"kd": {}}}, r"unknown stitching mode 'kd'"),
+        (
+            {"modes": {"fula": {"weights": [1.5] + [-0.5] + [0.0] * 7}}, "points": [2]},
+            r"must be non-negative and sum to 1",
+        ),
+        ({"modes": {"fula": {"weights": [0.5] * 9}}, "points": [2]}, r"sum to 1"),
+        ({"modes": {"fula": {"weights": [0.5, 0.5]}}, "points": [2]}, r"have 2 entries"),
+        ({"front": "zzz"}, r"model 'zzz' is not under `models:`"),
+    ],
+    ids=["point", "mode", "negative-weights", "weights-sum", "weights-length", "model"],
+)
+def test_bad_panels(stitch_workdir, panel, pattern):
+    workdir, params = stitch_workdir
+    params["panels"]["ab"].update(panel)
+    write_params(workdir, params)
+    assert_clean_failure(run_stage("stitch", "ab", cwd=workdir), pattern, workdir)
+
+
+def test_front_and_end_trained_on_inputs_of_different_shape(stitch_workdir):
+    workdir, _ = stitch_workdir
+    rgb = build_model(ModelSpec("resnet18", 10, 3, 4, (0.5,) * 3, (0.2,) * 3))
+    save_model(rgb, workdir / "models/a.pt")
+    result = run_stage("stitch", "ab", cwd=workdir)
+    assert_clean_failure(result, r"must share one input shape", workdir)
+
+
+def test_stitch_resumes_after_kill_with_the_uninterrupted_result(stitch_workdir, tmp_path):
+    workdir, params = stitch_workdir
+    params["stitch"]["epochs"] = 6
+    write_params(workdir, params)
+    assert run_stage("stitch", "ab", cwd=workdir).returncode == 0
+    reference = (workdir / "reports/stitch/ab.json").read_bytes()
+    (workdir / "reports/stitch/ab.json").unlink()
+    checkpoint = workdir / "checkpoints/stitch-ab.pt"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stages.stitch", "ab"],
+        cwd=workdir,
+        env=stage_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert checkpoint.exists() and not (workdir / "reports/stitch/ab.json").exists()
+    assert run_stage("stitch", "ab", cwd=workdir).returncode == 0
+    assert (workdir / "reports/stitch/ab.json").read_bytes() == reference

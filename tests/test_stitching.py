@@ -1,0 +1,269 @@
+"""Stitching engine on small real computations: self-stitching, a permuted ground truth,
+hand-computed losses, the shared batch stream, and bad input."""
+
+import copy
+from dataclasses import replace
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from stitchkit.errors import UserError
+from stitchkit.evaluation import accuracy
+from stitchkit.models import ARCHITECTURES, ModelSpec
+from stitchkit.objectives import (
+    ReferencePass,
+    StitchedPass,
+    fula_loss,
+    fula_weights,
+    hint_loss,
+    normalized_hint,
+    slm_loss,
+    tlm_loss,
+)
+from stitchkit.prepared import PreparedDataset
+from stitchkit.stitch_layer import StitchLayer, fit_direct_matching
+from stitchkit.stitching import PanelTrainer, StitchRecipe, check_compatible, make_spec, stitch
+from stitchkit.training import Recipe, train_model
+
+FAST = StitchRecipe(
+    epochs=1, batch_size=64, train_samples=256, crop_padding=0, hflip=False, eval_batch_size=500
+)
+ALL_POINTS = range(1, 10)
+
+
+@pytest.fixture(scope="module")
+def digits() -> PreparedDataset:
+    from stitchkit.datasets import prepare_digits
+
+    return prepare_digits(0.25, 0)
+
+
+@pytest.fixture(scope="module")
+def trained(digits, tmp_path_factory):
+    """A small trained digits model of each architecture."""
+    mean, std = digits.channel_stats()
+    recipe = Recipe(epochs=4, batch_size=64, lr=0.03, lr_drops=(0.75,), crop_padding=0, hflip=False)
+    ckpt = tmp_path_factory.mktemp("ckpt") / "unused.pt"
+    return {
+        arch: train_model(
+            ModelSpec(arch, 10, 1, 8, mean, std), recipe, 0, digits, torch.device("cpu"), ckpt
+        ).model
+        for arch in ARCHITECTURES
+    }
+
+
+def own_accuracy(model, data) -> float:
+    return accuracy(model.eval(), data.test_images, data.test_labels)
+
+
+# -- ground truth: a copy with permuted channels is functionally identical ---------------
+
+
+def _permute_bn(bn, p):
+    for name in ("weight", "bias", "running_mean", "running_var"):
+        getattr(bn, name).data = getattr(bn, name).data[p]
+
+
+def permuted_copy(model, seed=0):
+    """The same function with the channels of every layer permuted; returns the copy and
+    the permutation of the activation at each stitching point (a' = a[:, perm])."""
+    g = torch.Generator().manual_seed(seed)
+    m = copy.deepcopy(model)
+    conv, bn = m.segments[0][1], m.segments[0][2]
+    current = torch.randperm(conv.out_channels, generator=g)
+    conv.weight.data = conv.weight.data[current]
+    _permute_bn(bn, current)
+    perms = {1: current}
+    for k, segment in enumerate(m.segments[1:], start=2):
+        for block in segment:
+            q = torch.randperm(block.conv1.out_channels, generator=g)
+            identity_shortcut = block.residual and len(block.shortcut) == 0
+            out = current if identity_shortcut else torch.randperm(len(q), generator=g)
+            block.conv1.weight.data = block.conv1.weight.data[q][:, current]
+            _permute_bn(block.bn1, q)
+            block.conv2.weight.data = block.conv2.weight.data[out][:, q]
+            _permute_bn(block.bn2, out)
+            if len(block.shortcut):
+                block.shortcut[0].weight.data = block.shortcut[0].weight.data[out][:, current]
+                _permute_bn(block.shortcut[1], out)
+            current = out
+        perms[k] = current
+    m.fc.weight.data = m.fc.weight.data[:, current]
+    return m, perms
+
+
+@pytest.mark.parametrize("bn", ["train", "frozen"])
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_permuted_copy_is_recovered_by_dm_and_fully_similar_under_every_mode(
+    arch, bn, trained, digits
+):
+    model = trained[arch]
+    twin, perms = permuted_copy(model)
+    x = torch.rand(4, 1, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(twin.eval()(x), model.eval()(x), atol=1e-5)
+    base = own_accuracy(model, digits)
+    specs = [
+        make_spec(m, k, k, twin) for m in ("dm", "hint", "slm", "tlm", "fula") for k in ALL_POINTS
+    ]
+    recipe = replace(FAST, bn=bn)
+    results = PanelTrainer(copy.deepcopy(model), twin, digits, specs, recipe, "cpu").fit(
+        progress=False
+    )
+    for r in results:
+        if r.spec.objective == "dm":
+            expected = torch.eye(len(perms[r.spec.front_point]))[perms[r.spec.front_point]]
+            weight = r.layer.conv.weight[:, :, 0, 0]
+            assert torch.allclose(weight, expected, atol=1e-4), r.spec.key
+            assert r.dm_residual < 1e-6
+        assert r.test_accuracy >= base - 0.005, (r.spec.key, r.test_accuracy, base)
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_self_stitch_with_dm_reproduces_the_models_accuracy_at_every_point(arch, trained, digits):
+    model = trained[arch]
+    base = own_accuracy(model, digits)
+    specs = [make_spec("dm", k, k, model) for k in ALL_POINTS]
+    trainer = PanelTrainer(copy.deepcopy(model), copy.deepcopy(model), digits, specs, FAST, "cpu")
+    for r in trainer.fit(progress=False):
+        assert abs(r.test_accuracy - base) <= 0.005, r.spec.key
+
+
+def test_hint_and_fula_start_at_a_loss_near_zero_when_self_stitching(trained, digits):
+    model = trained["resnet18"]
+    specs = [make_spec(m, k, k, model) for m in ("hint", "fula") for k in (1, 5, 9)]
+    trainer = PanelTrainer(copy.deepcopy(model), copy.deepcopy(model), digits, specs, FAST, "cpu")
+    for r in trainer.fit(progress=False):
+        assert r.initial_loss < 1e-5, (r.spec.key, r.initial_loss)
+
+
+def test_shared_stream_gives_each_stitch_what_it_gets_alone(trained, digits):
+    front, end = trained["resnet18"], trained["plain18"]
+    specs = [make_spec("tlm", 3, 3, end), make_spec("fula", 5, 5, end)]
+    together = PanelTrainer(copy.deepcopy(front), copy.deepcopy(end), digits, specs, FAST, "cpu")
+    joint = together.fit(progress=False)
+    for spec, result in zip(specs, joint, strict=True):
+        alone = PanelTrainer(copy.deepcopy(front), copy.deepcopy(end), digits, [spec], FAST, "cpu")
+        single = alone.fit(progress=False)[0]
+        assert torch.equal(single.layer.conv.weight, result.layer.conv.weight), spec.key
+        assert single.test_accuracy == result.test_accuracy
+
+
+def test_library_entry_point_leaves_the_models_untouched(trained, digits):
+    front, end = trained["resnet18"], trained["resnet34"]
+    before = {k: v.clone() for k, v in front.state_dict().items()}
+    result = stitch(front, end, 4, 4, "hint", digits, FAST, progress=False)
+    assert 0.1 < result.test_accuracy <= 1 and result.final_loss is not None
+    assert all(torch.equal(before[k], v) for k, v in front.state_dict().items())
+
+
+# -- the layer and its DM initialisation --------------------------------------------------
+
+
+def test_dm_recovers_a_known_affine_map_and_reports_zero_residual():
+    g = torch.Generator().manual_seed(0)
+    front = torch.randn(20, 3, 4, 4, generator=g)
+    weight, bias = torch.randn(5, 3, generator=g), torch.randn(5, generator=g)
+    end = torch.einsum("dc,nchw->ndhw", weight, front) + bias.view(1, 5, 1, 1)
+    layer = StitchLayer(3, 5, (4, 4))
+    residual = fit_direct_matching(layer, front, end)
+    assert residual < 1e-6
+    assert torch.allclose(layer.conv.weight[:, :, 0, 0], weight, atol=1e-5)
+    assert torch.allclose(layer.conv.bias, bias, atol=1e-5)
+
+
+def test_cross_resolution_stitch_resizes_bilinearly_first():
+    layer = StitchLayer(2, 2, (4, 4))
+    with torch.no_grad():
+        layer.conv.weight.copy_(torch.eye(2).view(2, 2, 1, 1))
+        layer.conv.bias.zero_()
+    h = torch.rand(1, 2, 8, 8)
+    expected = F.interpolate(h, size=(4, 4), mode="bilinear", align_corners=False)
+    assert torch.allclose(layer(h), expected)
+
+
+# -- losses against values computed by hand ------------------------------------------------
+
+
+def test_normalized_hint_by_hand():
+    pred = torch.tensor([[1.0, 2.0], [0.0, 0.0]])
+    target = torch.tensor([[1.0, 0.0], [3.0, 4.0]])
+    # sample 1: |(0, 2)| / |(1, 0)| = 2; sample 2: |(-3, -4)| / |(3, 4)| = 1; mean 1.5
+    assert normalized_hint(pred, target).item() == pytest.approx(1.5)
+
+
+def _passes(terms, logits, ref_terms, probs):
+    return StitchedPass(iter([*terms, logits]), len(terms)), ReferencePass(ref_terms, probs)
+
+
+def test_task_and_soft_label_losses_by_hand():
+    logits = torch.tensor([[0.0, torch.log(torch.tensor(3.0))]])
+    stitched, ref = _passes(
+        [torch.zeros(1, 2)], logits, [torch.ones(1, 2)], torch.tensor([[0.25, 0.75]])
+    )
+    # softmax(logits) = (1/4, 3/4): CE with label 1 is log(4/3)
+    assert tlm_loss(stitched, ref, torch.tensor([1])).item() == pytest.approx(0.2876821, abs=1e-6)
+    # soft CE: -(1/4 log 1/4 + 3/4 log 3/4) = 0.5623351
+    assert slm_loss(stitched, ref, None).item() == pytest.approx(0.5623351, abs=1e-6)
+
+
+def test_hint_and_fula_losses_by_hand():
+    terms = [torch.tensor([[1.0, 2.0]]), torch.tensor([[2.0, 0.0]]), torch.tensor([[0.0, 0.0]])]
+    refs = [torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 5.0]])]
+    # per-term normalised hints: 2, 1, 1
+    stitched, ref = _passes(terms, torch.zeros(1, 2), refs, None)
+    assert hint_loss(stitched, ref, None).item() == pytest.approx(2.0)
+    stitched, ref = _passes(terms, torch.zeros(1, 2), refs, None)
+    assert fula_loss(stitched, ref, None, [0.5, 0.25, 0.25]).item() == pytest.approx(1.5)
+    stitched, ref = _passes(terms, torch.zeros(1, 2), refs, None)
+    assert fula_loss(stitched, ref, None, [0.0, 0.0, 1.0]).item() == pytest.approx(1.0)
+
+
+def test_fula_stops_the_end_pass_after_the_last_weighted_term():
+    consumed = []
+
+    def terms():
+        for t in (torch.ones(1, 2), torch.ones(1, 2), torch.ones(1, 2), torch.zeros(1, 2)):
+            consumed.append(t)
+            yield t
+
+    stitched = StitchedPass(terms(), 3)
+    ref = ReferencePass([torch.ones(1, 2)] * 3, None)
+    fula_loss(stitched, ref, None, [0.5, 0.5, 0.0])
+    assert len(consumed) == 2
+
+
+def test_fula_weight_presets_and_validation():
+    assert fula_weights("uniform", 4) == [0.25] * 4
+    assert fula_weights("last", 3) == [0.0, 0.0, 1.0]
+    assert fula_weights("first-2", 4) == [0.5, 0.5, 0.0, 0.0]
+    assert fula_weights("first-9", 2) == [0.5, 0.5]
+    assert fula_weights([0.2, 0.8], 2) == [0.2, 0.8]
+    with pytest.raises(UserError, match="non-negative and sum to 1"):
+        fula_weights([1.5, -0.5], 2)
+    with pytest.raises(UserError, match="non-negative and sum to 1"):
+        fula_weights([0.5, 0.4], 2)
+    with pytest.raises(UserError, match="have 2 entries"):
+        fula_weights([0.5, 0.5], 3)
+
+
+# -- bad input -----------------------------------------------------------------------------
+
+
+def test_unknown_mode_and_point_out_of_range(trained):
+    end = trained["resnet18"]
+    with pytest.raises(UserError, match="unknown stitching mode 'kd'"):
+        make_spec("kd", 1, 1, end)
+    with pytest.raises(UserError, match="stitching point 10 is out of range"):
+        make_spec("hint", 10, 10, end)
+
+
+def test_front_and_end_on_inputs_of_different_shape_are_refused(trained, digits):
+    rgb = (
+        trained["resnet18"]
+        .__class__(ModelSpec("resnet18", 10, 3, 4, (0.5,) * 3, (0.2,) * 3))
+        .eval()
+    )
+    with pytest.raises(UserError, match="share one input shape"):
+        check_compatible(rgb, trained["resnet18"], digits)
