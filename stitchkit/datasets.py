@@ -40,20 +40,26 @@ def _labels(values) -> torch.Tensor:
     return torch.as_tensor(np.asarray(values), dtype=torch.int64)
 
 
+def _torchvision_splits(dataset_class, raw_dir: str, fix: str) -> dict:
+    """{True: train, False: test} torchvision datasets (downloaded only if absent)."""
+    try:
+        return {
+            train: dataset_class(raw_dir, train=train, download=True) for train in (True, False)
+        }
+    except (urllib.error.URLError, OSError, RuntimeError) as exc:
+        raise UserError(f"{fix} ({exc})") from exc
+
+
 def prepare_cifar10(raw_dir: str) -> PreparedDataset:
     """CIFAR-10 via torchvision from ``raw_dir``/cifar-10-batches-py, downloading if absent."""
-    splits = {}
-    for train in (True, False):
-        try:
-            ds = torchvision.datasets.CIFAR10(raw_dir, train=train, download=True)
-        except (urllib.error.URLError, OSError, RuntimeError) as exc:
-            raise UserError(
-                f"CIFAR-10 is not under {raw_dir}/cifar-10-batches-py and could not be "
-                f"downloaded ({exc}); extract cifar-10-python.tar.gz into {raw_dir}/"
-            ) from exc
-        splits[train] = (_hwc_to_tensor(ds.data), _labels(ds.targets))
+    fix = (
+        f"CIFAR-10 is not under {raw_dir}/cifar-10-batches-py and could not be downloaded; "
+        f"extract cifar-10-python.tar.gz into {raw_dir}/"
+    )
+    datasets = _torchvision_splits(torchvision.datasets.CIFAR10, raw_dir, fix)
+    train, test = ((_hwc_to_tensor(d.data), _labels(d.targets)) for d in datasets.values())
     return PreparedDataset(
-        *splits[True], *splits[False], class_names=list(ds.classes), class_ids=list(range(10))
+        *train, *test, class_names=list(datasets[True].classes), class_ids=list(range(10))
     )
 
 
@@ -122,19 +128,20 @@ def prepare_fashion_mnist(raw_dir: str, debian_dir: str = FASHION_MNIST_DEBIAN_D
                 source = Path(debian_dir, name + ".gz")
                 with gzip.open(source) as src, open(torchvision_raw / name, "wb") as dst:
                     shutil.copyfileobj(src, dst)
-    splits = {}
-    for train in (True, False):
-        try:
-            ds = torchvision.datasets.FashionMNIST(raw_dir, train=train, download=True)
-        except (urllib.error.URLError, OSError, RuntimeError) as exc:
-            raise UserError(
-                f"Fashion-MNIST not found and could not be downloaded ({exc}); install it "
-                "with `apt-get install dataset-fashion-mnist`"
-            ) from exc
-        images = torch.nn.functional.pad(ds.data, (2, 2, 2, 2)).unsqueeze(1)
-        splits[train] = (images.to(torch.uint8).contiguous(), ds.targets.to(torch.int64))
+    fix = (
+        "Fashion-MNIST not found and could not be downloaded; install it with "
+        "`apt-get install dataset-fashion-mnist`"
+    )
+    datasets = _torchvision_splits(torchvision.datasets.FashionMNIST, raw_dir, fix)
+    train, test = (
+        (
+            torch.nn.functional.pad(d.data, (2, 2, 2, 2)).unsqueeze(1).to(torch.uint8).contiguous(),
+            d.targets.to(torch.int64),
+        )
+        for d in datasets.values()
+    )
     return PreparedDataset(
-        *splits[True], *splits[False], class_names=list(ds.classes), class_ids=list(range(10))
+        *train, *test, class_names=list(datasets[True].classes), class_ids=list(range(10))
     )
 
 

@@ -1,8 +1,10 @@
 """Shared helpers: run stages as subprocesses in a scratch working directory."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,23 @@ def run_stage(stage: str, *args: str, cwd: Path, **kwargs) -> subprocess.Complet
         text=True,
         **kwargs,
     )
+
+
+def kill_after_checkpoint(stage: str, arg: str, cwd: Path, checkpoint: Path) -> None:
+    """Start `python -m stages.<stage> <arg>` and SIGKILL it once ``checkpoint`` exists."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", f"stages.{stage}", arg],
+        cwd=cwd,
+        env=stage_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert checkpoint.exists(), f"{stage} ended before its first checkpoint"
 
 
 def tiny_params(**train_overrides) -> dict:

@@ -2,15 +2,11 @@
 
 import json
 import re
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
 
-from conftest import run_stage, stage_env, tiny_params, write_params
+from conftest import kill_after_checkpoint, run_stage, tiny_params, write_params
 from stitchkit.checkpoints import save_model
 from stitchkit.io import write_json
 from stitchkit.models import ModelSpec, build_model
@@ -113,18 +109,7 @@ def test_stitch_resumes_after_kill_with_the_uninterrupted_result(stitch_workdir,
     reference = (workdir / "reports/stitch/ab.json").read_bytes()
     (workdir / "reports/stitch/ab.json").unlink()
     checkpoint = workdir / "checkpoints/stitch-ab.pt"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "stages.stitch", "ab"],
-        cwd=workdir,
-        env=stage_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert checkpoint.exists() and not (workdir / "reports/stitch/ab.json").exists()
+    kill_after_checkpoint("stitch", "ab", workdir, checkpoint)
+    assert not (workdir / "reports/stitch/ab.json").exists()
     assert run_stage("stitch", "ab", cwd=workdir).returncode == 0
     assert (workdir / "reports/stitch/ab.json").read_bytes() == reference

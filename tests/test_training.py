@@ -1,15 +1,11 @@
 """Base training: schedule, augmentation, determinism, and resume after a kill."""
 
 import json
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
 
-from conftest import run_stage, stage_env, tiny_params, write_params
+from conftest import kill_after_checkpoint, run_stage, tiny_params, write_params
 from stitchkit.augment import crop_and_flip
 from stitchkit.checkpoints import load_model
 from stitchkit.errors import UserError
@@ -88,19 +84,7 @@ def test_resume_after_kill_gives_the_uninterrupted_weights(workdir, tmp_path_fac
     assert run_stage("train", "tiny", cwd=reference).returncode == 0
 
     checkpoint = workdir / "checkpoints/tiny.pt"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "stages.train", "tiny"],
-        cwd=workdir,
-        env=stage_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while not checkpoint.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert checkpoint.exists(), "training ended before its first checkpoint"
+    kill_after_checkpoint("train", "tiny", workdir, checkpoint)
     assert not (workdir / "models/tiny.pt").exists()
 
     assert run_stage("train", "tiny", cwd=workdir).returncode == 0
@@ -117,17 +101,7 @@ def test_resume_after_kill_gives_the_uninterrupted_weights(workdir, tmp_path_fac
 
 def test_a_checkpoint_of_another_configuration_is_not_resumed(workdir):
     write_params(workdir, tiny_params(epochs=8))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "stages.train", "tiny"],
-        cwd=workdir,
-        env=stage_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    while not (workdir / "checkpoints/tiny.pt").exists() and proc.poll() is None:
-        time.sleep(0.05)
-    proc.kill()
-    proc.wait()
+    kill_after_checkpoint("train", "tiny", workdir, workdir / "checkpoints/tiny.pt")
     write_params(workdir, tiny_params(epochs=2, lr=0.05))
     assert run_stage("train", "tiny", cwd=workdir).returncode == 0
     assert json.loads((workdir / "reports/timing/tiny.json").read_text())["resumed_from_epoch"] == 0
