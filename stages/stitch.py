@@ -30,9 +30,9 @@ def main(argv: list[str]) -> None:
     front = load_model(Path("models") / f"{job.front}.pt")
     end = load_model(Path("models") / f"{job.end}.pt")
     specs = [
-        make_spec(label, k, k, end, mode["objective"], mode["weights"])
+        make_spec(label, i, j, end, mode["objective"], mode["weights"])
         for label, mode in job.modes.items()
-        for k in job.points
+        for i, j in job.pairs
     ]
     device = default_device()
     started = time.perf_counter()

@@ -63,3 +63,8 @@ def load_into(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
     for key, tensor in state.items():
         name, buffer = key.rsplit(".", 1)
         getattr(modules[name], buffer).copy_(tensor)
+
+
+def on_device(state: dict[str, torch.Tensor] | None, device) -> dict[str, torch.Tensor] | None:
+    """A loaded BatchNorm state (checkpoints load onto the CPU) moved to ``device``."""
+    return None if state is None else {k: v.to(device) for k, v in state.items()}

@@ -82,19 +82,20 @@ def training_job(params: dict, model_id: str) -> TrainingJob:
     )
 
 
-PANEL_KEYS = {"front", "end", "data", "points", "modes"}
+PANEL_KEYS = {"front", "end", "data", "points", "front_points", "end_points", "modes"}
 DEFAULT_MODES = {mode: {} for mode in MODES}
 
 
 @dataclass(frozen=True)
 class PanelJob:
-    """A stitching panel: front/end model ids, stitch-training data, points, modes."""
+    """A stitching panel: front/end model ids, stitch-training data, the (front point,
+    end point) pairs to stitch, and the modes."""
 
     name: str
     front: str
     end: str
     data: str
-    points: tuple[int, ...]
+    pairs: tuple[tuple[int, int], ...]
     modes: dict  # label -> {"objective": str, "weights": spec or None}
     recipe: StitchRecipe
 
@@ -119,6 +120,19 @@ def _modes(name: str, modes) -> dict:
     return out
 
 
+def _points(name: str, key: str, points) -> list[int]:
+    if (
+        not isinstance(points, list)
+        or not points
+        or any(not isinstance(k, int) or not 1 <= k <= NUM_POINTS for k in points)
+    ):
+        raise UserError(
+            f"panels.{name}.{key} must be a list of stitching points in 1..{NUM_POINTS}, "
+            f"got {points!r}"
+        )
+    return points
+
+
 def panel_job(params: dict, name: str) -> PanelJob:
     """The validated stitching panel ``panels.<name>`` with the shared `stitch:` recipe."""
     panels = _section(params, "panels")
@@ -126,13 +140,14 @@ def panel_job(params: dict, name: str) -> PanelJob:
         raise UserError(f"panel {name!r} is not under `panels:` in params.yaml")
     entry = panels[name]
     missing, unknown = (
-        sorted({"front", "end", "data", "points"} - set(entry)),
+        sorted({"front", "end", "data"} - set(entry)),
         sorted(set(entry) - PANEL_KEYS),
     )
-    if missing or unknown:
+    cross = {"front_points", "end_points"} & set(entry)
+    if missing or unknown or ("points" in entry) == bool(cross) or len(cross) == 1:
         raise UserError(
-            f"panels.{name} needs keys front, end, data, points (missing {missing}, "
-            f"unknown {unknown})"
+            f"panels.{name} needs keys front, end, data and either points (i = j) or both "
+            f"front_points and end_points (all pairs) (missing {missing}, unknown {unknown})"
         )
     models = _section(params, "models")
     for role in ("front", "end"):
@@ -140,20 +155,16 @@ def panel_job(params: dict, name: str) -> PanelJob:
             raise UserError(f"panels.{name}.{role}: model {entry[role]!r} is not under `models:`")
     if entry["data"] not in _section(params, "datasets"):
         raise UserError(f"panels.{name}.data: dataset {entry['data']!r} is not under `datasets:`")
-    points = entry["points"]
-    if (
-        not isinstance(points, list)
-        or not points
-        or any(not isinstance(k, int) or not 1 <= k <= NUM_POINTS for k in points)
-    ):
-        raise UserError(
-            f"panels.{name}.points must be a list of stitching points in 1..{NUM_POINTS}, "
-            f"got {points!r}"
-        )
+    keys = ("points",) if "points" in entry else ("front_points", "end_points")
+    lists = {key: _points(name, key, entry[key]) for key in keys}
+    if "points" in entry:
+        pairs = tuple((k, k) for k in lists["points"])
+    else:
+        pairs = tuple((i, j) for i in lists["front_points"] for j in lists["end_points"])
     modes = _modes(name, entry.get("modes", DEFAULT_MODES))
     for label, mode in modes.items():
         if mode["objective"] == "fula":
-            for k in points:
+            for k in sorted({j for _, j in pairs}):
                 try:
                     fula_weights(mode["weights"] or "uniform", NUM_POINTS - k + 2)
                 except UserError as exc:
@@ -169,7 +180,7 @@ def panel_job(params: dict, name: str) -> PanelJob:
         entry["front"],
         entry["end"],
         entry["data"],
-        tuple(points),
+        pairs,
         modes,
         StitchRecipe(**options),
     )

@@ -91,3 +91,50 @@ def stitching_plot(panel: dict, ax=None):
         columnspacing=1.0,
     )
     return fig
+
+
+def cross_layer_heatmaps(panel: dict):
+    """Annotated accuracy matrices, one per mode (rows: front output point, columns: end
+    input point), each titled with its self-accuracy and, in parentheses, that of the
+    non-directional matrix (the paper's Fig. 10 / 11)."""
+    from stitchkit.cross_layer import accuracy_matrix, non_directional, self_accuracy
+
+    _style()
+    points = sorted({r["front_point"] for r in panel["results"]})
+    modes = list(dict.fromkeys(r["mode"] for r in panel["results"]))
+    side = 0.5 * len(points) + 1.2
+    fig, axes = plt.subplots(
+        1,
+        len(modes),
+        figsize=(side * len(modes) + 0.6, side + 1.0),
+        squeeze=False,
+        layout="constrained",
+    )
+    for n, (ax, mode) in enumerate(zip(axes[0], modes, strict=True)):
+        matrix = accuracy_matrix(panel["results"], mode, points)
+        sns.heatmap(
+            100 * matrix,
+            ax=ax,
+            vmin=0,
+            vmax=100,
+            cmap="viridis",
+            annot=True,
+            fmt=".0f",
+            cbar=False,
+            square=True,
+            xticklabels=points,
+            yticklabels=points,
+            annot_kws={"fontsize": "x-small"},
+        )
+        label = MODE_LABELS.get(mode, mode)
+        directional, both = self_accuracy(matrix), self_accuracy(non_directional(matrix))
+        ax.set_title(
+            f"{label}\nself-acc. {100 * directional:.0f}% ({100 * both:.0f}%)", fontsize="small"
+        )
+        ax.set_xlabel("end input point")
+        ax.set_ylabel("front output point" if n == 0 else "")
+        ax.tick_params(axis="y", rotation=0)
+    fig.suptitle(
+        f"{panel['front']} → {panel['end']} (stitched on {panel['data']})", fontsize="medium"
+    )
+    return fig

@@ -9,8 +9,8 @@ each stitch keeps its own T, Adam optimiser and end-model BatchNorm statistics.
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -259,18 +259,17 @@ class PanelTrainer:
     def _layer_from(self, inits, spec: StitchSpec) -> StitchLayer:
         state, _ = inits[(spec.front_point, spec.end_point)]
         shapes = state["conv.weight"].shape
-        probe = self._probe_sizes()
-        layer = StitchLayer(shapes[1], shapes[0], probe[spec.end_point]).to(self.device)
+        layer = StitchLayer(shapes[1], shapes[0], self.end_sizes[spec.end_point]).to(self.device)
         layer.load_state_dict(state)
         return layer
 
-    def _probe_sizes(self) -> dict[int, tuple[int, int]]:
-        if not hasattr(self, "_sizes"):
-            with torch.no_grad():
-                x = torch.zeros(1, *self.data.image_shape, device=self.device)
-                acts = self.end.activations(x, range(1, self.end.num_points + 1))
-            self._sizes = {k: tuple(a.shape[-2:]) for k, a in acts.items()}
-        return self._sizes
+    @cached_property
+    def end_sizes(self) -> dict[int, tuple[int, int]]:
+        """Spatial size of the end model's activation at every stitching point."""
+        with torch.no_grad():
+            x = torch.zeros(1, *self.data.image_shape, device=self.device)
+            acts = self.end.activations(x, range(1, self.end.num_points + 1))
+        return {k: tuple(a.shape[-2:]) for k, a in acts.items()}
 
     def _fingerprint(self) -> str:
         return _fingerprint(
@@ -307,11 +306,11 @@ class PanelTrainer:
             start = state["epoch"]
             generator.set_state(state["generator"])
             bn_state.load_into(self.front, state["front_bn"])
-            reference_bn = state["reference_bn"]
+            reference_bn = bn_state.on_device(state["reference_bn"], self.device)
             for stitch, saved in zip(stitches, state["stitches"], strict=True):
                 stitch["layer"].load_state_dict(saved["layer"])
                 stitch["optimizer"].load_state_dict(saved["optimizer"])
-                stitch["end_bn"] = saved["end_bn"]
+                stitch["end_bn"] = bn_state.on_device(saved["end_bn"], self.device)
                 stitch["losses"], stitch["initial_loss"] = saved["losses"], saved["initial_loss"]
 
         images, labels = _subset(self.data.train_images, self.data.train_labels, r.train_samples, 0)
@@ -426,7 +425,7 @@ def stitch(
     recipe: StitchRecipe = StitchRecipe(),
     weights=None,
     device: torch.device | str = "cpu",
-    progress: Callable | bool = True,
+    progress: bool = True,
 ) -> StitchResult:
     """Fit one stitch f_{<=i} -> T -> g_{>j} with ``mode`` on ``data``; see StitchResult.
 
@@ -437,4 +436,4 @@ def stitch(
     front, end = copy.deepcopy(front), copy.deepcopy(end)
     spec = make_spec(mode, front_point, end_point, end, weights=weights)
     trainer = PanelTrainer(front, end, data, [spec], recipe, torch.device(device))
-    return trainer.fit(progress=bool(progress))[0]
+    return trainer.fit(progress=progress)[0]

@@ -113,3 +113,33 @@ def test_stitch_resumes_after_kill_with_the_uninterrupted_result(stitch_workdir,
     assert not (workdir / "reports/stitch/ab.json").exists()
     assert run_stage("stitch", "ab", cwd=workdir).returncode == 0
     assert (workdir / "reports/stitch/ab.json").read_bytes() == reference
+
+
+def test_cross_layer_panel_stitches_every_pair_and_draws_heatmaps(stitch_workdir):
+    workdir, params = stitch_workdir
+    panel = params["panels"]["ab"]
+    del panel["points"]
+    panel.update(front_points=[2, 6], end_points=[2, 6], modes={"hint": {}, "fula": {}})
+    params["stitch"]["epochs"] = 1
+    write_params(workdir, params)
+    assert run_stage("stitch", "ab", cwd=workdir).returncode == 0
+    report = json.loads((workdir / "reports/stitch/ab.json").read_text())
+    pairs = {(r["mode"], r["front_point"], r["end_point"]) for r in report["results"]}
+    assert pairs == {(m, i, j) for m in ("hint", "fula") for i in (2, 6) for j in (2, 6)}
+    assert run_stage("figures", "ab", cwd=workdir).returncode == 0
+    assert (workdir / "reports/figures/stitch-ab.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"front_points": [2]}, {"end_points": [2]}, {"points": None}],
+    ids=["points-and-front_points", "points-and-end_points", "no-points"],
+)
+def test_panel_needs_points_or_both_point_lists(stitch_workdir, change):
+    workdir, params = stitch_workdir
+    params["panels"]["ab"].update(change)
+    if change.get("points", 1) is None:
+        del params["panels"]["ab"]["points"]
+    write_params(workdir, params)
+    result = run_stage("stitch", "ab", cwd=workdir)
+    assert_clean_failure(result, r"either points \(i = j\) or both front_points", workdir)
