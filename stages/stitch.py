@@ -1,7 +1,8 @@
 """DVC stage `stitch@<panel>`: python -m stages.stitch <panel>
 
 Fits every (mode, point) stitch of the panel on one shared batch stream and writes
-reports/stitch/<panel>.json (accuracies, losses, DM residuals; deterministic),
+reports/stitch/<panel>.json (accuracies, losses, DM residuals; deterministic; on a
+shortcut dataset also every accuracy on the shortcut test split),
 stitches/<panel>.pt (the T weights), reports/timing/stitch-<panel>.json (wall time).
 Resumes from checkpoints/stitch-<panel>.pt.
 """
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from stitchkit.checkpoints import load_model
 from stitchkit.cli import run_stage
-from stitchkit.config import load_params, panel_job
+from stitchkit.config import dataset_stage, load_params, panel_job
 from stitchkit.device import default_device
 from stitchkit.errors import UserError
 from stitchkit.io import save_torch, write_json
@@ -26,7 +27,7 @@ def main(argv: list[str]) -> None:
     (name,) = argv
     params = load_params()
     job = panel_job(params, name)
-    data = PreparedDataset.load(prepared_path(job.data), job.data)
+    data = PreparedDataset.load(prepared_path(job.data), dataset_stage(params, job.data))
     front = load_model(Path("models") / f"{job.front}.pt")
     end = load_model(Path("models") / f"{job.end}.pt")
     specs = [
@@ -38,10 +39,14 @@ def main(argv: list[str]) -> None:
     started = time.perf_counter()
     trainer = PanelTrainer(front, end, data, specs, job.recipe, device)
     end_accuracy = trainer.model_accuracy(end)
+    end_shortcut_accuracy = (
+        trainer.model_accuracy(end, shortcut=True) if trainer.has_shortcut_test else None
+    )
     front_dataset = params["models"][job.front]["dataset"]
     if front_dataset == job.data:
         front_accuracy = trainer.model_accuracy(front)
-    else:  # a front of another task is scored on its own test split
+    else:  # a front trained on other data (another task, or a shortcut set's clean
+        # source) is scored on its own test split
         metrics = Path("reports/metrics") / f"{job.front}.json"
         front_accuracy = json.loads(metrics.read_text())["test_accuracy"]
     checkpoint = Path("checkpoints") / f"stitch-{name}.pt"
@@ -60,6 +65,7 @@ def main(argv: list[str]) -> None:
             "front_accuracy": front_accuracy,
             "front_accuracy_on": front_dataset,
             "end_accuracy": end_accuracy,
+            "end_shortcut_accuracy": end_shortcut_accuracy,
             "bn_policy": job.recipe.bn,
             "device": device.type,
             "results": [r.summary() for r in results],
@@ -71,7 +77,8 @@ def main(argv: list[str]) -> None:
     )
     checkpoint.unlink(missing_ok=True)
     for r in results:
-        print(f"{name} {r.spec.key}: accuracy {r.test_accuracy:.4f}")
+        shortcut = "" if r.shortcut_accuracy is None else f", shortcut {r.shortcut_accuracy:.4f}"
+        print(f"{name} {r.spec.key}: accuracy {r.test_accuracy:.4f}{shortcut}")
 
 
 if __name__ == "__main__":

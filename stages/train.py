@@ -28,7 +28,7 @@ def main(argv: list[str]) -> None:
         raise UserError("usage: python -m stages.train <model-id>")
     (model_id,) = argv
     job = training_job(load_params(), model_id)
-    data = PreparedDataset.load(prepared_path(job.dataset), job.dataset)
+    data = PreparedDataset.load(prepared_path(job.dataset), f"prepare@{job.dataset}")
     mean, std = data.channel_stats()
     channels, size, _ = data.image_shape
     spec = ModelSpec(job.arch, data.num_classes, channels, job.width, mean, std, size)

@@ -8,6 +8,7 @@ import yaml
 from stitchkit.errors import UserError
 from stitchkit.models import ARCHITECTURES, NUM_POINTS
 from stitchkit.objectives import MODES, fula_weights
+from stitchkit.shortcuts import ShortcutSetting
 from stitchkit.stitching import StitchRecipe
 from stitchkit.training import Recipe
 
@@ -82,6 +83,41 @@ def training_job(params: dict, model_id: str) -> TrainingJob:
     )
 
 
+def shortcut_setting(params: dict, name: str) -> ShortcutSetting:
+    """The validated shortcut setting ``shortcuts.<name>``; its source is a prepared dataset."""
+    shortcuts = _section(params, "shortcuts")
+    if name not in shortcuts:
+        raise UserError(f"shortcut setting {name!r} is not under `shortcuts:` in params.yaml")
+    entry = dict(shortcuts[name] or {})
+    known = {f.name for f in fields(ShortcutSetting)}
+    if "source" not in entry or "kind" not in entry or set(entry) - known:
+        raise UserError(
+            f"shortcuts.{name} needs keys source and kind, optionally {sorted(known)} "
+            f"(unknown {sorted(set(entry) - known)})"
+        )
+    if entry["source"] in (params.get("shortcuts") or {}) or entry["source"] not in _section(
+        params, "datasets"
+    ):
+        raise UserError(
+            f"shortcuts.{name}.source: {entry['source']!r} is not under `datasets:`; "
+            "shortcuts are added to a clean prepared dataset"
+        )
+    try:
+        return ShortcutSetting(**entry)
+    except UserError as exc:
+        raise UserError(f"shortcuts.{name}: {exc}") from None
+
+
+def dataset_stage(params: dict, name: str) -> str:
+    """The DVC stage that writes data/prepared/<name>.pt."""
+    return f"shortcut@{name}" if name in (params.get("shortcuts") or {}) else f"prepare@{name}"
+
+
+def stitching_datasets(params: dict) -> set[str]:
+    """Names a panel may stitch on: prepared datasets and shortcut settings."""
+    return set(_section(params, "datasets")) | set(params.get("shortcuts") or {})
+
+
 PANEL_KEYS = {"front", "end", "data", "points", "front_points", "end_points", "modes"}
 DEFAULT_MODES = {mode: {} for mode in MODES}
 
@@ -100,37 +136,70 @@ class PanelJob:
     recipe: StitchRecipe
 
 
-def _modes(name: str, modes) -> dict:
+def _modes(where: str, modes) -> dict:
     if not isinstance(modes, dict) or not modes:
-        raise UserError(f"panels.{name}.modes must map mode labels to options, e.g. {{hint: {{}}}}")
+        raise UserError(f"{where}.modes must map mode labels to options, e.g. {{hint: {{}}}}")
     out = {}
     for label, options in modes.items():
         options = dict(options or {})
         objective = options.pop("objective", label)
         weights = options.pop("weights", None)
         if options:
-            raise UserError(f"panels.{name}.modes.{label}: unknown key(s) {sorted(options)}")
+            raise UserError(f"{where}.modes.{label}: unknown key(s) {sorted(options)}")
         if objective not in MODES:
             raise UserError(
-                f"panels.{name}: unknown stitching mode {objective!r}; choose one of {list(MODES)}"
+                f"{where}: unknown stitching mode {objective!r}; choose one of {list(MODES)}"
             )
         if weights is not None and objective != "fula":
-            raise UserError(f"panels.{name}.modes.{label}: weights apply to fula only")
+            raise UserError(f"{where}.modes.{label}: weights apply to fula only")
         out[label] = {"objective": objective, "weights": weights}
     return out
 
 
-def _points(name: str, key: str, points) -> list[int]:
+def _points(where: str, key: str, points) -> list[int]:
     if (
         not isinstance(points, list)
         or not points
         or any(not isinstance(k, int) or not 1 <= k <= NUM_POINTS for k in points)
     ):
         raise UserError(
-            f"panels.{name}.{key} must be a list of stitching points in 1..{NUM_POINTS}, "
-            f"got {points!r}"
+            f"{where}.{key} must be a list of stitching points in 1..{NUM_POINTS}, got {points!r}"
         )
     return points
+
+
+def _check_models_and_data(params: dict, where: str, entry: dict) -> None:
+    models = _section(params, "models")
+    for role in ("front", "end"):
+        if entry[role] not in models:
+            raise UserError(f"{where}.{role}: model {entry[role]!r} is not under `models:`")
+    if entry["data"] not in stitching_datasets(params):
+        raise UserError(
+            f"{where}.data: {entry['data']!r} is under neither `datasets:` nor `shortcuts:`"
+        )
+
+
+def _checked_modes(where: str, modes, end_points) -> dict:
+    modes = _modes(where, modes)
+    for label, mode in modes.items():
+        if mode["objective"] == "fula":
+            for k in sorted(set(end_points)):
+                try:
+                    fula_weights(mode["weights"] or "uniform", NUM_POINTS - k + 2)
+                except UserError as exc:
+                    raise UserError(f"{where}.modes.{label} at point {k}: {exc}") from None
+    return modes
+
+
+def stitch_recipe(params: dict) -> StitchRecipe:
+    """The shared `stitch:` recipe of every panel."""
+    options = dict(_section(params, "stitch"))
+    known = {f.name for f in fields(StitchRecipe)}
+    if set(options) - known:
+        raise UserError(
+            f"unknown key(s) {sorted(set(options) - known)} in stitch; known: {sorted(known)}"
+        )
+    return StitchRecipe(**options)
 
 
 def panel_job(params: dict, name: str) -> PanelJob:
@@ -149,38 +218,134 @@ def panel_job(params: dict, name: str) -> PanelJob:
             f"panels.{name} needs keys front, end, data and either points (i = j) or both "
             f"front_points and end_points (all pairs) (missing {missing}, unknown {unknown})"
         )
-    models = _section(params, "models")
-    for role in ("front", "end"):
-        if entry[role] not in models:
-            raise UserError(f"panels.{name}.{role}: model {entry[role]!r} is not under `models:`")
-    if entry["data"] not in _section(params, "datasets"):
-        raise UserError(f"panels.{name}.data: dataset {entry['data']!r} is not under `datasets:`")
+    _check_models_and_data(params, f"panels.{name}", entry)
     keys = ("points",) if "points" in entry else ("front_points", "end_points")
-    lists = {key: _points(name, key, entry[key]) for key in keys}
+    lists = {key: _points(f"panels.{name}", key, entry[key]) for key in keys}
     if "points" in entry:
         pairs = tuple((k, k) for k in lists["points"])
     else:
         pairs = tuple((i, j) for i in lists["front_points"] for j in lists["end_points"])
-    modes = _modes(name, entry.get("modes", DEFAULT_MODES))
-    for label, mode in modes.items():
-        if mode["objective"] == "fula":
-            for k in sorted({j for _, j in pairs}):
-                try:
-                    fula_weights(mode["weights"] or "uniform", NUM_POINTS - k + 2)
-                except UserError as exc:
-                    raise UserError(f"panels.{name}.modes.{label} at point {k}: {exc}") from None
-    options = dict(_section(params, "stitch"))
-    known = {f.name for f in fields(StitchRecipe)}
-    if set(options) - known:
-        raise UserError(
-            f"unknown key(s) {sorted(set(options) - known)} in stitch; known: {sorted(known)}"
-        )
+    modes = _checked_modes(
+        f"panels.{name}", entry.get("modes", DEFAULT_MODES), [j for _, j in pairs]
+    )
     return PanelJob(
+        name, entry["front"], entry["end"], entry["data"], pairs, modes, stitch_recipe(params)
+    )
+
+
+SUBSET_KEYS = {"front", "end", "data", "point", "classes", "modes"}
+
+
+@dataclass(frozen=True)
+class SubsetJob:
+    """Stitching on the first k classes ("CIFAR-k") for each k in ``classes``, at one
+    stitching point (i = j), scored on every class."""
+
+    name: str
+    front: str
+    end: str
+    data: str
+    point: int
+    classes: tuple[int, ...]
+    modes: dict
+    recipe: StitchRecipe
+
+
+def subset_job(params: dict, name: str) -> SubsetJob:
+    """The validated class-subset series ``subsets.<name>``."""
+    subsets = _section(params, "subsets")
+    if name not in subsets:
+        raise UserError(f"class-subset series {name!r} is not under `subsets:` in params.yaml")
+    entry = subsets[name]
+    missing = sorted({"front", "end", "data", "point", "classes"} - set(entry))
+    unknown = sorted(set(entry) - SUBSET_KEYS)
+    if missing or unknown:
+        raise UserError(
+            f"subsets.{name} needs keys front, end, data, point, classes, optionally modes "
+            f"(missing {missing}, unknown {unknown})"
+        )
+    where = f"subsets.{name}"
+    _check_models_and_data(params, where, entry)
+    point = entry["point"]
+    if not isinstance(point, int) or not 1 <= point <= NUM_POINTS:
+        raise UserError(f"{where}.point must be a stitching point in 1..{NUM_POINTS}, got {point}")
+    classes = entry["classes"]
+    if (
+        not isinstance(classes, list)
+        or not classes
+        or any(not isinstance(k, int) or k < 1 for k in classes)
+    ):
+        raise UserError(f"{where}.classes must be a list of class counts k >= 1, got {classes!r}")
+    modes = _checked_modes(where, entry.get("modes", DEFAULT_MODES), [point])
+    return SubsetJob(
         name,
         entry["front"],
         entry["end"],
         entry["data"],
-        pairs,
+        point,
+        tuple(classes),
         modes,
-        StitchRecipe(**options),
+        stitch_recipe(params),
     )
+
+
+@dataclass(frozen=True)
+class GridJob:
+    """A grid figure of stitching plots: ``panels[r][c]`` drawn in row r, column c."""
+
+    name: str
+    title: str
+    row_labels: tuple[str, ...]
+    column_labels: tuple[str, ...]
+    panels: tuple[tuple[str, ...], ...]
+
+
+def grid_job(params: dict, name: str) -> GridJob:
+    """The validated grid figure ``grids.<name>``: {title, columns: [labels],
+    rows: {label: [one panel per column]}}."""
+    grids = _section(params, "grids")
+    if name not in grids:
+        raise UserError(f"grid figure {name!r} is not under `grids:` in params.yaml")
+    entry = grids[name]
+    if set(entry) != {"title", "columns", "rows"}:
+        raise UserError(f"grids.{name} needs exactly the keys title, columns and rows")
+    columns, rows = entry["columns"], entry["rows"]
+    if (
+        not isinstance(rows, dict)
+        or not rows
+        or any(not isinstance(row, list) or len(row) != len(columns) for row in rows.values())
+    ):
+        raise UserError(
+            f"grids.{name}.rows must map each row label to a list of {len(columns)} panels, "
+            "one per column"
+        )
+    panels = _section(params, "panels")
+    unknown = sorted({p for row in rows.values() for p in row} - set(panels))
+    if unknown:
+        raise UserError(f"grids.{name}: panel(s) {unknown} are not under `panels:`")
+    return GridJob(
+        name,
+        str(entry["title"]),
+        tuple(rows),
+        tuple(columns),
+        tuple(tuple(row) for row in rows.values()),
+    )
+
+
+def shortcut_examples_job(params: dict, name: str) -> tuple[list[str], int]:
+    """(shortcut settings, images per row) of ``shortcut_examples.<name>``."""
+    figures = _section(params, "shortcut_examples")
+    if name not in figures:
+        raise UserError(f"figure {name!r} is not under `shortcut_examples:` in params.yaml")
+    entry = figures[name]
+    settings, per_row = entry.get("settings"), entry.get("per_row")
+    if set(entry) != {"settings", "per_row"} or not isinstance(settings, list) or not settings:
+        raise UserError(
+            f"shortcut_examples.{name} needs settings (a list of shortcut names) and per_row"
+        )
+    sources = {shortcut_setting(params, s).source for s in settings}
+    if len(sources) != 1:
+        raise UserError(f"shortcut_examples.{name}: settings must share one source dataset")
+    if not isinstance(per_row, int) or per_row < 1:
+        raise UserError(f"shortcut_examples.{name}.per_row must be a positive integer")
+    return settings, per_row

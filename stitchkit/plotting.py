@@ -1,4 +1,4 @@
-"""Figures in the paper's style, drawn from result JSONs only."""
+"""Figures in the paper's style, drawn from result JSONs (Fig. 7/12: from the shortcut data)."""
 
 from pathlib import Path
 
@@ -37,32 +37,59 @@ def save_figure(fig, stem: Path) -> list[Path]:
     return paths
 
 
-def stitching_plot(panel: dict, ax=None):
+def _mode_style(mode: str) -> dict:
+    base = mode.split("-")[0]
+    return {
+        "marker": MODE_MARKERS.get(base, "o"),
+        "color": MODE_COLORS.get(base),
+        "label": MODE_LABELS.get(mode, mode),
+    }
+
+
+def _legend_below(ax, columns: int, handles=None) -> None:
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.2),
+        ncols=columns,
+        frameon=False,
+        fontsize="small",
+        handletextpad=0.3,
+        columnspacing=1.0,
+    )
+
+
+def stitching_plot(panel: dict, ax=None, title: str | None = None, legend: bool = True):
     """Accuracy against stitching point, one line per mode; x = 0 is the end model and
-    x = 10 the front model, as in the paper's stitching plots."""
+    x = 10 the front model, as in the paper's stitching plots. On a shortcut dataset the
+    accuracy on the shortcut test split is drawn dashed beside the clean one (solid)."""
     _style()
     fig = None
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    by_mode: dict[str, list[tuple[int, float]]] = {}
-    for r in panel["results"]:
-        if r["front_point"] == r["end_point"]:
-            by_mode.setdefault(r["mode"], []).append((r["front_point"], r["test_accuracy"]))
+    same_point = [r for r in panel["results"] if r["front_point"] == r["end_point"]]
+    modes = list(dict.fromkeys(r["mode"] for r in same_point))
+    shortcut = any(r.get("shortcut_test_accuracy") is not None for r in same_point)
     last = 10
-    for mode, points in by_mode.items():
-        points = sorted(points)
-        xs = [0] + [k for k, _ in points] + [last]
-        ys = [panel["end_accuracy"]] + [a for _, a in points] + [panel["front_accuracy"]]
-        base = mode.split("-")[0]
-        ax.plot(
-            xs,
-            [100 * y for y in ys],
-            marker=MODE_MARKERS.get(base, "o"),
-            markersize=5,
-            markerfacecolor="none",
-            color=MODE_COLORS.get(base),
-            label=MODE_LABELS.get(mode, mode),
-        )
+    for mode in modes:
+        rows = sorted((r for r in same_point if r["mode"] == mode), key=lambda r: r["front_point"])
+        xs = [0] + [r["front_point"] for r in rows] + [last]
+        style = _mode_style(mode)
+        series = [("test_accuracy", "end_accuracy", "-", style["label"])]
+        if shortcut:
+            series.append(("shortcut_test_accuracy", "end_shortcut_accuracy", "--", None))
+        for key, end_key, linestyle, label in series:
+            ys = [panel[end_key]] + [r[key] for r in rows] + [panel["front_accuracy"]]
+            ax.plot(
+                xs,
+                [100 * y for y in ys],
+                marker=style["marker"],
+                markersize=5,
+                markerfacecolor="none",
+                color=style["color"],
+                linestyle=linestyle,
+                label=label,
+            )
     ax.plot(
         [0, last],
         [100 * panel["end_accuracy"], 100 * panel["front_accuracy"]],
@@ -78,18 +105,117 @@ def stitching_plot(panel: dict, ax=None):
     ax.set_ylim(0, 100)
     ax.set_xlabel("stitching point")
     ax.set_ylabel("accuracy (%)")
+    if title is None:
+        title = f"{panel['front']} → {panel['end']}\n(stitched on {panel['data']})"
+    ax.set_title(title, fontsize="medium")
+    if legend:
+        handles, _ = ax.get_legend_handles_labels()
+        if shortcut:
+            handles += _shortcut_handles()
+        _legend_below(ax, len(modes) + 2 * shortcut, handles)
+    return fig
+
+
+def _shortcut_handles() -> list:
+    from matplotlib.lines import Line2D
+
+    return [
+        Line2D([], [], color="black", linestyle="-", label="clean test"),
+        Line2D([], [], color="black", linestyle="--", label="shortcut test"),
+    ]
+
+
+def stitching_grid(panels: list[list[dict]], row_labels, column_labels, title: str):
+    """A grid of stitching plots (the paper's Figs. 4, 5, 8): one row per row label, one
+    column per column label, one shared legend."""
+    _style()
+    rows, columns = len(panels), len(panels[0])
+    fig, axes = plt.subplots(
+        rows,
+        columns,
+        figsize=(4.2 * columns, 3.3 * rows + 0.9),
+        squeeze=False,
+        sharex=True,
+        sharey=True,
+        layout="constrained",
+    )
+    for r, row in enumerate(panels):
+        for c, panel in enumerate(row):
+            ax = axes[r][c]
+            stitching_plot(panel, ax=ax, title=column_labels[c] if r == 0 else "", legend=False)
+            if r < rows - 1:
+                ax.set_xlabel("")
+            ax.set_ylabel(f"{row_labels[r]}\naccuracy (%)" if c == 0 else "")
+            ax.tick_params(axis="x", labelsize="x-small")
+    handles, _ = axes[0][0].get_legend_handles_labels()
+    if any(r.get("shortcut_test_accuracy") is not None for r in panels[0][0]["results"]):
+        handles += _shortcut_handles()
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+    fig.suptitle(title, fontsize="large")
+    return fig
+
+
+def class_subset_plot(series: dict):
+    """Accuracy on all classes against the number of classes k the stitch was fitted on,
+    one line per mode (the paper's Fig. 9); the dashed line is the end model."""
+    _style()
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    modes = list(dict.fromkeys(r["mode"] for r in series["results"]))
+    for mode in modes:
+        rows = [r for r in series["results"] if r["mode"] == mode]
+        rows.sort(key=lambda r: r["classes"])
+        style = _mode_style(mode)
+        ax.plot(
+            [r["classes"] for r in rows],
+            [100 * r["test_accuracy"] for r in rows],
+            marker=style["marker"],
+            markersize=5,
+            markerfacecolor="none",
+            color=style["color"],
+            label=style["label"],
+        )
+    ax.axhline(100 * series["end_accuracy"], color="black", linestyle="--", label="end model")
+    ks = sorted({r["classes"] for r in series["results"]})
+    ax.set_xticks(ks)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("number of classes k the stitch is trained on")
+    ax.set_ylabel("accuracy on all classes (%)")
     ax.set_title(
-        f"{panel['front']} → {panel['end']}\n(stitched on {panel['data']})", fontsize="medium"
+        f"{series['front']} → {series['end']}, point {series['point']}\n"
+        f"(stitched on the first k classes of {series['data']})",
+        fontsize="medium",
     )
-    ax.legend(
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.2),
-        ncols=len(by_mode),
-        frameon=False,
-        fontsize="small",
-        handletextpad=0.3,
-        columnspacing=1.0,
+    _legend_below(ax, len(modes) + 1)
+    return fig
+
+
+def shortcut_examples(settings: dict, per_row: int):
+    """The paper's Fig. 7 / 12: one row per shortcut setting (and the clean images on
+    top), showing the first shortcut test image of each of the first ``per_row`` classes;
+    ``settings`` maps names to shortcut PreparedDatasets of one clean source."""
+    _style()
+    names = list(settings)
+    first = settings[names[0]]
+    fig, axes = plt.subplots(
+        len(names) + 1,
+        per_row,
+        figsize=(1.1 * per_row + 1.6, 1.15 * (len(names) + 1)),
+        squeeze=False,
+        layout="constrained",
     )
+    rows = [("clean", first.test_images)] + [(n, settings[n].shortcut_test_images) for n in names]
+    for r, (label, images) in enumerate(rows):
+        for c in range(per_row):
+            ax = axes[r][c]
+            index = int((first.test_labels == c).nonzero()[0])
+            image = images[index].permute(1, 2, 0).squeeze(-1).numpy()
+            ax.imshow(image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(first.class_names[c], fontsize="x-small")
+            if c == 0:
+                ax.set_ylabel(label, fontsize="x-small", rotation=0, ha="right", va="center")
     return fig
 
 

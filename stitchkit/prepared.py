@@ -2,7 +2,9 @@
 
 Layout (a dict saved with torch.save, loaded with weights_only=True):
 train_images/test_images uint8 (N, C, H, W); train_labels/test_labels int64 (N,);
-class_names list[str]; class_ids list[int] (ids in the source dataset).
+class_names list[str]; class_ids list[int] (ids in the source dataset);
+shortcut_test_images uint8 or None: the test images with a class-coded shortcut
+(shortcut datasets only; labels are test_labels).
 """
 
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ class PreparedDataset:
     test_labels: torch.Tensor
     class_names: list[str]
     class_ids: list[int]
+    shortcut_test_images: torch.Tensor | None = None
 
     def __post_init__(self):
         for split in ("train", "test"):
@@ -42,6 +45,11 @@ class PreparedDataset:
             raise ValueError("train and test images must have the same shape")
         if len(self.class_ids) != len(self.class_names):
             raise ValueError("class_ids and class_names must have the same length")
+        shortcut = self.shortcut_test_images
+        if shortcut is not None and (
+            shortcut.dtype != torch.uint8 or shortcut.shape != self.test_images.shape
+        ):
+            raise ValueError("shortcut_test_images must be uint8 shaped like test_images")
 
     @property
     def num_classes(self) -> int:
@@ -50,6 +58,30 @@ class PreparedDataset:
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.train_images.shape[1:])
+
+    def test_split(self, shortcut: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """(images, labels) of the clean test split, or of its shortcut copy."""
+        if not shortcut:
+            return self.test_images, self.test_labels
+        if self.shortcut_test_images is None:
+            raise UserError("this dataset has no shortcut test split")
+        return self.shortcut_test_images, self.test_labels
+
+    def first_classes(self, k: int) -> "PreparedDataset":
+        """The dataset with its training split restricted to labels 0..k-1 ("CIFAR-k");
+        the test splits keep every class."""
+        if not isinstance(k, int) or not 1 <= k <= self.num_classes:
+            raise UserError(f"number of classes must be in 1..{self.num_classes}, got {k!r}")
+        keep = self.train_labels < k
+        return PreparedDataset(
+            self.train_images[keep],
+            self.train_labels[keep],
+            self.test_images,
+            self.test_labels,
+            self.class_names,
+            self.class_ids,
+            self.shortcut_test_images,
+        )
 
     def channel_stats(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """Per-channel mean and std of the training images scaled to [0, 1]."""
@@ -60,9 +92,10 @@ class PreparedDataset:
         save_torch(dict(vars(self)), path)
 
     @classmethod
-    def load(cls, path, name: str = "") -> "PreparedDataset":
-        stage = f"prepare@{name}" if name else "prepare"
-        fix = f"run `dvc repro {stage}` (and list the dataset under `datasets:` in params.yaml)"
+    def load(cls, path, stage: str = "prepare") -> "PreparedDataset":
+        """Load a prepared dataset; ``stage`` (e.g. prepare@digits) is the DVC stage that
+        writes it, named in the error when the file is missing or damaged."""
+        fix = f"run `dvc repro {stage}` (and list the dataset in params.yaml)"
         content = load_torch(path, fix)
         try:
             return cls(**content)

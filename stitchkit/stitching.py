@@ -99,9 +99,33 @@ class StitchResult:
     layer: StitchLayer
     test_accuracy: float
     dm_residual: float
+    shortcut_accuracy: float | None = None
     initial_loss: float | None = None
     final_loss: float | None = None
     epoch_losses: list[float] = field(default_factory=list)
+
+    SCORES = (
+        "test_accuracy",
+        "dm_residual",
+        "shortcut_accuracy",
+        "initial_loss",
+        "final_loss",
+        "epoch_losses",
+    )
+
+    def state(self) -> dict:
+        """The fitted layer (on the CPU) and the scores, for checkpoints; see from_state."""
+        layer = {k: v.detach().cpu() for k, v in self.layer.state_dict().items()}
+        return {"layer": layer, "out_size": list(self.layer.out_size)} | {
+            name: getattr(self, name) for name in self.SCORES
+        }
+
+    @classmethod
+    def from_state(cls, spec: StitchSpec, state: dict, device) -> "StitchResult":
+        out_channels, in_channels = state["layer"]["conv.weight"].shape[:2]
+        layer = StitchLayer(in_channels, out_channels, state["out_size"])
+        layer.load_state_dict(state["layer"])
+        return cls(spec, layer.to(device), **{name: state[name] for name in cls.SCORES})
 
     def summary(self) -> dict:
         return {
@@ -111,6 +135,7 @@ class StitchResult:
             "end_point": self.spec.end_point,
             "fula_weights": list(self.spec.weights) if self.spec.weights else None,
             "test_accuracy": self.test_accuracy,
+            "shortcut_test_accuracy": self.shortcut_accuracy,
             "dm_residual": self.dm_residual,
             "initial_loss": self.initial_loss,
             "final_loss": self.final_loss,
@@ -149,11 +174,15 @@ def _fingerprint(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _model_digest(model: StitchableResNet) -> str:
+def _tensor_digest(*tensors) -> str:
     h = hashlib.sha256()
-    for tensor in model.state_dict().values():
-        h.update(tensor.detach().cpu().numpy().tobytes())
+    for tensor in tensors:
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def _model_digest(model: StitchableResNet) -> str:
+    return _tensor_digest(*model.state_dict().values())
 
 
 class PanelTrainer:
@@ -193,13 +222,22 @@ class PanelTrainer:
         return StitchLayer(front_act.shape[1], end_act.shape[1], end_act.shape[-2:]).to(self.device)
 
     # -- evaluation -------------------------------------------------------------------
+    @property
+    def has_shortcut_test(self) -> bool:
+        return self.data.shortcut_test_images is not None
+
+    def _test_split(self, shortcut: bool):
+        images, labels = self.data.test_split(shortcut)
+        return _subset(images, labels, self.recipe.eval_samples, 0)
+
     @torch.no_grad()
-    def evaluate(self, stitches: list[tuple[StitchSpec, StitchLayer, dict | None]]) -> list[float]:
-        """Test accuracy of each stitched model (front and end in eval mode)."""
+    def evaluate(self, stitches, shortcut: bool = False) -> list[float]:
+        """Test accuracy of each (spec, layer, end BN state) stitched model, front and end
+        in eval mode, on the clean test split or on its ``shortcut`` copy."""
         if not stitches:
             return []
         r = self.recipe
-        images, labels = _subset(self.data.test_images, self.data.test_labels, r.eval_samples, 0)
+        images, labels = self._test_split(shortcut)
         self.front.eval()
         self.end.eval()
         points = sorted({spec.front_point for spec, _, _ in stitches})
@@ -214,10 +252,15 @@ class PanelTrainer:
                 correct[n] += (logits.argmax(1) == y).sum().item()
         return [c / len(labels) for c in correct]
 
+    def evaluate_all(self, stitches) -> tuple[list[float], list[float] | None]:
+        """Clean accuracies, and shortcut accuracies when the data has a shortcut split."""
+        clean = self.evaluate(stitches)
+        return clean, self.evaluate(stitches, shortcut=True) if self.has_shortcut_test else None
+
     @torch.no_grad()
-    def model_accuracy(self, model: StitchableResNet) -> float:
+    def model_accuracy(self, model: StitchableResNet, shortcut: bool = False) -> float:
         r = self.recipe
-        images, labels = _subset(self.data.test_images, self.data.test_labels, r.eval_samples, 0)
+        images, labels = self._test_split(shortcut)
         model.eval()
         correct = 0
         for start in range(0, len(labels), r.eval_batch_size):
@@ -244,12 +287,18 @@ class PanelTrainer:
         # DM stitches are never trained: evaluate them before any BatchNorm update.
         dm_specs = [s for s in self.specs if s.objective == "dm"]
         dm_layers = [self._layer_from(inits, s) for s in dm_specs]
-        dm_acc = self.evaluate(
+        dm_acc, dm_shortcut = self.evaluate_all(
             [(s, layer, None) for s, layer in zip(dm_specs, dm_layers, strict=True)]
         )
         results = {
-            s.key: StitchResult(s, layer, acc, inits[(s.front_point, s.end_point)][1])
-            for s, layer, acc in zip(dm_specs, dm_layers, dm_acc, strict=True)
+            s.key: StitchResult(
+                s,
+                layer,
+                dm_acc[n],
+                inits[(s.front_point, s.end_point)][1],
+                dm_shortcut[n] if dm_shortcut else None,
+            )
+            for n, (s, layer) in enumerate(zip(dm_specs, dm_layers, strict=True))
         }
         if self.trained:
             for stitch in self._train(inits, checkpoint_path, progress):
@@ -271,13 +320,14 @@ class PanelTrainer:
             acts = self.end.activations(x, range(1, self.end.num_points + 1))
         return {k: tuple(a.shape[-2:]) for k, a in acts.items()}
 
-    def _fingerprint(self) -> str:
+    def fingerprint(self) -> str:
+        """Changes with the recipe, the stitches, either model and the training data."""
         return _fingerprint(
             asdict(self.recipe),
             [asdict(s) for s in self.specs],
             _model_digest(self.front),
             _model_digest(self.end),
-            list(self.data.train_images.shape),
+            _tensor_digest(self.data.train_images, self.data.train_labels),
         )
 
     def _train(self, inits, checkpoint_path, progress) -> list[dict]:
@@ -300,7 +350,7 @@ class PanelTrainer:
         reference_bn = bn_state.bn_state(self.end) if r.bn == "train" else None
         generator = torch.Generator().manual_seed(r.seed)
         start = 0
-        fingerprint = self._fingerprint()
+        fingerprint = self.fingerprint()
         state = _load_state(checkpoint_path, fingerprint)
         if state is not None:
             start = state["epoch"]
@@ -355,14 +405,17 @@ class PanelTrainer:
                 }
                 _save_state(checkpoint_path, panel_state, stitches)
         bar.close()
-        accuracies = self.evaluate([(s["spec"], s["layer"], s["end_bn"]) for s in stitches])
-        for stitch, accuracy in zip(stitches, accuracies, strict=True):
+        accuracies, shortcut = self.evaluate_all(
+            [(s["spec"], s["layer"], s["end_bn"]) for s in stitches]
+        )
+        for n, stitch in enumerate(stitches):
             spec = stitch["spec"]
             stitch["result"] = StitchResult(
                 spec,
                 stitch["layer"],
-                accuracy,
+                accuracies[n],
                 inits[(spec.front_point, spec.end_point)][1],
+                shortcut[n] if shortcut else None,
                 stitch["initial_loss"],
                 stitch["losses"][-1],
                 stitch["losses"],

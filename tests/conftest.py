@@ -8,10 +8,14 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
+from stitchkit.checkpoints import save_model
 from stitchkit.datasets import prepare_digits
-from stitchkit.prepared import prepared_path
+from stitchkit.io import write_json
+from stitchkit.models import ModelSpec, build_model
+from stitchkit.prepared import PreparedDataset, prepared_path
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -90,3 +94,29 @@ def workdir(tmp_path, digits_file) -> Path:
     os.link(digits_file, prepared_path("digits", tmp_path / "data/prepared"))
     write_params(tmp_path, tiny_params())
     return tmp_path
+
+
+@pytest.fixture
+def stitch_workdir(workdir):
+    """Two tiny digits models (a, b) and a panel a -> b at points 2 and 6."""
+    data = PreparedDataset.load(workdir / "data/prepared/digits.pt")
+    mean, std = data.channel_stats()
+    params = tiny_params()
+    for seed, name in enumerate(("a", "b")):
+        torch.manual_seed(seed)
+        save_model(
+            build_model(ModelSpec("resnet18", 10, 1, 4, mean, std)), workdir / f"models/{name}.pt"
+        )
+        write_json(workdir / f"reports/metrics/{name}.json", {"test_accuracy": 0.1})
+        params["models"][name] = {"dataset": "digits", "arch": "resnet18", "seed": seed, "width": 4}
+    params["stitch"] = {
+        "epochs": 2,
+        "batch_size": 64,
+        "train_samples": 256,
+        "eval_samples": 200,
+        "crop_padding": 0,
+        "hflip": False,
+    }
+    params["panels"] = {"ab": {"front": "a", "end": "b", "data": "digits", "points": [2, 6]}}
+    write_params(workdir, params)
+    return workdir, params

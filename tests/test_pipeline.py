@@ -1,7 +1,8 @@
 """End to end: the quick suite through DVC in a fresh copy of the repository.
 
 (a) outputs are valid, (b) a second repro runs nothing, (c) a forced rerun gives
-byte-identical prepared data, models, metrics, stitching results, T weights and figures.
+byte-identical prepared (and shortcut) data, models, metrics, stitching and class-subset
+results, T weights and figures.
 """
 
 import json
@@ -73,7 +74,8 @@ def quick_repo(tmp_path_factory):
 def snapshot(repo: Path) -> dict[str, bytes]:
     paths = [*repo.glob("models/*.pt"), *repo.glob("reports/metrics/*.json")]
     paths += [*repo.glob("data/prepared/*.pt"), *repo.glob("stitches/*.pt")]
-    paths += [*repo.glob("reports/stitch/*.json"), *repo.glob("reports/figures/*")]
+    paths += [*repo.glob("reports/stitch/*.json"), *repo.glob("reports/subset/*.json")]
+    paths += [*repo.glob("reports/figures/*")]
     return {str(p.relative_to(repo)): p.read_bytes() for p in sorted(paths)}
 
 
@@ -103,6 +105,20 @@ def test_quick_suite_outputs_are_valid(quick_repo):
             for r in report["results"]:
                 if r["mode"] == "dm" and r["front_point"] == r["end_point"]:
                     assert abs(r["test_accuracy"] - report["end_accuracy"]) <= 0.005, r
+    for name, setting in params["shortcuts"].items():
+        data = PreparedDataset.load(repo / f"data/prepared/{name}.pt")
+        assert data.shortcut_test_images is not None, name
+        assert setting["source"] == "fashion-mnist"
+    for panel, entry in params["panels"].items():
+        if entry["data"] in params["shortcuts"]:
+            report = json.loads((repo / f"reports/stitch/{panel}.json").read_text())
+            assert all(0 <= r["shortcut_test_accuracy"] <= 1 for r in report["results"])
+    for name, entry in params["subsets"].items():
+        report = json.loads((repo / f"reports/subset/{name}.json").read_text())
+        assert {r["classes"] for r in report["results"]} == set(entry["classes"])
+        assert (repo / f"reports/figures/subset-{name}.png").stat().st_size > 1000
+    for figure in [*params["grids"], *params["shortcut_examples"]]:
+        assert (repo / f"reports/figures/{figure}.png").stat().st_size > 1000
     for seed in (0, 1):
         metrics = json.loads(
             (repo / f"reports/metrics/fashion-mnist_{seed}-resnet18.json").read_text()
@@ -115,10 +131,15 @@ def test_second_repro_runs_nothing_and_forced_rerun_is_byte_identical(quick_repo
     assert "up to date" in sh("dvc", "status", cwd=repo, env=env)
     assert "Running stage" not in sh("dvc", "repro", cwd=repo, env=env)
     before = snapshot(repo)
-    panels = 9 + 4
-    assert len(before) == 2 + 9 + 9 + 2 * panels + 2 * panels
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    n = {key: len(params[key]) for key in params if isinstance(params[key], dict)}
+    assert n["shortcuts"] == 5 and n["subsets"] == 2 and n["grids"] == 1 and n["panels"] == 14
+    data, models, figures = n["datasets"] + n["shortcuts"], n["models"], n["grids"]
+    figures += n["panels"] + n["subsets"] + n["shortcut_examples"]
+    results = n["panels"] + n["subsets"]
+    assert len(before) == data + 2 * models + 2 * results + 2 * figures
     out = sh("dvc", "repro", "-f", cwd=repo, env=env)
-    assert out.count("Running stage") == 2 + 9 + 2 * panels
+    assert out.count("Running stage") == data + models + results + figures
     after = snapshot(repo)
     changed = [name for name in before if before[name] != after[name]]
     assert not changed, f"forced rerun changed {changed}"

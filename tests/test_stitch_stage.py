@@ -6,37 +6,9 @@ import re
 import pytest
 import torch
 
-from conftest import kill_after_checkpoint, run_stage, tiny_params, write_params
+from conftest import kill_after_checkpoint, run_stage, write_params
 from stitchkit.checkpoints import save_model
-from stitchkit.io import write_json
 from stitchkit.models import ModelSpec, build_model
-from stitchkit.prepared import PreparedDataset
-
-
-@pytest.fixture
-def stitch_workdir(workdir):
-    """Two tiny digits models (a, b) and a panel a -> b at points 2 and 6."""
-    data = PreparedDataset.load(workdir / "data/prepared/digits.pt")
-    mean, std = data.channel_stats()
-    params = tiny_params()
-    for seed, name in enumerate(("a", "b")):
-        torch.manual_seed(seed)
-        save_model(
-            build_model(ModelSpec("resnet18", 10, 1, 4, mean, std)), workdir / f"models/{name}.pt"
-        )
-        write_json(workdir / f"reports/metrics/{name}.json", {"test_accuracy": 0.1})
-        params["models"][name] = {"dataset": "digits", "arch": "resnet18", "seed": seed, "width": 4}
-    params["stitch"] = {
-        "epochs": 2,
-        "batch_size": 64,
-        "train_samples": 256,
-        "eval_samples": 200,
-        "crop_padding": 0,
-        "hflip": False,
-    }
-    params["panels"] = {"ab": {"front": "a", "end": "b", "data": "digits", "points": [2, 6]}}
-    write_params(workdir, params)
-    return workdir, params
 
 
 def test_stitch_stage_writes_results_weights_and_a_figure(stitch_workdir):

@@ -10,7 +10,14 @@ import yaml
 from dvc.utils.hydra import compose_and_dump
 
 from conftest import REPO
-from stitchkit.config import training_job
+from stitchkit.config import (
+    grid_job,
+    panel_job,
+    shortcut_examples_job,
+    shortcut_setting,
+    subset_job,
+    training_job,
+)
 from stitchkit.datasets import PREPARERS
 
 
@@ -30,6 +37,31 @@ def test_every_model_and_dataset_of_a_suite_validates(tmp_path, suite):
     assert set(params["datasets"]) <= set(PREPARERS)
     jobs = [training_job(params, model_id) for model_id in params["models"]]
     assert {job.arch for job in jobs} == {"resnet18", "resnet34", "plain18"}
+
+
+@pytest.mark.parametrize("suite", ["paper", "quick"])
+def test_every_shortcut_panel_series_and_figure_of_a_suite_validates(tmp_path, suite):
+    params = composed(tmp_path, suite)
+    settings = [shortcut_setting(params, name) for name in params["shortcuts"]]
+    assert {(s.kind, s.pattern) for s in settings} == {
+        ("pattern", "pixels"),
+        ("pattern", "aruco"),
+        ("location", None),
+        ("combination", "pixels"),
+        ("combination", "aruco"),
+    }
+    panels = [panel_job(params, name) for name in params["panels"]]
+    assert {p.data for p in panels} >= set(params["shortcuts"]) - {
+        n for n in params["shortcuts"] if "aruco" in n and suite == "quick"
+    }
+    series = [subset_job(params, name) for name in params["subsets"]]
+    assert all(s.classes == tuple(range(1, 11)) for s in series)
+    assert {s.name.split("-resnet")[0] for s in series} >= {"cross-task", "same-task"}
+    for name in params["grids"]:
+        grid_job(params, name)
+    for name in params["shortcut_examples"]:
+        shortcut_examples_job(params, name)
+    assert params["grids"] and params["shortcut_examples"]
 
 
 def test_paper_suite_trains_the_nine_non_robust_models_of_table_1(tmp_path):

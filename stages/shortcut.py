@@ -1,0 +1,31 @@
+"""DVC stage `shortcut@<setting>`: python -m stages.shortcut <setting>
+
+Reads the clean data/prepared/<source>.pt and writes data/prepared/<setting>.pt: the
+training split with class-coded shortcuts, the clean test split, and the test split
+with a shortcut in every image.
+"""
+
+from stitchkit.cli import run_stage
+from stitchkit.config import load_params, shortcut_setting
+from stitchkit.errors import UserError
+from stitchkit.prepared import PreparedDataset, prepared_path
+from stitchkit.shortcuts import make_shortcut_dataset
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1:
+        raise UserError("usage: python -m stages.shortcut <setting>")
+    (name,) = argv
+    setting = shortcut_setting(load_params(), name)
+    clean = PreparedDataset.load(prepared_path(setting.source), f"prepare@{setting.source}")
+    data = make_shortcut_dataset(clean, setting)
+    data.save(prepared_path(name))
+    marked = round(setting.fraction * len(data.train_labels))
+    print(
+        f"{name}: {setting.kind} shortcut ({setting.pattern or 'noise'}, {setting.size}x"
+        f"{setting.size}) in {marked}/{len(data.train_labels)} training images of {setting.source}"
+    )
+
+
+if __name__ == "__main__":
+    run_stage(main)

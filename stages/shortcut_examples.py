@@ -1,0 +1,28 @@
+"""DVC stage `shortcut-examples@<figure>`: python -m stages.shortcut_examples <figure>
+
+Draws example images of the shortcut settings listed in `shortcut_examples.<figure>`
+(the paper's Fig. 7 / 12) to reports/figures/<figure>.{png,pdf}.
+"""
+
+from pathlib import Path
+
+from stitchkit.cli import run_stage
+from stitchkit.config import load_params, shortcut_examples_job
+from stitchkit.errors import UserError
+from stitchkit.plotting import save_figure, shortcut_examples
+from stitchkit.prepared import PreparedDataset, prepared_path
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1:
+        raise UserError("usage: python -m stages.shortcut_examples <figure>")
+    (name,) = argv
+    settings, per_row = shortcut_examples_job(load_params(), name)
+    data = {s: PreparedDataset.load(prepared_path(s), f"shortcut@{s}") for s in settings}
+    figure = shortcut_examples(data, min(per_row, data[settings[0]].num_classes))
+    for path in save_figure(figure, Path("reports/figures") / name):
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,80 @@
+"""DVC stage `subset@<series>`: python -m stages.subset <series>
+
+Stitching on the first k classes for every k of the series (Fig. 9): writes
+reports/subset/<series>.json (accuracy on all classes per k and mode; deterministic),
+stitches/subset-<series>.pt (the T weights), reports/timing/subset-<series>.json.
+Resumes from checkpoints/subset-<series>/.
+"""
+
+import shutil
+import time
+from pathlib import Path
+
+from stitchkit.checkpoints import load_model
+from stitchkit.class_subsets import fit_on_class_subsets
+from stitchkit.cli import run_stage
+from stitchkit.config import dataset_stage, load_params, subset_job
+from stitchkit.device import default_device
+from stitchkit.errors import UserError
+from stitchkit.io import save_torch, write_json
+from stitchkit.prepared import PreparedDataset, prepared_path
+from stitchkit.stitching import PanelTrainer, make_spec
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1:
+        raise UserError("usage: python -m stages.subset <series>")
+    (name,) = argv
+    params = load_params()
+    job = subset_job(params, name)
+    data = PreparedDataset.load(prepared_path(job.data), dataset_stage(params, job.data))
+    front = load_model(Path("models") / f"{job.front}.pt")
+    end = load_model(Path("models") / f"{job.end}.pt")
+    specs = [
+        make_spec(label, job.point, job.point, end, mode["objective"], mode["weights"])
+        for label, mode in job.modes.items()
+    ]
+    device = default_device()
+    started = time.perf_counter()
+    end_accuracy = PanelTrainer(front, end, data, [], job.recipe, device).model_accuracy(end)
+    checkpoints = Path("checkpoints") / f"subset-{name}"
+    by_k = fit_on_class_subsets(
+        front, end, data, specs, job.recipe, list(job.classes), device, checkpoints
+    )
+    save_torch(
+        {
+            f"{k}/{r.spec.key}": {n: v.cpu() for n, v in r.layer.state_dict().items()}
+            for k, results in by_k.items()
+            for r in results
+        },
+        Path("stitches") / f"subset-{name}.pt",
+    )
+    write_json(
+        Path("reports/subset") / f"{name}.json",
+        {
+            "series": name,
+            "front": job.front,
+            "end": job.end,
+            "data": job.data,
+            "point": job.point,
+            "end_accuracy": end_accuracy,
+            "class_names": data.class_names,
+            "bn_policy": job.recipe.bn,
+            "device": device.type,
+            "results": [
+                {"classes": k, **r.summary()} for k, results in by_k.items() for r in results
+            ],
+        },
+    )
+    write_json(
+        Path("reports/timing") / f"subset-{name}.json",
+        {"seconds": round(time.perf_counter() - started, 2), "stitches": len(specs) * len(by_k)},
+    )
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    for k, results in by_k.items():
+        scores = ", ".join(f"{r.spec.mode} {r.test_accuracy:.4f}" for r in results)
+        print(f"{name} k={k}: {scores}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,81 @@
+"""Shortcut panels: stitches fitted on shortcut data, scored on clean and shortcut test
+splits; the Fig. 8 grid and the Fig. 7 / 12 examples."""
+
+import json
+
+from conftest import run_stage, write_params
+
+SHORTCUTS = {
+    "digits-pixels": {"source": "digits", "kind": "pattern", "pattern": "pixels"},
+    "digits-location": {"source": "digits", "kind": "location"},
+}
+
+
+def with_shortcut_panels(workdir, params) -> dict:
+    params["shortcuts"] = SHORTCUTS
+    params["panels"] = {
+        name: {"front": "a", "end": "b", "data": name, "points": [2, 6]} for name in SHORTCUTS
+    }
+    params["stitch"]["epochs"] = 1
+    write_params(workdir, params)
+    for name in SHORTCUTS:
+        assert run_stage("shortcut", name, cwd=workdir).returncode == 0
+    return params
+
+
+def test_shortcut_panel_scores_clean_and_shortcut_test_splits(stitch_workdir):
+    workdir, params = stitch_workdir
+    with_shortcut_panels(workdir, params)
+    result = run_stage("stitch", "digits-pixels", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((workdir / "reports/stitch/digits-pixels.json").read_text())
+    assert report["data"] == "digits-pixels"
+    assert 0 <= report["end_shortcut_accuracy"] <= 1
+    assert report["front_accuracy"] == 0.1  # a front trained on clean data: its metrics file
+    for r in report["results"]:
+        assert 0 <= r["test_accuracy"] <= 1 and 0 <= r["shortcut_test_accuracy"] <= 1
+    assert "shortcut" in result.stdout
+
+
+def test_clean_panels_have_no_shortcut_scores(stitch_workdir):
+    workdir, _ = stitch_workdir
+    assert run_stage("stitch", "ab", cwd=workdir).returncode == 0
+    report = json.loads((workdir / "reports/stitch/ab.json").read_text())
+    assert report["end_shortcut_accuracy"] is None
+    assert all(r["shortcut_test_accuracy"] is None for r in report["results"])
+
+
+def test_grid_and_examples_figures(stitch_workdir):
+    workdir, params = stitch_workdir
+    params = with_shortcut_panels(workdir, params)
+    params["grids"] = {
+        "fig8": {
+            "title": "shortcuts",
+            "columns": ["pixels", "location"],
+            "rows": {"same-task": list(SHORTCUTS)},
+        }
+    }
+    params["shortcut_examples"] = {"fig12": {"settings": list(SHORTCUTS), "per_row": 4}}
+    write_params(workdir, params)
+    missing = run_stage("grid", "fig8", cwd=workdir)
+    assert missing.returncode == 2 and "run `dvc repro stitch@digits-pixels`" in missing.stderr
+    for name in SHORTCUTS:
+        assert run_stage("stitch", name, cwd=workdir).returncode == 0
+        assert run_stage("figures", name, cwd=workdir).returncode == 0
+    for stage, figure in (("grid", "fig8"), ("shortcut_examples", "fig12")):
+        result = run_stage(stage, figure, cwd=workdir)
+        assert result.returncode == 0, result.stderr
+        png = workdir / f"reports/figures/{figure}.png"
+        first = png.read_bytes()
+        assert first[:4] == b"\x89PNG" and len(first) > 5000
+        assert run_stage(stage, figure, cwd=workdir).returncode == 0
+        assert png.read_bytes() == first  # reproducible
+
+
+def test_grid_rows_must_match_the_columns(stitch_workdir):
+    workdir, params = stitch_workdir
+    params["grids"] = {"g": {"title": "t", "columns": ["a", "b"], "rows": {"r": ["ab"]}}}
+    write_params(workdir, params)
+    result = run_stage("grid", "g", cwd=workdir)
+    assert result.returncode == 2
+    assert "grids.g.rows must map each row label to a list of 2 panels" in result.stderr
