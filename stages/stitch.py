@@ -11,14 +11,13 @@ import json
 import time
 from pathlib import Path
 
-from stitchkit.checkpoints import load_model
+from stages.stitching_inputs import load_stitching_inputs
 from stitchkit.cli import run_stage
-from stitchkit.config import dataset_stage, load_params, panel_job
+from stitchkit.config import load_params, panel_job
 from stitchkit.device import default_device
 from stitchkit.errors import UserError
 from stitchkit.io import save_torch, write_json
-from stitchkit.prepared import PreparedDataset, prepared_path
-from stitchkit.stitching import PanelTrainer, make_spec
+from stitchkit.stitching import PanelTrainer
 
 
 def main(argv: list[str]) -> None:
@@ -27,14 +26,7 @@ def main(argv: list[str]) -> None:
     (name,) = argv
     params = load_params()
     job = panel_job(params, name)
-    data = PreparedDataset.load(prepared_path(job.data), dataset_stage(params, job.data))
-    front = load_model(Path("models") / f"{job.front}.pt")
-    end = load_model(Path("models") / f"{job.end}.pt")
-    specs = [
-        make_spec(label, i, j, end, mode["objective"], mode["weights"])
-        for label, mode in job.modes.items()
-        for i, j in job.pairs
-    ]
+    front, end, data, specs = load_stitching_inputs(params, job)
     device = default_device()
     started = time.perf_counter()
     trainer = PanelTrainer(front, end, data, specs, job.recipe, device)
@@ -52,7 +44,7 @@ def main(argv: list[str]) -> None:
     checkpoint = Path("checkpoints") / f"stitch-{name}.pt"
     results = trainer.fit(checkpoint_path=checkpoint)
     save_torch(
-        {r.spec.key: {k: v.cpu() for k, v in r.layer.state_dict().items()} for r in results},
+        {r.spec.key: r.layer_state() for r in results},
         Path("stitches") / f"{name}.pt",
     )
     write_json(

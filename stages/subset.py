@@ -10,15 +10,14 @@ import shutil
 import time
 from pathlib import Path
 
-from stitchkit.checkpoints import load_model
+from stages.stitching_inputs import load_stitching_inputs
 from stitchkit.class_subsets import fit_on_class_subsets
 from stitchkit.cli import run_stage
-from stitchkit.config import dataset_stage, load_params, subset_job
+from stitchkit.config import load_params, subset_job
 from stitchkit.device import default_device
 from stitchkit.errors import UserError
 from stitchkit.io import save_torch, write_json
-from stitchkit.prepared import PreparedDataset, prepared_path
-from stitchkit.stitching import PanelTrainer, make_spec
+from stitchkit.stitching import PanelTrainer
 
 
 def main(argv: list[str]) -> None:
@@ -27,13 +26,7 @@ def main(argv: list[str]) -> None:
     (name,) = argv
     params = load_params()
     job = subset_job(params, name)
-    data = PreparedDataset.load(prepared_path(job.data), dataset_stage(params, job.data))
-    front = load_model(Path("models") / f"{job.front}.pt")
-    end = load_model(Path("models") / f"{job.end}.pt")
-    specs = [
-        make_spec(label, job.point, job.point, end, mode["objective"], mode["weights"])
-        for label, mode in job.modes.items()
-    ]
+    front, end, data, specs = load_stitching_inputs(params, job)
     device = default_device()
     started = time.perf_counter()
     end_accuracy = PanelTrainer(front, end, data, [], job.recipe, device).model_accuracy(end)
@@ -42,11 +35,7 @@ def main(argv: list[str]) -> None:
         front, end, data, specs, job.recipe, list(job.classes), device, checkpoints
     )
     save_torch(
-        {
-            f"{k}/{r.spec.key}": {n: v.cpu() for n, v in r.layer.state_dict().items()}
-            for k, results in by_k.items()
-            for r in results
-        },
+        {f"{k}/{r.spec.key}": r.layer_state() for k, results in by_k.items() for r in results},
         Path("stitches") / f"subset-{name}.pt",
     )
     write_json(

@@ -250,6 +250,10 @@ class SubsetJob:
     modes: dict
     recipe: StitchRecipe
 
+    @property
+    def pairs(self) -> tuple[tuple[int, int], ...]:
+        return ((self.point, self.point),)
+
 
 def subset_job(params: dict, name: str) -> SubsetJob:
     """The validated class-subset series ``subsets.<name>``."""

@@ -113,10 +113,13 @@ class StitchResult:
         "epoch_losses",
     )
 
+    def layer_state(self) -> dict:
+        """The fitted layer's weights, on the CPU."""
+        return {k: v.detach().cpu() for k, v in self.layer.state_dict().items()}
+
     def state(self) -> dict:
-        """The fitted layer (on the CPU) and the scores, for checkpoints; see from_state."""
-        layer = {k: v.detach().cpu() for k, v in self.layer.state_dict().items()}
-        return {"layer": layer, "out_size": list(self.layer.out_size)} | {
+        """The fitted layer and the scores, for checkpoints; see from_state."""
+        return {"layer": self.layer_state(), "out_size": list(self.layer.out_size)} | {
             name: getattr(self, name) for name in self.SCORES
         }
 
