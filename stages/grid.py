@@ -27,7 +27,7 @@ def main(argv: list[str]) -> None:
             if not source.exists():
                 raise UserError(f"{source} does not exist; run `dvc repro stitch@{panel}` first")
             panels[-1].append(json.loads(source.read_text()))
-    figure = stitching_grid(panels, job.row_labels, job.column_labels, job.title)
+    figure = stitching_grid(panels, job.row_labels, job.column_labels, job.title, job.modes)
     for path in save_figure(figure, Path("reports/figures") / name):
         print(f"wrote {path}")
 

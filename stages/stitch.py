@@ -2,18 +2,20 @@
 
 Fits every (mode, point) stitch of the panel on one shared batch stream and writes
 reports/stitch/<panel>.json (accuracies, losses, DM residuals; deterministic; on a
-shortcut dataset also every accuracy on the shortcut test split),
+shortcut dataset also every accuracy on the shortcut test split; on an adversarial panel
+also every robust accuracy),
 stitches/<panel>.pt (the T weights), reports/timing/stitch-<panel>.json (wall time).
 Resumes from checkpoints/stitch-<panel>.pt.
 """
 
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from stages.stitching_inputs import load_stitching_inputs
 from stitchkit.cli import run_stage
-from stitchkit.config import load_params, panel_job
+from stitchkit.config import load_params, panel_job, robust_evaluation
 from stitchkit.device import default_device
 from stitchkit.errors import UserError
 from stitchkit.io import save_torch, write_json
@@ -27,9 +29,12 @@ def main(argv: list[str]) -> None:
     params = load_params()
     job = panel_job(params, name)
     front, end, data, specs = load_stitching_inputs(params, job)
+    robust = robust_evaluation(params) if job.adversarial else None
+    if robust:
+        robust.resolved_backend()  # fail before any work when the backend is missing
     device = default_device()
     started = time.perf_counter()
-    trainer = PanelTrainer(front, end, data, specs, job.recipe, device)
+    trainer = PanelTrainer(front, end, data, specs, job.recipe, device, job.adversarial, robust)
     end_accuracy = trainer.model_accuracy(end)
     end_shortcut_accuracy = (
         trainer.model_accuracy(end, shortcut=True) if trainer.has_shortcut_test else None
@@ -41,6 +46,19 @@ def main(argv: list[str]) -> None:
         # source) is scored on its own test split
         metrics = Path("reports/metrics") / f"{job.front}.json"
         front_accuracy = json.loads(metrics.read_text())["test_accuracy"]
+    robust_fields = {}
+    if robust:
+        front_robust = (
+            trainer.robust_scores(front)
+            if front_dataset == job.data
+            else json.loads((Path("reports/robustness") / f"{job.front}.json").read_text())
+        )
+        robust_fields = {
+            "adversarial": asdict(job.adversarial),
+            "robust_eval": asdict(robust) | {"backend": robust.resolved_backend()},
+            "end_robust_accuracy": trainer.robust_scores(end)["robust_accuracy"],
+            "front_robust_accuracy": front_robust["robust_accuracy"],
+        }
     checkpoint = Path("checkpoints") / f"stitch-{name}.pt"
     results = trainer.fit(checkpoint_path=checkpoint)
     save_torch(
@@ -60,6 +78,7 @@ def main(argv: list[str]) -> None:
             "end_shortcut_accuracy": end_shortcut_accuracy,
             "bn_policy": job.recipe.bn,
             "device": device.type,
+            **robust_fields,
             "results": [r.summary() for r in results],
         },
     )
@@ -70,7 +89,8 @@ def main(argv: list[str]) -> None:
     checkpoint.unlink(missing_ok=True)
     for r in results:
         shortcut = "" if r.shortcut_accuracy is None else f", shortcut {r.shortcut_accuracy:.4f}"
-        print(f"{name} {r.spec.key}: accuracy {r.test_accuracy:.4f}{shortcut}")
+        robust_note = "" if r.robust_accuracy is None else f", robust {r.robust_accuracy:.4f}"
+        print(f"{name} {r.spec.key}: accuracy {r.test_accuracy:.4f}{shortcut}{robust_note}")
 
 
 if __name__ == "__main__":

@@ -5,9 +5,11 @@ from pathlib import Path
 
 import yaml
 
+from stitchkit.attacks import AdversarialTraining
 from stitchkit.errors import UserError
 from stitchkit.models import ARCHITECTURES, NUM_POINTS
 from stitchkit.objectives import MODES, fula_weights
+from stitchkit.robustness import RobustEvaluation
 from stitchkit.shortcuts import ShortcutSetting
 from stitchkit.stitching import StitchRecipe
 from stitchkit.training import Recipe
@@ -36,6 +38,11 @@ def recipe_from(options: dict, where: str) -> Recipe:
         raise UserError(f"unknown key(s) {unknown} in {where}; known: {sorted(known)}")
     if isinstance(options.get("lr_drops"), list):
         options = {**options, "lr_drops": tuple(options["lr_drops"])}
+    if options.get("adversarial") is not None:
+        adversarial = AdversarialTraining.from_params(
+            options["adversarial"], f"{where}.adversarial"
+        )
+        options = {**options, "adversarial": adversarial}
     return Recipe(**options)
 
 
@@ -83,6 +90,11 @@ def training_job(params: dict, model_id: str) -> TrainingJob:
     )
 
 
+def model_ids(params: dict) -> list[str]:
+    """The ids under `models:`, in params.yaml order."""
+    return list(_section(params, "models"))
+
+
 def shortcut_setting(params: dict, name: str) -> ShortcutSetting:
     """The validated shortcut setting ``shortcuts.<name>``; its source is a prepared dataset."""
     shortcuts = _section(params, "shortcuts")
@@ -118,7 +130,17 @@ def stitching_datasets(params: dict) -> set[str]:
     return set(_section(params, "datasets")) | set(params.get("shortcuts") or {})
 
 
-PANEL_KEYS = {"front", "end", "data", "points", "front_points", "end_points", "modes"}
+PANEL_KEYS = {
+    "front",
+    "end",
+    "data",
+    "points",
+    "front_points",
+    "end_points",
+    "modes",
+    "adversarial",
+    "stitch",  # the panel's own overrides of the `stitch:` recipe
+}
 DEFAULT_MODES = {mode: {} for mode in MODES}
 
 
@@ -134,6 +156,7 @@ class PanelJob:
     pairs: tuple[tuple[int, int], ...]
     modes: dict  # label -> {"objective": str, "weights": spec or None}
     recipe: StitchRecipe
+    adversarial: AdversarialTraining | None = None  # set: adversarial testbed panel
 
 
 def _modes(where: str, modes) -> dict:
@@ -191,9 +214,9 @@ def _checked_modes(where: str, modes, end_points) -> dict:
     return modes
 
 
-def stitch_recipe(params: dict) -> StitchRecipe:
-    """The shared `stitch:` recipe of every panel."""
-    options = dict(_section(params, "stitch"))
+def stitch_recipe(params: dict, overrides: dict | None = None) -> StitchRecipe:
+    """The shared `stitch:` recipe of every panel, with a panel's own ``overrides``."""
+    options = {**_section(params, "stitch"), **(overrides or {})}
     known = {f.name for f in fields(StitchRecipe)}
     if set(options) - known:
         raise UserError(
@@ -228,9 +251,32 @@ def panel_job(params: dict, name: str) -> PanelJob:
     modes = _checked_modes(
         f"panels.{name}", entry.get("modes", DEFAULT_MODES), [j for _, j in pairs]
     )
+    adversarial = None
+    if "adversarial" in entry:
+        adversarial = AdversarialTraining.from_params(
+            entry["adversarial"], f"panels.{name}.adversarial"
+        )
     return PanelJob(
-        name, entry["front"], entry["end"], entry["data"], pairs, modes, stitch_recipe(params)
+        name,
+        entry["front"],
+        entry["end"],
+        entry["data"],
+        pairs,
+        modes,
+        stitch_recipe(params, entry.get("stitch")),
+        adversarial,
     )
+
+
+def robust_evaluation(params: dict) -> RobustEvaluation:
+    """The `robust_eval:` settings of every robust accuracy (Table 1, adversarial panels)."""
+    options = _section(params, "robust_eval")
+    known = {f.name for f in fields(RobustEvaluation)}
+    if set(options) - known:
+        raise UserError(
+            f"unknown key(s) {sorted(set(options) - known)} in robust_eval; known: {sorted(known)}"
+        )
+    return RobustEvaluation(**options)
 
 
 SUBSET_KEYS = {"front", "end", "data", "point", "classes", "modes"}
@@ -302,17 +348,21 @@ class GridJob:
     row_labels: tuple[str, ...]
     column_labels: tuple[str, ...]
     panels: tuple[tuple[str, ...], ...]
+    modes: tuple[str, ...] | None = None  # draw only these modes
 
 
 def grid_job(params: dict, name: str) -> GridJob:
     """The validated grid figure ``grids.<name>``: {title, columns: [labels],
-    rows: {label: [one panel per column]}}."""
+    rows: {label: [one panel per column]}, optionally modes: [labels to draw]}."""
     grids = _section(params, "grids")
     if name not in grids:
         raise UserError(f"grid figure {name!r} is not under `grids:` in params.yaml")
     entry = grids[name]
-    if set(entry) != {"title", "columns", "rows"}:
-        raise UserError(f"grids.{name} needs exactly the keys title, columns and rows")
+    if not {"title", "columns", "rows"} <= set(entry) <= {"title", "columns", "rows", "modes"}:
+        raise UserError(f"grids.{name} needs the keys title, columns and rows, optionally modes")
+    modes = entry.get("modes")
+    if modes is not None and (not isinstance(modes, list) or not modes):
+        raise UserError(f"grids.{name}.modes must be a list of mode labels, got {modes!r}")
     columns, rows = entry["columns"], entry["rows"]
     if (
         not isinstance(rows, dict)
@@ -333,7 +383,51 @@ def grid_job(params: dict, name: str) -> GridJob:
         tuple(rows),
         tuple(columns),
         tuple(tuple(row) for row in rows.values()),
+        tuple(modes) if modes else None,
     )
+
+
+@dataclass(frozen=True)
+class SimilarityJob:
+    """Fig. 6: per configuration label, an adversarial panel (i = j) with a ``dm`` mode and
+    the FuLA mode ``mode``; CKA is computed on ``samples`` adversarial test images."""
+
+    name: str
+    title: str
+    panels: dict  # configuration label -> PanelJob
+    mode: str
+    samples: int
+
+
+def similarity_job(params: dict, name: str) -> SimilarityJob:
+    """The validated Fig. 6-style figure ``similarities.<name>``."""
+    figures = _section(params, "similarities")
+    if name not in figures:
+        raise UserError(f"similarity figure {name!r} is not under `similarities:` in params.yaml")
+    entry = figures[name]
+    where = f"similarities.{name}"
+    if set(entry) != {"title", "panels", "mode", "samples"} or not isinstance(
+        entry["panels"], dict
+    ):
+        raise UserError(
+            f"{where} needs title, panels ({{label: panel}}), mode (the FuLA mode label) "
+            "and samples"
+        )
+    if not isinstance(entry["samples"], int) or entry["samples"] < 4:
+        raise UserError(f"{where}.samples must be an integer >= 4 (debiased CKA needs 4)")
+    jobs = {}
+    for label, panel in entry["panels"].items():
+        job = panel_job(params, panel)
+        if job.adversarial is None or any(i != j for i, j in job.pairs):
+            raise UserError(
+                f"{where}: panel {panel!r} must be an adversarial panel with points (i = j)"
+            )
+        if "dm" not in job.modes or job.modes.get(entry["mode"], {}).get("objective") != "fula":
+            raise UserError(
+                f"{where}: panel {panel!r} needs a dm mode and the fula mode {entry['mode']!r}"
+            )
+        jobs[label] = job
+    return SimilarityJob(name, str(entry["title"]), jobs, entry["mode"], entry["samples"])
 
 
 def shortcut_examples_job(params: dict, name: str) -> tuple[list[str], int]:

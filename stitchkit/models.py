@@ -163,12 +163,16 @@ class StitchableResNet(nn.Module):
         """Points k..9 plus the pooled penultimate features."""
         return self.num_points - k + 2
 
-    def forward_from(self, h: torch.Tensor, k: int) -> torch.Tensor:
-        """Logits from the activation at stitching point k (the end f_{>k})."""
+    def features_from(self, h: torch.Tensor, k: int) -> torch.Tensor:
+        """Penultimate pooled features from the activation at stitching point k."""
         self.check_point(k)
         for segment in self.segments[k:]:
             h = segment(h)
-        return self.fc(self.pool(h))
+        return self.pool(h)
+
+    def forward_from(self, h: torch.Tensor, k: int) -> torch.Tensor:
+        """Logits from the activation at stitching point k (the end f_{>k})."""
+        return self.fc(self.features_from(h, k))
 
     @staticmethod
     def pool(h: torch.Tensor) -> torch.Tensor:

@@ -59,27 +59,44 @@ def _legend_below(ax, columns: int, handles=None) -> None:
     )
 
 
-def stitching_plot(panel: dict, ax=None, title: str | None = None, legend: bool = True):
-    """Accuracy against stitching point, one line per mode; x = 0 is the end model and
-    x = 10 the front model, as in the paper's stitching plots. On a shortcut dataset the
-    accuracy on the shortcut test split is drawn dashed beside the clean one (solid)."""
+# the dashed second series of a stitching plot: (result key, end key, front key, legend)
+SECOND_SERIES = (
+    ("shortcut_test_accuracy", "end_shortcut_accuracy", "front_accuracy", "shortcut test"),
+    ("robust_accuracy", "end_robust_accuracy", "front_robust_accuracy", "robust"),
+)
+
+
+def _second_series(results: list[dict]) -> tuple | None:
+    """The dashed series a panel has (shortcut test or robust accuracy), if any."""
+    for series in SECOND_SERIES:
+        if any(r.get(series[0]) is not None for r in results):
+            return series
+    return None
+
+
+def stitching_plot(panel: dict, ax=None, title: str | None = None, legend: bool = True, modes=None):
+    """Accuracy against stitching point, one line per mode (all, or ``modes``); x = 0 is
+    the end model and x = 10 the front model, as in the paper's stitching plots. On a
+    shortcut dataset the accuracy on the shortcut test split, on an adversarial panel the
+    robust accuracy, is drawn dashed beside the clean one (solid)."""
     _style()
     fig = None
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.5, 3.8))
     same_point = [r for r in panel["results"] if r["front_point"] == r["end_point"]]
-    modes = list(dict.fromkeys(r["mode"] for r in same_point))
-    shortcut = any(r.get("shortcut_test_accuracy") is not None for r in same_point)
+    if modes is None:
+        modes = list(dict.fromkeys(r["mode"] for r in same_point))
+    second = _second_series(same_point)
     last = 10
     for mode in modes:
         rows = sorted((r for r in same_point if r["mode"] == mode), key=lambda r: r["front_point"])
         xs = [0] + [r["front_point"] for r in rows] + [last]
         style = _mode_style(mode)
-        series = [("test_accuracy", "end_accuracy", "-", style["label"])]
-        if shortcut:
-            series.append(("shortcut_test_accuracy", "end_shortcut_accuracy", "--", None))
-        for key, end_key, linestyle, label in series:
-            ys = [panel[end_key]] + [r[key] for r in rows] + [panel["front_accuracy"]]
+        series = [("test_accuracy", "end_accuracy", "front_accuracy", "-", style["label"])]
+        if second:
+            series.append((*second[:3], "--", None))
+        for key, end_key, front_key, linestyle, label in series:
+            ys = [panel[end_key]] + [r[key] for r in rows] + [panel[front_key]]
             ax.plot(
                 xs,
                 [100 * y for y in ys],
@@ -90,15 +107,19 @@ def stitching_plot(panel: dict, ax=None, title: str | None = None, legend: bool 
                 linestyle=linestyle,
                 label=label,
             )
-    ax.plot(
-        [0, last],
-        [100 * panel["end_accuracy"], 100 * panel["front_accuracy"]],
-        linestyle="none",
-        marker="o",
-        markersize=7,
-        color="black",
-        zorder=5,
-    )
+    for end_key, front_key, marker in (
+        ("end_accuracy", "front_accuracy", "o"),
+        *([(second[1], second[2], "x")] if second else []),
+    ):
+        ax.plot(
+            [0, last],
+            [100 * panel[end_key], 100 * panel[front_key]],
+            linestyle="none",
+            marker=marker,
+            markersize=7,
+            color="black",
+            zorder=5,
+        )
     ax.set_xticks(range(0, last + 1))
     ax.set_xticklabels(["end"] + [str(k) for k in range(1, last)] + ["front"])
     ax.set_xlim(-0.3, last + 0.3)
@@ -110,24 +131,24 @@ def stitching_plot(panel: dict, ax=None, title: str | None = None, legend: bool 
     ax.set_title(title, fontsize="medium")
     if legend:
         handles, _ = ax.get_legend_handles_labels()
-        if shortcut:
-            handles += _shortcut_handles()
-        _legend_below(ax, len(modes) + 2 * shortcut, handles)
+        if second:
+            handles += _linestyle_handles(second[3])
+        _legend_below(ax, len(modes) + 2 * bool(second), handles)
     return fig
 
 
-def _shortcut_handles() -> list:
+def _linestyle_handles(second_label: str) -> list:
     from matplotlib.lines import Line2D
 
     return [
-        Line2D([], [], color="black", linestyle="-", label="clean test"),
-        Line2D([], [], color="black", linestyle="--", label="shortcut test"),
+        Line2D([], [], color="black", linestyle="-", label="clean"),
+        Line2D([], [], color="black", linestyle="--", label=second_label),
     ]
 
 
-def stitching_grid(panels: list[list[dict]], row_labels, column_labels, title: str):
+def stitching_grid(panels: list[list[dict]], row_labels, column_labels, title: str, modes=None):
     """A grid of stitching plots (the paper's Figs. 4, 5, 8): one row per row label, one
-    column per column label, one shared legend."""
+    column per column label, one shared legend; all modes, or only ``modes``."""
     _style()
     rows, columns = len(panels), len(panels[0])
     fig, axes = plt.subplots(
@@ -142,14 +163,17 @@ def stitching_grid(panels: list[list[dict]], row_labels, column_labels, title: s
     for r, row in enumerate(panels):
         for c, panel in enumerate(row):
             ax = axes[r][c]
-            stitching_plot(panel, ax=ax, title=column_labels[c] if r == 0 else "", legend=False)
+            stitching_plot(
+                panel, ax=ax, title=column_labels[c] if r == 0 else "", legend=False, modes=modes
+            )
             if r < rows - 1:
                 ax.set_xlabel("")
             ax.set_ylabel(f"{row_labels[r]}\naccuracy (%)" if c == 0 else "")
             ax.tick_params(axis="x", labelsize="x-small")
     handles, _ = axes[0][0].get_legend_handles_labels()
-    if any(r.get("shortcut_test_accuracy") is not None for r in panels[0][0]["results"]):
-        handles += _shortcut_handles()
+    second = _second_series(panels[0][0]["results"])
+    if second:
+        handles += _linestyle_handles(second[3])
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     fig.suptitle(title, fontsize="large")
     return fig
@@ -263,4 +287,47 @@ def cross_layer_heatmaps(panel: dict):
     fig.suptitle(
         f"{panel['front']} → {panel['end']} (stitched on {panel['data']})", fontsize="medium"
     )
+    return fig
+
+
+def similarity_plot(configs: dict[str, list[dict]], title: str):
+    """The paper's Fig. 6: against the stitching point, per front -> end configuration,
+    (a) linear CKA (solid; debiased dashed) between the end model's and the DM-initialised
+    stitched model's penultimate features on adversarial examples crafted on the stitched
+    model, (b) the accuracy of the FuLA stitch with all weight on the last hint (solid
+    clean, dashed robust). ``configs`` maps labels to rows {point, cka, cka_debiased,
+    fula_accuracy, fula_robust_accuracy}."""
+    _style()
+    fig, (ax_cka, ax_fula) = plt.subplots(1, 2, figsize=(11, 4.0), layout="constrained")
+    palette = sns.color_palette("colorblind", len(configs))
+    for color, (label, rows) in zip(palette, configs.items(), strict=True):
+        points = [r["point"] for r in rows]
+        for ax, keys in (
+            (ax_cka, ("cka", "cka_debiased")),
+            (ax_fula, ("fula_accuracy", "fula_robust_accuracy")),
+        ):
+            scale = 1 if ax is ax_cka else 100
+            ax.plot(
+                points, [scale * r[keys[0]] for r in rows], marker="o", color=color, label=label
+            )
+            ax.plot(
+                points,
+                [scale * r[keys[1]] for r in rows],
+                marker="o",
+                markerfacecolor="none",
+                linestyle="--",
+                color=color,
+            )
+    ax_cka.set_ylabel("linear CKA (dashed: debiased)")
+    ax_cka.set_ylim(-0.05, 1.05)
+    ax_cka.set_title("(a) CKA, penultimate layer", fontsize="medium")
+    ax_fula.set_ylabel("accuracy (%) (dashed: robust)")
+    ax_fula.set_ylim(0, 100)
+    ax_fula.set_title("(b) FuLA, all weight on the last hint", fontsize="medium")
+    for ax in (ax_cka, ax_fula):
+        ax.set_xlabel("stitching point")
+        ax.set_xticks(sorted({r["point"] for rows in configs.values() for r in rows}))
+    handles, _ = ax_cka.get_legend_handles_labels()
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+    fig.suptitle(title, fontsize="large")
     return fig

@@ -5,6 +5,11 @@ stitches (mode, front point i, end point j). All stitches of a panel train in on
 process on one shared stream of batches: each batch is drawn and augmented once, the
 frozen front runs once for all points, the end model's reference pass runs once, and
 each stitch keeps its own T, Adam optimiser and end-model BatchNorm statistics.
+
+Under adversarial training (Sec. 3.1, App. A.2) each stitch's loss is eq. (4)'s mix
+(1 - alpha) L(x) + alpha L(x_adv): x_adv is crafted by PGD on that stitched model (all
+of it in eval mode), and the front and reference passes on x_adv run in the recipe's
+BatchNorm mode on throwaway copies of their statistics, which follow clean batches only.
 """
 
 import hashlib
@@ -18,6 +23,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from stitchkit import bn_state
+from stitchkit.attacks import AdversarialTraining, pgd
 from stitchkit.augment import crop_and_flip, to_unit_float
 from stitchkit.checkpoints import load_training_state
 from stitchkit.errors import UserError
@@ -25,7 +31,9 @@ from stitchkit.io import save_torch
 from stitchkit.models import StitchableResNet
 from stitchkit.objectives import MODES, OBJECTIVES, ReferencePass, StitchedPass, fula_weights
 from stitchkit.prepared import PreparedDataset
+from stitchkit.robustness import RobustEvaluation, robust_accuracy
 from stitchkit.stitch_layer import StitchLayer, fit_direct_matching
+from stitchkit.stitched_model import StitchedModel
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,7 @@ class StitchResult:
     test_accuracy: float
     dm_residual: float
     shortcut_accuracy: float | None = None
+    robust_accuracy: float | None = None
     initial_loss: float | None = None
     final_loss: float | None = None
     epoch_losses: list[float] = field(default_factory=list)
@@ -108,6 +117,7 @@ class StitchResult:
         "test_accuracy",
         "dm_residual",
         "shortcut_accuracy",
+        "robust_accuracy",
         "initial_loss",
         "final_loss",
         "epoch_losses",
@@ -139,6 +149,7 @@ class StitchResult:
             "fula_weights": list(self.spec.weights) if self.spec.weights else None,
             "test_accuracy": self.test_accuracy,
             "shortcut_test_accuracy": self.shortcut_accuracy,
+            "robust_accuracy": self.robust_accuracy,
             "dm_residual": self.dm_residual,
             "initial_loss": self.initial_loss,
             "final_loss": self.final_loss,
@@ -189,12 +200,25 @@ def _model_digest(model: StitchableResNet) -> str:
 
 
 class PanelTrainer:
-    """Fits every stitch of a panel on one shared, seeded stream of batches."""
+    """Fits every stitch of a panel on one shared, seeded stream of batches, optionally
+    under ``adversarial`` training, and scores it (robust accuracy too given ``robust``)."""
 
-    def __init__(self, front, end, data, specs, recipe: StitchRecipe, device):
+    def __init__(
+        self,
+        front,
+        end,
+        data,
+        specs,
+        recipe: StitchRecipe,
+        device,
+        adversarial: AdversarialTraining | None = None,
+        robust: RobustEvaluation | None = None,
+    ):
         check_compatible(front, end, data)
         self.front, self.end, self.data = front.to(device), end.to(device), data
         self.specs, self.recipe, self.device = list(specs), recipe, device
+        self.adversarial, self.robust = adversarial, robust
+        self.alpha = adversarial.alpha if adversarial else 0.0
         for model in (self.front, self.end):
             model.requires_grad_(False).eval()
         for spec in self.specs:
@@ -255,10 +279,32 @@ class PanelTrainer:
                 correct[n] += (logits.argmax(1) == y).sum().item()
         return [c / len(labels) for c in correct]
 
-    def evaluate_all(self, stitches) -> tuple[list[float], list[float] | None]:
-        """Clean accuracies, and shortcut accuracies when the data has a shortcut split."""
+    def evaluate_all(self, stitches) -> list[dict]:
+        """Per stitch: test_accuracy, shortcut_accuracy (None without a shortcut split) and
+        robust_accuracy (None without robust evaluation settings)."""
         clean = self.evaluate(stitches)
-        return clean, self.evaluate(stitches, shortcut=True) if self.has_shortcut_test else None
+        shortcut = self.evaluate(stitches, shortcut=True) if self.has_shortcut_test else None
+        scores = []
+        for n, (spec, layer, end_bn) in enumerate(stitches):
+            robust = None
+            if self.robust is not None:
+                stitched = StitchedModel(
+                    self.front, layer, self.end, spec.front_point, spec.end_point, end_bn
+                )
+                robust = self.robust_scores(stitched)["robust_accuracy"]
+            scores.append(
+                {
+                    "test_accuracy": clean[n],
+                    "shortcut_accuracy": shortcut[n] if shortcut else None,
+                    "robust_accuracy": robust,
+                }
+            )
+        return scores
+
+    def robust_scores(self, model) -> dict:
+        """``robust_accuracy``'s result for ``model`` on the clean test split."""
+        images, labels = self.data.test_split(False)
+        return robust_accuracy(model, images, labels, self.robust, self.device)
 
     @torch.no_grad()
     def model_accuracy(self, model: StitchableResNet, shortcut: bool = False) -> float:
@@ -290,16 +336,12 @@ class PanelTrainer:
         # DM stitches are never trained: evaluate them before any BatchNorm update.
         dm_specs = [s for s in self.specs if s.objective == "dm"]
         dm_layers = [self._layer_from(inits, s) for s in dm_specs]
-        dm_acc, dm_shortcut = self.evaluate_all(
+        dm_scores = self.evaluate_all(
             [(s, layer, None) for s, layer in zip(dm_specs, dm_layers, strict=True)]
         )
         results = {
             s.key: StitchResult(
-                s,
-                layer,
-                dm_acc[n],
-                inits[(s.front_point, s.end_point)][1],
-                dm_shortcut[n] if dm_shortcut else None,
+                s, layer, dm_residual=inits[(s.front_point, s.end_point)][1], **dm_scores[n]
             )
             for n, (s, layer) in enumerate(zip(dm_specs, dm_layers, strict=True))
         }
@@ -331,6 +373,7 @@ class PanelTrainer:
             _model_digest(self.front),
             _model_digest(self.end),
             _tensor_digest(self.data.train_images, self.data.train_labels),
+            asdict(self.adversarial) if self.adversarial else None,
         )
 
     def _train(self, inits, checkpoint_path, progress) -> list[dict]:
@@ -348,6 +391,9 @@ class PanelTrainer:
                     "end_bn": bn_state.bn_state(self.end) if r.bn == "train" else None,
                     "losses": [],
                     "initial_loss": None,
+                    "attack_generator": torch.Generator().manual_seed(
+                        int(_fingerprint(r.seed, spec.key), 16)
+                    ),
                 }
             )
         reference_bn = bn_state.bn_state(self.end) if r.bn == "train" else None
@@ -365,6 +411,7 @@ class PanelTrainer:
                 stitch["optimizer"].load_state_dict(saved["optimizer"])
                 stitch["end_bn"] = bn_state.on_device(saved["end_bn"], self.device)
                 stitch["losses"], stitch["initial_loss"] = saved["losses"], saved["initial_loss"]
+                stitch["attack_generator"].set_state(saved["attack_generator"])
 
         images, labels = _subset(self.data.train_images, self.data.train_labels, r.train_samples, 0)
         images, labels = images.to(self.device), labels.to(self.device)
@@ -390,7 +437,16 @@ class PanelTrainer:
                     bn_state.set_bn_mode(self.front, r.bn)
                     front_acts = self.front.activations(x, self.front_points)
                 for n, stitch in enumerate(stitches):
-                    loss = self._step(stitch, front_acts[stitch["spec"].front_point], reference, y)
+                    terms = []  # (weight, front activation, reference pass) of eq. (4)
+                    if self.alpha < 1:
+                        terms.append(
+                            (1 - self.alpha, front_acts[stitch["spec"].front_point], reference)
+                        )
+                    if self.alpha > 0:
+                        terms.append(
+                            (self.alpha, *self._adversarial_pass(stitch, x, y, reference_bn))
+                        )
+                    loss = self._step(stitch, terms, y)
                     sums[n] += loss
                     if stitch["initial_loss"] is None:
                         stitch["initial_loss"] = loss
@@ -408,41 +464,71 @@ class PanelTrainer:
                 }
                 _save_state(checkpoint_path, panel_state, stitches)
         bar.close()
-        accuracies, shortcut = self.evaluate_all(
-            [(s["spec"], s["layer"], s["end_bn"]) for s in stitches]
-        )
+        scores = self.evaluate_all([(s["spec"], s["layer"], s["end_bn"]) for s in stitches])
         for n, stitch in enumerate(stitches):
             spec = stitch["spec"]
             stitch["result"] = StitchResult(
                 spec,
                 stitch["layer"],
-                accuracies[n],
-                inits[(spec.front_point, spec.end_point)][1],
-                shortcut[n] if shortcut else None,
-                stitch["initial_loss"],
-                stitch["losses"][-1],
-                stitch["losses"],
+                dm_residual=inits[(spec.front_point, spec.end_point)][1],
+                initial_loss=stitch["initial_loss"],
+                final_loss=stitch["losses"][-1],
+                epoch_losses=stitch["losses"],
+                **scores[n],
             )
         return stitches
 
-    def _step(self, stitch: dict, front_act, reference: dict, labels) -> float:
+    def _adversarial_pass(self, stitch: dict, x, y, reference_bn) -> tuple:
+        """(front activation, reference pass) on PGD examples crafted on the stitched model;
+        BatchNorm statistics touched on the way are throwaway copies."""
+        spec, a = stitch["spec"], self.adversarial
+        stitched = StitchedModel(
+            self.front,
+            stitch["layer"],
+            self.end,
+            spec.front_point,
+            spec.end_point,
+            stitch["end_bn"],
+        )
+        self.front.eval()
+        self.end.eval()
+        x_adv = pgd(stitched, x, y, a.epsilon, a.step_size, a.steps, stitch["attack_generator"])
+        with torch.no_grad():
+            reference = self._reference(x_adv, _copy(reference_bn))
+            front_bn = bn_state.bn_state(self.front) if self.recipe.bn == "train" else None
+            with bn_state.swapped(self.front, front_bn):
+                bn_state.set_bn_mode(self.front, self.recipe.bn)
+                front_act = self.front.forward_to(x_adv, spec.front_point)
+        return front_act, reference
+
+    def _step(self, stitch: dict, terms, labels) -> float:
+        """One Adam step on sum(weight * objective) over the (weight, front activation,
+        reference pass) ``terms``; returns the loss."""
         spec = stitch["spec"]
         j = spec.end_point
         with bn_state.swapped(self.end, stitch["end_bn"]):
             bn_state.set_bn_mode(self.end, self.recipe.bn)
-            z = stitch["layer"](front_act)
-            stitched = StitchedPass(self.end.end_terms(z, j), self.end.num_hint_terms(j))
-            ref = ReferencePass(
-                [reference["acts"][k] for k in range(j, self.end.num_points + 1)]
-                + [reference["pooled"]],
-                reference["probs"],
-            )
-            loss = OBJECTIVES[spec.objective](stitched, ref, labels, spec.weights)
+            loss = 0.0
+            for weight, front_act, reference in terms:
+                z = stitch["layer"](front_act)
+                stitched = StitchedPass(self.end.end_terms(z, j), self.end.num_hint_terms(j))
+                ref = ReferencePass(
+                    [reference["acts"][k] for k in range(j, self.end.num_points + 1)]
+                    + [reference["pooled"]],
+                    reference["probs"],
+                )
+                loss = loss + weight * OBJECTIVES[spec.objective](
+                    stitched, ref, labels, spec.weights
+                )
             stitch["optimizer"].zero_grad(set_to_none=True)
             loss.backward()
             stitch["optimizer"].step()
         self.end.eval()
         return loss.item()
+
+
+def _copy(state: dict | None) -> dict | None:
+    return None if state is None else {k: v.clone() for k, v in state.items()}
 
 
 def _save_state(path, panel_state: dict, stitches) -> None:
@@ -456,6 +542,7 @@ def _save_state(path, panel_state: dict, stitches) -> None:
                     "end_bn": s["end_bn"],
                     "losses": s["losses"],
                     "initial_loss": s["initial_loss"],
+                    "attack_generator": s["attack_generator"].get_state(),
                 }
                 for s in stitches
             ],
@@ -482,8 +569,11 @@ def stitch(
     weights=None,
     device: torch.device | str = "cpu",
     progress: bool = True,
+    adversarial: AdversarialTraining | None = None,
+    robust: RobustEvaluation | None = None,
 ) -> StitchResult:
-    """Fit one stitch f_{<=i} -> T -> g_{>j} with ``mode`` on ``data``; see StitchResult.
+    """Fit one stitch f_{<=i} -> T -> g_{>j} with ``mode`` on ``data``, optionally under
+    ``adversarial`` training and with ``robust`` accuracy; see StitchResult.
 
     ``front`` and ``end`` are not modified (their BatchNorm statistics are copied).
     """
@@ -491,5 +581,7 @@ def stitch(
 
     front, end = copy.deepcopy(front), copy.deepcopy(end)
     spec = make_spec(mode, front_point, end_point, end, weights=weights)
-    trainer = PanelTrainer(front, end, data, [spec], recipe, torch.device(device))
+    trainer = PanelTrainer(
+        front, end, data, [spec], recipe, torch.device(device), adversarial, robust
+    )
     return trainer.fit(progress=progress)[0]

@@ -1,7 +1,9 @@
 """Base-model training: the paper's recipe (Appendix A.1), resumable and deterministic.
 
 SGD with momentum, learning rate x0.1 at given fractions of training (the paper: each
-third), random crop with zero padding and horizontal flip done on the device. Data
+third), random crop with zero padding and horizontal flip done on the device. Robust
+models add adversarial training (eq. 4): PGD examples crafted with the model in eval
+mode, then clean and adversarial batches in separate train-mode passes. Data
 order and augmentation come from one seeded CPU generator, so a seed fixes the run
 (bitwise on CPU), and a run resumed from a checkpoint ends with the same weights as an
 uninterrupted one.
@@ -17,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from stitchkit.attacks import AdversarialTraining, pgd
 from stitchkit.augment import crop_and_flip, to_unit_float
 from stitchkit.errors import UserError
 from stitchkit.evaluation import accuracy
@@ -41,6 +44,7 @@ class Recipe:
     eval_every: int = 1
     checkpoint_every: int = 5
     eval_batch_size: int = 1000
+    adversarial: AdversarialTraining | None = None
 
     def __post_init__(self):
         positive = ["epochs", "batch_size", "eval_every", "checkpoint_every", "eval_batch_size"]
@@ -81,6 +85,25 @@ def training_subset(data: PreparedDataset, samples: int | None):
     order = torch.randperm(len(data.train_labels), generator=torch.Generator().manual_seed(0))
     keep = order[:samples].sort().values
     return data.train_images[keep], data.train_labels[keep]
+
+
+def training_loss(model, x, y, adversarial: AdversarialTraining | None, generator):
+    """(logits, loss) of one batch in train mode: cross-entropy, or eq. (4)'s mix with PGD
+    examples crafted in eval mode (random start drawn from ``generator``). The logits are
+    the clean ones (the adversarial ones when alpha = 1, which has no clean pass)."""
+    alpha = adversarial.alpha if adversarial else 0.0
+    terms = []
+    if alpha > 0:
+        model.eval()
+        a = adversarial
+        x_adv = pgd(model, x, y, a.epsilon, a.step_size, a.steps, generator)
+        model.train()
+        terms.append((alpha, model(x_adv)))
+    model.train()
+    if alpha < 1:
+        terms.insert(0, (1 - alpha, model(x)))
+    loss = sum(weight * F.cross_entropy(logits, y) for weight, logits in terms)
+    return terms[0][1], loss
 
 
 def run_fingerprint(spec: ModelSpec, recipe: Recipe, seed: int, data: PreparedDataset) -> str:
@@ -130,7 +153,6 @@ def train_model(
     steps = len(labels) // recipe.batch_size
     bar = tqdm(total=recipe.epochs * steps, initial=start * steps, desc="train", unit="batch")
     for epoch in range(start, recipe.epochs):
-        model.train()
         order = torch.randperm(len(labels), generator=generator).to(device)
         loss_sum = correct = 0.0
         for step in range(steps):
@@ -138,9 +160,10 @@ def train_model(
             for group in optimizer.param_groups:
                 group["lr"] = lr
             idx = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
-            x = crop_and_flip(images[idx], recipe.crop_padding, recipe.hflip, generator)
-            logits = model(to_unit_float(x))
-            loss = F.cross_entropy(logits, labels[idx])
+            x = to_unit_float(
+                crop_and_flip(images[idx], recipe.crop_padding, recipe.hflip, generator)
+            )
+            logits, loss = training_loss(model, x, labels[idx], recipe.adversarial, generator)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -1,8 +1,8 @@
 """End to end: the quick suite through DVC in a fresh copy of the repository.
 
 (a) outputs are valid, (b) a second repro runs nothing, (c) a forced rerun gives
-byte-identical prepared (and shortcut) data, models, metrics, stitching and class-subset
-results, T weights and figures.
+byte-identical prepared (and shortcut) data, models, metrics, robust accuracies, Table 1,
+stitching, class-subset and similarity results, T weights and figures.
 """
 
 import json
@@ -75,7 +75,8 @@ def snapshot(repo: Path) -> dict[str, bytes]:
     paths = [*repo.glob("models/*.pt"), *repo.glob("reports/metrics/*.json")]
     paths += [*repo.glob("data/prepared/*.pt"), *repo.glob("stitches/*.pt")]
     paths += [*repo.glob("reports/stitch/*.json"), *repo.glob("reports/subset/*.json")]
-    paths += [*repo.glob("reports/figures/*")]
+    paths += [*repo.glob("reports/figures/*"), *repo.glob("reports/robustness/*.json")]
+    paths += [*repo.glob("reports/similarity/*.json"), *repo.glob("reports/table1.*")]
     return {str(p.relative_to(repo)): p.read_bytes() for p in sorted(paths)}
 
 
@@ -92,6 +93,14 @@ def test_quick_suite_outputs_are_valid(quick_repo):
         metrics = json.loads((repo / f"reports/metrics/{model_id}.json").read_text())
         assert metrics["dataset"] == entry["dataset"] and 0.5 < metrics["test_accuracy"] <= 1
         assert (repo / f"reports/train/{model_id}/metrics.json").exists()
+        robustness = json.loads((repo / f"reports/robustness/{model_id}.json").read_text())
+        assert robustness["backend"] == "art"
+        robust = "adversarial" in entry.get("train", {})
+        assert (
+            robustness["robust_accuracy"] > 0.3 if robust else robustness["robust_accuracy"] < 0.1
+        )
+    table = (repo / "reports/table1.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in table[1:]] == list(params["models"])
     for panel, entry in params["panels"].items():
         report = json.loads((repo / f"reports/stitch/{panel}.json").read_text())
         modes = set(entry.get("modes", ["dm", "hint", "slm", "tlm", "fula"]))
@@ -105,6 +114,15 @@ def test_quick_suite_outputs_are_valid(quick_repo):
             for r in report["results"]:
                 if r["mode"] == "dm" and r["front_point"] == r["end_point"]:
                     assert abs(r["test_accuracy"] - report["end_accuracy"]) <= 0.005, r
+    for panel, entry in params["panels"].items():
+        if "adversarial" in entry:
+            report = json.loads((repo / f"reports/stitch/{panel}.json").read_text())
+            assert all(0 <= r["robust_accuracy"] <= 1 for r in report["results"])
+            assert report["robust_eval"]["backend"] == "art"
+    for name, entry in params["similarities"].items():
+        report = json.loads((repo / f"reports/similarity/{name}.json").read_text())
+        assert set(report["configurations"]) == set(entry["panels"])
+        assert (repo / f"reports/figures/{name}.png").stat().st_size > 1000
     for name, setting in params["shortcuts"].items():
         data = PreparedDataset.load(repo / f"data/prepared/{name}.pt")
         assert data.shortcut_test_images is not None, name
@@ -133,13 +151,17 @@ def test_second_repro_runs_nothing_and_forced_rerun_is_byte_identical(quick_repo
     before = snapshot(repo)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     n = {key: len(params[key]) for key in params if isinstance(params[key], dict)}
-    assert n["shortcuts"] == 5 and n["subsets"] == 2 and n["grids"] == 1 and n["panels"] == 14
+    assert n["shortcuts"] == 5 and n["subsets"] == 2 and n["grids"] == 3 and n["panels"] == 20
+    assert n["similarities"] == 1
     data, models, figures = n["datasets"] + n["shortcuts"], n["models"], n["grids"]
     figures += n["panels"] + n["subsets"] + n["shortcut_examples"]
-    results = n["panels"] + n["subsets"]
-    assert len(before) == data + 2 * models + 2 * results + 2 * figures
+    results, similarities = n["panels"] + n["subsets"], n["similarities"]
+    table = 2  # reports/table1.md and .csv, from one stage
+    files = data + 3 * models + table + 2 * results + 2 * figures + 3 * similarities
+    assert len(before) == files
     out = sh("dvc", "repro", "-f", cwd=repo, env=env)
-    assert out.count("Running stage") == data + models + results + figures
+    stages = data + 2 * models + 1 + results + figures + similarities
+    assert out.count("Running stage") == stages
     after = snapshot(repo)
     changed = [name for name in before if before[name] != after[name]]
     assert not changed, f"forced rerun changed {changed}"

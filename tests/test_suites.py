@@ -10,11 +10,14 @@ import yaml
 from dvc.utils.hydra import compose_and_dump
 
 from conftest import REPO
+from stitchkit.attacks import AdversarialTraining
 from stitchkit.config import (
     grid_job,
     panel_job,
+    robust_evaluation,
     shortcut_examples_job,
     shortcut_setting,
+    similarity_job,
     subset_job,
     training_job,
 )
@@ -55,7 +58,8 @@ def test_every_shortcut_panel_series_and_figure_of_a_suite_validates(tmp_path, s
         n for n in params["shortcuts"] if "aruco" in n and suite == "quick"
     }
     series = [subset_job(params, name) for name in params["subsets"]]
-    assert all(s.classes == tuple(range(1, 11)) for s in series)
+    assert all(s.classes == tuple(range(1, 11)) for s in series if suite == "paper")
+    assert all({1, 10} <= set(s.classes) for s in series)
     assert {s.name.split("-resnet")[0] for s in series} >= {"cross-task", "same-task"}
     for name in params["grids"]:
         grid_job(params, name)
@@ -64,15 +68,34 @@ def test_every_shortcut_panel_series_and_figure_of_a_suite_validates(tmp_path, s
     assert params["grids"] and params["shortcut_examples"]
 
 
-def test_paper_suite_trains_the_nine_non_robust_models_of_table_1(tmp_path):
+@pytest.mark.parametrize("suite", ["paper", "quick"])
+def test_every_adversarial_panel_and_similarity_figure_of_a_suite_validates(tmp_path, suite):
+    params = composed(tmp_path, suite)
+    robust_evaluation(params)
+    panels = [panel_job(params, name) for name in params["panels"]]
+    adversarial = [p for p in panels if p.adversarial]
+    robust_models = {m for m, e in params["models"].items() if "adversarial" in e.get("train", {})}
+    configurations = {(p.front in robust_models, p.end in robust_models) for p in adversarial}
+    assert configurations == {(False, False), (False, True), (True, False), (True, True)}
+    alphas = {p.adversarial.alpha for p in adversarial}
+    assert alphas == ({0.0, 0.5, 1.0} if suite == "paper" else {0.0, 1.0})
+    figures = [similarity_job(params, name) for name in params["similarities"]]
+    assert figures and all(len(f.panels) == 4 for f in figures)
+
+
+def test_paper_suite_trains_the_eighteen_models_of_table_1(tmp_path):
     params = composed(tmp_path, "paper")
     expected = {
-        f"{group}-{arch}"
+        f"{group}-{arch}{robust}"
         for group in ("cifar10_0", "cifar10_1", "imagenet32-10_0")
         for arch in ("plain18", "resnet18", "resnet34")
+        for robust in ("", "-robust")
     }
     assert set(params["models"]) == expected
     jobs = [training_job(params, m) for m in expected]
+    robust = [j.recipe.adversarial for j in jobs if j.model_id.endswith("-robust")]
+    assert robust == [AdversarialTraining(0.5, 8 / 255, 2 / 255, 10)] * 9
+    assert robust_evaluation(params).epsilon == 8 / 255
     assert all(j.width == 64 and j.recipe.epochs == 200 and j.recipe.lr == 0.1 for j in jobs)
     assert all(j.recipe.batch_size == 128 and j.recipe.crop_padding == 4 for j in jobs)
     assert {(j.dataset, j.seed) for j in jobs} == {

@@ -1,0 +1,113 @@
+"""DVC stage `similarity@<figure>`: python -m stages.similarity <figure>
+
+Fig. 6 of the paper. For each configuration's adversarial panel and each stitching
+point: PGD examples (the panel's attack settings) are crafted on the DM-initialised
+stitched model for `samples` test images; linear CKA, plain and debiased, compares the
+end model's penultimate features with the stitched model's on them. Beside it, the
+panel's FuLA stitch with all weight on the last hint gives the functional similarity.
+Writes reports/similarity/<figure>.json and reports/figures/<figure>.{png,pdf}.
+"""
+
+import json
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from stitchkit.attacks import pgd
+from stitchkit.augment import to_unit_float
+from stitchkit.checkpoints import load_model
+from stitchkit.cka import linear_cka
+from stitchkit.cli import run_stage
+from stitchkit.config import dataset_stage, load_params, similarity_job
+from stitchkit.device import default_device
+from stitchkit.errors import UserError
+from stitchkit.io import load_torch, write_json
+from stitchkit.plotting import save_figure, similarity_plot
+from stitchkit.prepared import PreparedDataset, prepared_path
+from stitchkit.stitch_layer import StitchLayer
+from stitchkit.stitched_model import StitchedModel
+
+
+def _panel_outputs(name: str) -> tuple[dict, dict]:
+    report = Path("reports/stitch") / f"{name}.json"
+    if not report.exists():
+        raise UserError(f"{report} does not exist; run `dvc repro stitch@{name}` first")
+    layers = load_torch(Path("stitches") / f"{name}.pt", f"rerun `dvc repro -f stitch@{name}`")
+    return json.loads(report.read_text()), layers
+
+
+def _layer(state: dict, out_size, device) -> StitchLayer:
+    out_channels, in_channels = state["conv.weight"].shape[:2]
+    layer = StitchLayer(in_channels, out_channels, out_size)
+    layer.load_state_dict(state)
+    return layer.to(device).eval()
+
+
+def configuration_rows(params, job, samples: int, fula_mode: str, device, bar) -> list[dict]:
+    """Per stitching point of one panel: CKA on adversarial examples and FuLA scores."""
+    report, layers = _panel_outputs(job.name)
+    data = PreparedDataset.load(prepared_path(job.data), dataset_stage(params, job.data))
+    front = load_model(Path("models") / f"{job.front}.pt", device)
+    end = load_model(Path("models") / f"{job.end}.pt", device)
+    images, labels = data.test_split(False)
+    keep = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))[:samples]
+    x, y = (
+        to_unit_float(images[keep.sort().values]).to(device),
+        labels[keep.sort().values].to(device),
+    )
+    fula = {r["front_point"]: r for r in report["results"] if r["mode"] == fula_mode}
+    a, rows = job.adversarial, []
+    for point, _ in job.pairs:
+        with torch.no_grad():
+            out_size = end.forward_to(x[:1], point).shape[-2:]
+        layer = _layer(layers[f"dm/{point}/{point}"], out_size, device)
+        stitched = StitchedModel(front, layer, end, point, point).eval()
+        x_adv = pgd(
+            stitched, x, y, a.epsilon, a.step_size, a.steps, torch.Generator().manual_seed(0)
+        )
+        with torch.no_grad():
+            ours, theirs = stitched.features(x_adv).cpu(), end.features(x_adv).cpu()
+        rows.append(
+            {
+                "point": point,
+                "cka": linear_cka(ours, theirs),
+                "cka_debiased": linear_cka(ours, theirs, debiased=True),
+                "fula_accuracy": fula[point]["test_accuracy"],
+                "fula_robust_accuracy": fula[point]["robust_accuracy"],
+            }
+        )
+        bar.update()
+    return rows
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1:
+        raise UserError("usage: python -m stages.similarity <figure>")
+    (name,) = argv
+    params = load_params()
+    job = similarity_job(params, name)
+    device = default_device()
+    total = sum(len(panel.pairs) for panel in job.panels.values())
+    with tqdm(total=total, desc="similarity", unit="point") as bar:
+        configs = {
+            label: configuration_rows(params, panel, job.samples, job.mode, device, bar)
+            for label, panel in job.panels.items()
+        }
+    figure = similarity_plot(configs, job.title)
+    write_json(
+        Path("reports/similarity") / f"{name}.json",
+        {
+            "figure": name,
+            "samples": job.samples,
+            "fula_mode": job.mode,
+            "panels": {label: panel.name for label, panel in job.panels.items()},
+            "configurations": configs,
+        },
+    )
+    for path in save_figure(figure, Path("reports/figures") / name):
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

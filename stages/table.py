@@ -1,0 +1,93 @@
+"""DVC stage `table`: python -m stages.table
+
+Table 1 of the paper from every model under `models:`: reports/table1.md and
+reports/table1.csv with dataset, architecture, whether adversarially trained, test
+accuracy (full test split), robust accuracy and the attack backend that produced it.
+"""
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from stitchkit.cli import run_stage
+from stitchkit.config import load_params, model_ids, training_job
+from stitchkit.errors import UserError
+from stitchkit.io import atomic_path
+
+ARCH_NAMES = {"resnet18": "ResNet18", "resnet34": "ResNet34", "plain18": "ResNet18 (w/o residuals)"}
+COLUMNS = (
+    "model_id",
+    "dataset",
+    "architecture",
+    "adversarial_training",
+    "accuracy",
+    "robust_accuracy",
+    "robust_samples",
+    "backend",
+)
+
+
+def _read(path: Path, stage: str) -> dict:
+    if not path.exists():
+        raise UserError(f"{path} does not exist; run `dvc repro {stage}` first")
+    return json.loads(path.read_text())
+
+
+def rows(params: dict) -> list[dict]:
+    out = []
+    for model_id in model_ids(params):
+        job = training_job(params, model_id)
+        metrics = _read(Path("reports/metrics") / f"{model_id}.json", f"train@{model_id}")
+        robust = _read(Path("reports/robustness") / f"{model_id}.json", f"robustness@{model_id}")
+        adversarial = job.recipe.adversarial
+        out.append(
+            {
+                "model_id": model_id,
+                "dataset": job.dataset,
+                "architecture": ARCH_NAMES[job.arch],
+                "adversarial_training": f"alpha={adversarial.alpha:g}" if adversarial else "no",
+                "accuracy": f"{100 * metrics['test_accuracy']:.2f}",
+                "robust_accuracy": f"{100 * robust['robust_accuracy']:.2f}",
+                "robust_samples": robust["samples"],
+                "backend": robust["backend"],
+            }
+        )
+    return out
+
+
+def markdown(table: list[dict]) -> str:
+    header = [
+        "Model ID",
+        "Dataset",
+        "Architecture",
+        "Adv. training",
+        "Accuracy (%)",
+        "Robust accuracy (%)",
+        "Attacked samples",
+        "Attack backend",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(row[c]) for c in COLUMNS) + " |" for row in table]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> None:
+    if argv:
+        raise UserError("usage: python -m stages.table")
+    table = rows(load_params())
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(table)
+    for path, text in (
+        (Path("reports/table1.csv"), buffer.getvalue()),
+        (Path("reports/table1.md"), markdown(table)),
+    ):
+        with atomic_path(path) as tmp:
+            tmp.write_text(text)
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

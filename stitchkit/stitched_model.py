@@ -1,0 +1,35 @@
+"""A fitted stitch as one module, h = g_{>j} . T . f_{<=i}, for attacks and features."""
+
+import torch
+from torch import nn
+
+from stitchkit import bn_state
+from stitchkit.models import StitchableResNet
+from stitchkit.stitch_layer import StitchLayer
+
+
+class StitchedModel(nn.Module):
+    """Front to point i, the stitching layer, end from point j; the end's BatchNorm reads
+    the stitch's own statistics ``end_bn`` when given. Inputs are images in [0, 1]."""
+
+    def __init__(
+        self,
+        front: StitchableResNet,
+        layer: StitchLayer,
+        end: StitchableResNet,
+        front_point: int,
+        end_point: int,
+        end_bn: dict | None = None,
+    ):
+        super().__init__()
+        self.front, self.layer, self.end = front, layer, end
+        self.front_point, self.end_point, self.end_bn = front_point, end_point, end_bn
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The end model's penultimate pooled features on the stitched path."""
+        z = self.layer(self.front.forward_to(x, self.front_point))
+        with bn_state.swapped(self.end, self.end_bn):
+            return self.end.features_from(z, self.end_point)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.end.fc(self.features(x))

@@ -1,0 +1,314 @@
+"""The adversarial testbed: PGD, adversarial training, the robust-accuracy evaluator,
+adversarial stitching, CKA, and the robustness / table / similarity stages."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import run_stage, tiny_params, write_params
+from stitchkit.attacks import AdversarialTraining, pgd
+from stitchkit.augment import to_unit_float
+from stitchkit.checkpoints import save_model
+from stitchkit.cka import linear_cka
+from stitchkit.errors import UserError
+from stitchkit.models import ModelSpec
+from stitchkit.prepared import PreparedDataset
+from stitchkit.robustness import RobustEvaluation, robust_accuracy
+from stitchkit.stitching import StitchRecipe, stitch
+from stitchkit.training import Recipe, train_model
+
+CPU = torch.device("cpu")
+# Digits models keep ~50% robust accuracy at the paper's 8/255 (the images are 8x8
+# upsampled, with 17 grey levels), so the evaluator checks attack at 24/255.
+EPSILON = 24 / 255
+QUICK_PGD = AdversarialTraining(alpha=0.5, epsilon="24/255", step_size="10/255", steps=3)
+
+
+def _train(digits_file, tmp_path_factory, adversarial):
+    data = PreparedDataset.load(digits_file)
+    mean, std = data.channel_stats()
+    spec = ModelSpec("resnet18", 10, 1, 8, mean, std)
+    recipe = Recipe(
+        epochs=4, batch_size=64, lr=0.03, lr_drops=(0.75,), crop_padding=0, hflip=False,
+        eval_every=4, adversarial=adversarial,
+    )  # fmt: skip
+    checkpoint = tmp_path_factory.mktemp("ckpt") / "model.pt"
+    return train_model(spec, recipe, 0, data, CPU, checkpoint), data
+
+
+@pytest.fixture(scope="module")
+def plain_model(digits_file, tmp_path_factory):
+    return _train(digits_file, tmp_path_factory, None)
+
+
+@pytest.fixture(scope="module")
+def robust_model(digits_file, tmp_path_factory):
+    return _train(digits_file, tmp_path_factory, QUICK_PGD)
+
+
+def _pgd20_accuracy(model, data, settings) -> float:
+    images, labels = settings.sample(data.test_images, data.test_labels)
+    x = to_unit_float(images)
+    x_adv = pgd(model, x, labels, settings.epsilon, settings.epsilon / 4, 20)
+    with torch.no_grad():
+        return (model(x_adv).argmax(1) == labels).float().mean().item()
+
+
+def test_pgd_stays_in_the_epsilon_ball_and_the_image_range(plain_model):
+    result, data = plain_model
+    x, y = to_unit_float(data.test_images[:64]), data.test_labels[:64]
+    x_adv = pgd(result.model, x, y, 8 / 255, 2 / 255, 10, torch.Generator().manual_seed(0))
+    assert (x_adv - x).abs().max() <= 8 / 255 + 1e-6
+    assert x_adv.min() >= 0 and x_adv.max() <= 1
+    with torch.no_grad():
+        before = torch.nn.functional.cross_entropy(result.model(x), y)
+        after = torch.nn.functional.cross_entropy(result.model(x_adv), y)
+    assert after > before
+
+
+def test_adversarial_training_makes_a_robust_model(plain_model, robust_model):
+    settings = RobustEvaluation(backend="art", samples=150, epsilon=EPSILON, iterations=20)
+    plain = robust_accuracy(plain_model[0].model, *_test_split(plain_model), settings, CPU)
+    robust = robust_accuracy(robust_model[0].model, *_test_split(robust_model), settings, CPU)
+    assert robust["clean_accuracy"] > 0.9
+    assert robust["robust_accuracy"] > plain["robust_accuracy"] + 0.3
+
+
+def _test_split(trained):
+    return trained[1].test_images, trained[1].test_labels
+
+
+@pytest.mark.parametrize("which", ["plain", "robust"])
+def test_evaluator_is_never_weaker_than_pgd20_on_the_same_samples(which, request):
+    result, data = request.getfixturevalue(f"{which}_model")
+    settings = RobustEvaluation(backend="art", samples=150, epsilon=EPSILON, iterations=20)
+    scores = robust_accuracy(result.model, data.test_images, data.test_labels, settings, CPU)
+    assert scores["backend"] == "art" and scores["samples"] == 150
+    assert scores["robust_accuracy"] <= _pgd20_accuracy(result.model, data, settings)
+    assert scores["robust_accuracy"] <= scores["clean_accuracy"]
+
+
+def test_a_non_robust_model_falls_to_near_zero(plain_model):
+    result, data = plain_model
+    settings = RobustEvaluation(backend="art", samples=150, epsilon=EPSILON, iterations=20)
+    scores = robust_accuracy(result.model, data.test_images, data.test_labels, settings, CPU)
+    assert scores["clean_accuracy"] > 0.9 and scores["robust_accuracy"] < 0.05
+
+
+def test_robust_evaluation_is_deterministic(robust_model):
+    result, data = robust_model
+    settings = RobustEvaluation(backend="art", samples=100, epsilon=EPSILON, iterations=10)
+    runs = [robust_accuracy(result.model, *_test_split(robust_model), settings, CPU) for _ in "ab"]
+    assert runs[0] == runs[1]
+
+
+def test_adversarial_training_is_bitwise_deterministic(robust_model, digits_file, tmp_path_factory):
+    again, _ = _train(digits_file, tmp_path_factory, QUICK_PGD)
+    first, second = robust_model[0].model.state_dict(), again.model.state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def _stitch(models, alpha, mode="tlm", robust=None):
+    (front, data), (end, _) = models
+    recipe = StitchRecipe(epochs=1, batch_size=64, train_samples=256, eval_samples=200,
+                          crop_padding=0, hflip=False)  # fmt: skip
+    adversarial = None if alpha is None else AdversarialTraining(alpha, EPSILON, 10 / 255, 2)
+    return stitch(front.model, end.model, 5, 5, mode, data, recipe, progress=False,
+                  adversarial=adversarial, robust=robust)  # fmt: skip
+
+
+def test_alpha_zero_stitching_is_clean_stitching(plain_model, robust_model):
+    models = (plain_model, robust_model)
+    clean, alpha0 = _stitch(models, None), _stitch(models, 0.0)
+    assert clean.epoch_losses == alpha0.epoch_losses
+    assert torch.equal(clean.layer.conv.weight, alpha0.layer.conv.weight)
+    alpha1 = _stitch(models, 1.0)
+    assert not torch.equal(clean.layer.conv.weight, alpha1.layer.conv.weight)
+
+
+def test_adversarial_stitching_raises_robust_accuracy_of_a_task_loss_stitch(
+    plain_model, robust_model
+):
+    settings = RobustEvaluation(backend="art", samples=100, epsilon=EPSILON, iterations=10)
+    models = (plain_model, plain_model)
+    clean, adversarial = (_stitch(models, a, robust=settings) for a in (0.0, 1.0))
+    assert clean.robust_accuracy is not None and adversarial.robust_accuracy is not None
+    assert adversarial.robust_accuracy >= clean.robust_accuracy
+    assert adversarial.test_accuracy <= clean.test_accuracy + 0.02
+
+
+@pytest.mark.parametrize(
+    "options, pattern",
+    [
+        ({"alpha": 1.5}, r"alpha must be in \[0, 1\], got 1\.5"),
+        ({"alpha": -0.1}, r"alpha must be in \[0, 1\]"),
+        ({"epsilon": 0}, r"epsilon and step_size must be > 0"),
+        ({"step_size": "-2/255"}, r"epsilon and step_size must be > 0"),
+        ({"epsilon": "8/x"}, r"epsilon must be a number or a fraction like 8/255"),
+        ({"steps": 0}, r"steps must be a positive integer"),
+    ],
+)
+def test_bad_adversarial_settings(options, pattern):
+    with pytest.raises(UserError, match=pattern):
+        AdversarialTraining.from_params(options, "panels.p.adversarial")
+
+
+def test_unknown_backend_and_missing_autoattack():
+    with pytest.raises(UserError, match=r"unknown robust_eval\.backend 'foolbox'"):
+        RobustEvaluation(backend="foolbox")
+    with pytest.raises(UserError, match=r"autoattack but it is not installed; pip install"):
+        RobustEvaluation(backend="autoattack").resolved_backend()
+    assert RobustEvaluation(backend="auto").resolved_backend() == "art"
+
+
+# -- CKA -------------------------------------------------------------------------------
+def test_cka_of_features_with_themselves_is_one():
+    x = torch.randn(200, 30, generator=torch.Generator().manual_seed(0))
+    assert linear_cka(x, x) == pytest.approx(1.0)
+    assert linear_cka(x, x, debiased=True) == pytest.approx(1.0)
+
+
+def test_cka_is_invariant_to_rotation_scale_and_shift():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(100, 20, generator=g)
+    rotation, _ = torch.linalg.qr(torch.randn(20, 20, generator=g))
+    y = torch.randn(100, 12, generator=g) + x[:, :12]
+    for debiased in (False, True):
+        assert linear_cka(3 * x @ rotation + 5, y, debiased) == pytest.approx(
+            linear_cka(x, y, debiased)
+        )
+
+
+def test_debiased_cka_of_independent_gaussians_is_about_zero():
+    g = torch.Generator().manual_seed(2)
+    x, y = torch.randn(400, 100, generator=g), torch.randn(400, 100, generator=g)
+    assert abs(linear_cka(x, y, debiased=True)) < 0.01
+    assert linear_cka(x, y) > 0.15  # the plain estimator is biased upwards
+
+
+def test_cka_matches_the_feature_space_formula_by_hand():
+    x = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 1.0], [1.0, 1.0]])
+    y = torch.tensor([[2.0], [1.0], [0.0], [1.0]])
+    xc, yc = x - x.mean(0), y - y.mean(0)  # centred: x ~ [[-0.25,-1],[-1.25,1],[1.75,0],[-.25,0]]
+    expected = (yc.T @ xc).norm() ** 2 / ((xc.T @ xc).norm() * (yc.T @ yc).norm())
+    assert linear_cka(x, y) == pytest.approx(expected.item())
+
+
+# -- stages ----------------------------------------------------------------------------
+ROBUST_EVAL = {"backend": "art", "samples": 60, "epsilon": "24/255", "iterations": 5}
+
+
+@pytest.fixture
+def adversarial_workdir(stitch_workdir, plain_model):
+    """The tiny panel a -> b made adversarial (alpha 1, with dm and fula-last), end b a
+    trained digits model, and a Fig. 6 figure over it."""
+    workdir, params = stitch_workdir
+    save_model(plain_model[0].model, workdir / "models/b.pt")
+    params["models"]["b"]["width"] = 8
+    params["robust_eval"] = ROBUST_EVAL
+    params["stitch"]["epochs"] = 1
+    params["panels"]["ab"].update(
+        adversarial={"alpha": 1, "epsilon": "24/255", "step_size": "12/255", "steps": 1},
+        modes={"dm": {}, "tlm": {}, "fula-last": {"objective": "fula", "weights": "last"}},
+    )
+    params["similarities"] = {
+        "fig6": {"title": "t", "panels": {"a → b": "ab"}, "mode": "fula-last", "samples": 50}
+    }
+    write_params(workdir, params)
+    return workdir, params
+
+
+def test_adversarial_panel_reports_robust_accuracy_and_draws_fig6(adversarial_workdir):
+    workdir, _ = adversarial_workdir
+    result = run_stage("stitch", "ab", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((workdir / "reports/stitch/ab.json").read_text())
+    assert report["adversarial"]["alpha"] == 1 and report["robust_eval"]["backend"] == "art"
+    assert 0 <= report["end_robust_accuracy"] <= report["end_accuracy"]
+    assert all(0 <= r["robust_accuracy"] <= 1 for r in report["results"])
+    assert run_stage("figures", "ab", cwd=workdir).returncode == 0
+
+    result = run_stage("similarity", "fig6", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads((workdir / "reports/similarity/fig6.json").read_text())
+    rows = rows["configurations"]["a → b"]
+    assert [r["point"] for r in rows] == [2, 6]
+    for r in rows:
+        assert -0.1 <= r["cka_debiased"] <= 1 and 0 <= r["cka"] <= 1
+        assert r["fula_accuracy"] is not None and r["fula_robust_accuracy"] is not None
+    assert (workdir / "reports/figures/fig6.png").stat().st_size > 1000
+
+
+def test_robustness_and_table_stages(adversarial_workdir):
+    workdir, params = adversarial_workdir
+    for name in ("a", "b"):
+        result = run_stage("robustness", name, cwd=workdir)
+        assert result.returncode == 0, result.stderr
+        scores = json.loads((workdir / f"reports/robustness/{name}.json").read_text())
+        assert scores["backend"] == "art" and scores["samples"] == 60
+    assert run_stage("robustness", "b", cwd=workdir).stdout == result.stdout  # deterministic
+    del params["models"]["tiny"]  # never trained here
+    write_params(workdir, params)
+    result = run_stage("table", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    csv_lines = (workdir / "reports/table1.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("model_id,dataset,architecture")
+    assert [line.split(",")[0] for line in csv_lines[1:]] == list(params["models"])
+    markdown = (workdir / "reports/table1.md").read_text()
+    assert "| Model ID |" in markdown and markdown.count("| art |") == 2
+
+
+def _assert_clean_failure(result, pattern: str, outputs: list[Path]) -> None:
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), (
+        result.stderr
+    )
+    assert re.search(pattern, lines[0]), lines[0]
+    assert not any(path.exists() for path in outputs)
+
+
+@pytest.mark.parametrize(
+    "change, pattern",
+    [
+        ({"robust_eval": {**ROBUST_EVAL, "backend": "foolbox"}}, r"unknown robust_eval\.backend"),
+        ({"robust_eval": {**ROBUST_EVAL, "backend": "autoattack"}}, r"pip install"),
+        ({"robust_eval": {**ROBUST_EVAL, "epsilon": 0}}, r"robust_eval\.epsilon must be > 0"),
+    ],
+    ids=["backend", "autoattack-missing", "epsilon"],
+)
+def test_bad_robust_eval_in_every_stage_that_attacks(adversarial_workdir, change, pattern):
+    workdir, params = adversarial_workdir
+    write_params(workdir, {**params, **change})
+    outputs = [workdir / "reports/robustness", workdir / "reports/stitch", workdir / "stitches"]
+    _assert_clean_failure(run_stage("robustness", "a", cwd=workdir), pattern, outputs)
+    _assert_clean_failure(run_stage("stitch", "ab", cwd=workdir), pattern, outputs)
+
+
+@pytest.mark.parametrize(
+    "adversarial, pattern",
+    [
+        ({"alpha": 2}, r"panels\.ab\.adversarial: adversarial alpha must be in \[0, 1\]"),
+        ({"alpha": 1, "step_size": 0}, r"epsilon and step_size must be > 0"),
+        ({"alpha": 1, "eps": 0.1}, r"must map some of alpha, epsilon, step_size, steps"),
+    ],
+    ids=["alpha", "step", "unknown-key"],
+)
+def test_bad_adversarial_panel(adversarial_workdir, adversarial, pattern):
+    workdir, params = adversarial_workdir
+    params["panels"]["ab"]["adversarial"] = adversarial
+    write_params(workdir, params)
+    outputs = [workdir / "reports/stitch", workdir / "stitches"]
+    _assert_clean_failure(run_stage("stitch", "ab", cwd=workdir), pattern, outputs)
+
+
+def test_bad_adversarial_training_recipe(workdir):
+    params = tiny_params()
+    params["models"]["tiny"]["train"] = {"adversarial": {"alpha": 0.5, "epsilon": -1}}
+    write_params(workdir, params)
+    result = run_stage("train", "tiny", cwd=workdir)
+    _assert_clean_failure(
+        result, r"models\.tiny\.train\.adversarial: .*must be > 0", [workdir / "models"]
+    )
