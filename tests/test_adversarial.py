@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import run_stage, tiny_params, write_params
+from conftest import kill_after_checkpoint, run_stage, tiny_params, write_params
 from stitchkit.attacks import AdversarialTraining, pgd
 from stitchkit.augment import to_unit_float
 from stitchkit.checkpoints import save_model
@@ -312,3 +312,16 @@ def test_bad_adversarial_training_recipe(workdir):
     _assert_clean_failure(
         result, r"models\.tiny\.train\.adversarial: .*must be > 0", [workdir / "models"]
     )
+
+
+def test_adversarial_panel_resumes_after_kill_with_the_uninterrupted_result(adversarial_workdir):
+    workdir, params = adversarial_workdir
+    params["stitch"]["epochs"] = 3
+    write_params(workdir, params)
+    assert run_stage("stitch", "ab", cwd=workdir).returncode == 0
+    reference = (workdir / "reports/stitch/ab.json").read_bytes()
+    (workdir / "reports/stitch/ab.json").unlink()
+    checkpoint = workdir / "checkpoints/stitch-ab.pt"
+    kill_after_checkpoint("stitch", "ab", workdir, checkpoint)
+    assert run_stage("stitch", "ab", cwd=workdir).returncode == 0
+    assert (workdir / "reports/stitch/ab.json").read_bytes() == reference

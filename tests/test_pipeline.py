@@ -151,7 +151,7 @@ def test_second_repro_runs_nothing_and_forced_rerun_is_byte_identical(quick_repo
     before = snapshot(repo)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     n = {key: len(params[key]) for key in params if isinstance(params[key], dict)}
-    assert n["shortcuts"] == 5 and n["subsets"] == 2 and n["grids"] == 3 and n["panels"] == 20
+    assert n["shortcuts"] == 5 and n["subsets"] == 2 and n["grids"] == 3 and n["panels"] == 19
     assert n["similarities"] == 1
     data, models, figures = n["datasets"] + n["shortcuts"], n["models"], n["grids"]
     figures += n["panels"] + n["subsets"] + n["shortcut_examples"]

@@ -75,12 +75,17 @@ def test_training_is_bitwise_deterministic(workdir):
     assert len(log) == 1 + 3
 
 
-def test_resume_after_kill_gives_the_uninterrupted_weights(workdir, tmp_path_factory):
-    write_params(workdir, tiny_params(epochs=8))
+@pytest.mark.parametrize(
+    "adversarial",
+    [None, {"alpha": 0.5, "epsilon": "8/255", "step_size": "2/255", "steps": 2}],
+    ids=["clean", "adversarial"],
+)
+def test_resume_after_kill_gives_the_uninterrupted_weights(workdir, tmp_path_factory, adversarial):
+    write_params(workdir, tiny_params(epochs=8, adversarial=adversarial))
     # The uninterrupted reference run, in a copy of the working directory.
     reference = tmp_path_factory.mktemp("reference")
     (reference / "data").symlink_to(workdir / "data")
-    write_params(reference, tiny_params(epochs=8))
+    write_params(reference, tiny_params(epochs=8, adversarial=adversarial))
     assert run_stage("train", "tiny", cwd=reference).returncode == 0
 
     checkpoint = workdir / "checkpoints/tiny.pt"
