@@ -11,27 +11,16 @@ the weights).
 """
 
 import argparse
-import time
 
 import torch
+from stitch_stream import timed_fit  # the sibling benchmark; run as a script from anywhere
 
 from stitchkit.attacks import AdversarialTraining
 from stitchkit.datasets import prepare_digits
 from stitchkit.device import default_device
 from stitchkit.models import ModelSpec, build_model
 from stitchkit.objectives import MODES
-from stitchkit.stitching import PanelTrainer, StitchRecipe, make_spec
-
-
-def epoch_seconds(front, end, data, specs, recipe, device, adversarial) -> float:
-    trainer = PanelTrainer(front, end, data, specs, recipe, device, adversarial)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    trainer.fit(progress=False)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
+from stitchkit.stitching import StitchRecipe, make_spec
 
 
 def main() -> None:
@@ -63,7 +52,7 @@ def main() -> None:
     clean = None
     for alpha in (0.0, 0.5, 1.0):
         adversarial = AdversarialTraining(alpha, 8 / 255, 2 / 255, args.steps) if alpha else None
-        seconds = epoch_seconds(front, end, data, specs, recipe, device, adversarial)
+        seconds = timed_fit(front, end, data, specs, recipe, device, adversarial)
         clean = clean or seconds
         print(
             f"alpha {alpha:3.1f}: {seconds:7.2f} s/epoch   ratio to clean {seconds / clean:5.2f}x"

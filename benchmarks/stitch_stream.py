@@ -20,8 +20,9 @@ from stitchkit.objectives import MODES
 from stitchkit.stitching import PanelTrainer, StitchRecipe, make_spec
 
 
-def timed_fit(front, end, data, specs, recipe, device) -> float:
-    trainer = PanelTrainer(front, end, data, specs, recipe, device)
+def timed_fit(front, end, data, specs, recipe, device, adversarial=None) -> float:
+    """Wall seconds of one PanelTrainer.fit (CUDA synchronised), optionally adversarial."""
+    trainer = PanelTrainer(front, end, data, specs, recipe, device, adversarial)
     if device.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
