@@ -17,7 +17,8 @@ from stitchkit.datasets import prepare_digits
 from stitchkit.device import default_device
 from stitchkit.models import ModelSpec, build_model
 from stitchkit.objectives import MODES
-from stitchkit.stitching import PanelTrainer, StitchRecipe, make_spec
+from stitchkit.stitch_recipe import StitchRecipe, make_spec
+from stitchkit.stitching import PanelTrainer
 
 
 def timed_fit(front, end, data, specs, recipe, device, adversarial=None) -> float:
@@ -57,6 +58,7 @@ def main() -> None:
         eval_samples=64,
         crop_padding=4,
         hflip=True,
+        lr_drops=(),
     )
     specs = [make_spec(m, k, k, end) for m in MODES if m != "dm" for k in args.points]
     work = len(specs) * (args.samples // args.batch_size) * args.batch_size

@@ -1,17 +1,17 @@
 """DVC stage `grid@<figure>`: python -m stages.grid <figure>
 
 Draws the stitching plots of the panels listed in params.yaml `grids.<figure>` as one
-grid (the paper's Figs. 4, 5, 8) to reports/figures/<figure>.{png,pdf}. Reads only the
-panels' reports/stitch/<panel>.json.
+grid (the paper's Figs. 3, 4, 5, 8) to reports/figures/<figure>.{png,pdf}; a cell with
+several panels draws them together. Reads only the panels' reports/stitch/<panel>.json.
 """
 
-import json
 from pathlib import Path
 
+from stages.reports import panel_report
 from stitchkit.cli import run_stage
 from stitchkit.config import grid_job, load_params
 from stitchkit.errors import UserError
-from stitchkit.plotting import save_figure, stitching_grid
+from stitchkit.plotting import merge_panels, save_figure, stitching_grid
 
 
 def main(argv: list[str]) -> None:
@@ -19,15 +19,8 @@ def main(argv: list[str]) -> None:
         raise UserError("usage: python -m stages.grid <figure>")
     (name,) = argv
     job = grid_job(load_params(), name)
-    panels = []
-    for row in job.panels:
-        panels.append([])
-        for panel in row:
-            source = Path("reports/stitch") / f"{panel}.json"
-            if not source.exists():
-                raise UserError(f"{source} does not exist; run `dvc repro stitch@{panel}` first")
-            panels[-1].append(json.loads(source.read_text()))
-    figure = stitching_grid(panels, job.row_labels, job.column_labels, job.title, job.modes)
+    cells = [[merge_panels([panel_report(p) for p in cell]) for cell in row] for row in job.cells]
+    figure = stitching_grid(cells, job.row_labels, job.column_labels, job.title, job.modes)
     for path in save_figure(figure, Path("reports/figures") / name):
         print(f"wrote {path}")
 

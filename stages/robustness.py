@@ -25,7 +25,6 @@ def main(argv: list[str]) -> None:
     params = load_params()
     job = training_job(params, model_id)
     settings = robust_evaluation(params)
-    settings.resolved_backend()  # fail before any work when the backend is missing
     data = PreparedDataset.load(prepared_path(job.dataset), f"prepare@{job.dataset}")
     device = default_device()
     model = load_model(Path("models") / f"{model_id}.pt", device)

@@ -1,8 +1,9 @@
 """DVC stage `shortcut@<setting>`: python -m stages.shortcut <setting>
 
 Reads the clean data/prepared/<source>.pt and writes data/prepared/<setting>.pt: the
-training split with class-coded shortcuts, the clean test split, and the test split
-with a shortcut in every image.
+clean images with the shortcut's definition (markers, class locations, which training
+images carry one), which stitching stamps into every batch after its augmentation and
+into the shortcut test splits.
 """
 
 from stitchkit.cli import run_stage
@@ -20,7 +21,7 @@ def main(argv: list[str]) -> None:
     clean = PreparedDataset.load(prepared_path(setting.source), f"prepare@{setting.source}")
     data = make_shortcut_dataset(clean, setting)
     data.save(prepared_path(name))
-    marked = round(setting.fraction * len(data.train_labels))
+    marked = int(data.shortcut["train_mask"].sum())
     print(
         f"{name}: {setting.kind} shortcut ({setting.pattern or 'noise'}, {setting.size}x"
         f"{setting.size}) in {marked}/{len(data.train_labels)} training images of {setting.source}"

@@ -11,6 +11,7 @@ from stitchkit.config import load_params, shortcut_examples_job
 from stitchkit.errors import UserError
 from stitchkit.plotting import save_figure, shortcut_examples
 from stitchkit.prepared import PreparedDataset, prepared_path
+from stitchkit.shortcuts import evaluation_split
 
 
 def main(argv: list[str]) -> None:
@@ -19,7 +20,10 @@ def main(argv: list[str]) -> None:
     (name,) = argv
     settings, per_row = shortcut_examples_job(load_params(), name)
     data = {s: PreparedDataset.load(prepared_path(s), f"shortcut@{s}") for s in settings}
-    figure = shortcut_examples(data, min(per_row, data[settings[0]].num_classes))
+    first = data[settings[0]]
+    stamped = {s: evaluation_split(d, "shortcut")[0] for s, d in data.items()}
+    per_row = min(per_row, first.num_classes)
+    figure = shortcut_examples(evaluation_split(first), stamped, first.class_names, per_row)
     for path in save_figure(figure, Path("reports/figures") / name):
         print(f"wrote {path}")
 

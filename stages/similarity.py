@@ -8,13 +8,12 @@ panel's FuLA stitch with all weight on the last hint gives the functional simila
 Writes reports/similarity/<figure>.json and reports/figures/<figure>.{png,pdf}.
 """
 
-import json
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from stitchkit.attacks import pgd
+from stages.reports import panel_report
 from stitchkit.augment import to_unit_float
 from stitchkit.checkpoints import load_model
 from stitchkit.cka import linear_cka
@@ -25,16 +24,15 @@ from stitchkit.errors import UserError
 from stitchkit.io import load_torch, write_json
 from stitchkit.plotting import save_figure, similarity_plot
 from stitchkit.prepared import PreparedDataset, prepared_path
+from stitchkit.shortcuts import evaluation_split
 from stitchkit.stitch_layer import StitchLayer
 from stitchkit.stitched_model import StitchedModel
 
 
 def _panel_outputs(name: str) -> tuple[dict, dict]:
-    report = Path("reports/stitch") / f"{name}.json"
-    if not report.exists():
-        raise UserError(f"{report} does not exist; run `dvc repro stitch@{name}` first")
+    report = panel_report(name)
     layers = load_torch(Path("stitches") / f"{name}.pt", f"rerun `dvc repro -f stitch@{name}`")
-    return json.loads(report.read_text()), layers
+    return report, layers
 
 
 def _layer(state: dict, out_size, device) -> StitchLayer:
@@ -50,7 +48,7 @@ def configuration_rows(params, job, samples: int, fula_mode: str, device, bar) -
     data = PreparedDataset.load(prepared_path(job.data), dataset_stage(params, job.data))
     front = load_model(Path("models") / f"{job.front}.pt", device)
     end = load_model(Path("models") / f"{job.end}.pt", device)
-    images, labels = data.test_split(False)
+    images, labels = evaluation_split(data)
     keep = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))[:samples]
     x, y = (
         to_unit_float(images[keep.sort().values]).to(device),
@@ -63,9 +61,7 @@ def configuration_rows(params, job, samples: int, fula_mode: str, device, bar) -
             out_size = end.forward_to(x[:1], point).shape[-2:]
         layer = _layer(layers[f"dm/{point}/{point}"], out_size, device)
         stitched = StitchedModel(front, layer, end, point, point).eval()
-        x_adv = pgd(
-            stitched, x, y, a.epsilon, a.step_size, a.steps, torch.Generator().manual_seed(0)
-        )
+        x_adv = a.attack(stitched, x, y, torch.Generator().manual_seed(0))
         with torch.no_grad():
             ours, theirs = stitched.features(x_adv).cpu(), end.features(x_adv).cpu()
         rows.append(

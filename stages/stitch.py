@@ -2,24 +2,29 @@
 
 Fits every (mode, point) stitch of the panel on one shared batch stream and writes
 reports/stitch/<panel>.json (accuracies, losses, DM residuals; deterministic; on a
-shortcut dataset also every accuracy on the shortcut test split; on an adversarial panel
-also every robust accuracy),
-stitches/<panel>.pt (the T weights), reports/timing/stitch-<panel>.json (wall time).
-Resumes from checkpoints/stitch-<panel>.pt.
+shortcut dataset also every accuracy on the shortcut and rolled-shortcut test splits; on
+an adversarial panel also every robust accuracy), stitches/<panel>.pt (the T weights),
+reports/timing/stitch-<panel>.json (wall time). Resumes from checkpoints/stitch-<panel>.pt.
 """
 
-import json
 import time
 from dataclasses import asdict
 from pathlib import Path
 
+from stages.reports import read_report
 from stages.stitching_inputs import load_stitching_inputs
 from stitchkit.cli import run_stage
-from stitchkit.config import load_params, panel_job, robust_evaluation
+from stitchkit.config import clean_source, load_params, panel_job, robust_evaluation
 from stitchkit.device import default_device
 from stitchkit.errors import UserError
 from stitchkit.io import save_torch, write_json
 from stitchkit.stitching import PanelTrainer
+
+
+def _robust_report(model_id: str) -> dict:
+    """robustness@<model>'s result: with the same `robust_eval` settings and samples, the
+    model's robust accuracy on its own clean test split (no need to attack it again)."""
+    return read_report(Path("reports/robustness") / f"{model_id}.json", f"robustness@{model_id}")
 
 
 def main(argv: list[str]) -> None:
@@ -30,34 +35,34 @@ def main(argv: list[str]) -> None:
     job = panel_job(params, name)
     front, end, data, specs = load_stitching_inputs(params, job)
     robust = robust_evaluation(params) if job.adversarial else None
-    if robust:
-        robust.resolved_backend()  # fail before any work when the backend is missing
     device = default_device()
     started = time.perf_counter()
     trainer = PanelTrainer(front, end, data, specs, job.recipe, device, job.adversarial, robust)
     end_accuracy = trainer.model_accuracy(end)
-    end_shortcut_accuracy = (
-        trainer.model_accuracy(end, shortcut=True) if trainer.has_shortcut_test else None
-    )
+    stamped = trainer.shortcut is not None
+    end_shortcut_accuracy = trainer.model_accuracy(end, "shortcut") if stamped else None
+    end_rolled_accuracy = trainer.model_accuracy(end, "rolled") if stamped else None
+    clean = clean_source(params, job.data)
     front_dataset = params["models"][job.front]["dataset"]
-    if front_dataset == job.data:
+    if front_dataset == clean:  # scored on the panel's test images, like the stitches
         front_accuracy = trainer.model_accuracy(front)
-    else:  # a front trained on other data (another task, or a shortcut set's clean
-        # source) is scored on its own test split
-        metrics = Path("reports/metrics") / f"{job.front}.json"
-        front_accuracy = json.loads(metrics.read_text())["test_accuracy"]
+    else:  # a front of another task is scored on its own test split
+        front_accuracy = read_report(
+            Path("reports/metrics") / f"{job.front}.json", f"train@{job.front}"
+        )["test_accuracy"]
     robust_fields = {}
     if robust:
-        front_robust = (
-            trainer.robust_scores(front)
-            if front_dataset == job.data
-            else json.loads((Path("reports/robustness") / f"{job.front}.json").read_text())
+        end_robust = (
+            _robust_report(job.end)
+            if params["models"][job.end]["dataset"] == clean
+            else trainer.robust_scores(end)
         )
         robust_fields = {
             "adversarial": asdict(job.adversarial),
-            "robust_eval": asdict(robust) | {"backend": robust.resolved_backend()},
-            "end_robust_accuracy": trainer.robust_scores(end)["robust_accuracy"],
-            "front_robust_accuracy": front_robust["robust_accuracy"],
+            "robust_eval": asdict(robust),
+            "end_robust_accuracy": end_robust["robust_accuracy"],
+            # on the panel's test images, or, for another task, on its own
+            "front_robust_accuracy": _robust_report(job.front)["robust_accuracy"],
         }
     checkpoint = Path("checkpoints") / f"stitch-{name}.pt"
     results = trainer.fit(checkpoint_path=checkpoint)
@@ -76,6 +81,8 @@ def main(argv: list[str]) -> None:
             "front_accuracy_on": front_dataset,
             "end_accuracy": end_accuracy,
             "end_shortcut_accuracy": end_shortcut_accuracy,
+            "end_rolled_accuracy": end_rolled_accuracy,
+            "hint_norm": job.recipe.hint_norm,
             "bn_policy": job.recipe.bn,
             "device": device.type,
             **robust_fields,
@@ -88,7 +95,9 @@ def main(argv: list[str]) -> None:
     )
     checkpoint.unlink(missing_ok=True)
     for r in results:
-        shortcut = "" if r.shortcut_accuracy is None else f", shortcut {r.shortcut_accuracy:.4f}"
+        shortcut = ""
+        if r.shortcut_accuracy is not None:
+            shortcut = f", shortcut {r.shortcut_accuracy:.4f}, rolled {r.rolled_accuracy:.4f}"
         robust_note = "" if r.robust_accuracy is None else f", robust {r.robust_accuracy:.4f}"
         print(f"{name} {r.spec.key}: accuracy {r.test_accuracy:.4f}{shortcut}{robust_note}")
 

@@ -5,7 +5,7 @@ from pathlib import Path
 from stitchkit.checkpoints import load_model
 from stitchkit.config import dataset_stage
 from stitchkit.prepared import PreparedDataset, prepared_path
-from stitchkit.stitching import make_spec
+from stitchkit.stitch_recipe import make_spec
 
 
 def load_stitching_inputs(params: dict, job):
@@ -14,7 +14,7 @@ def load_stitching_inputs(params: dict, job):
     front = load_model(Path("models") / f"{job.front}.pt")
     end = load_model(Path("models") / f"{job.end}.pt")
     specs = [
-        make_spec(label, i, j, end, mode["objective"], mode["weights"])
+        make_spec(label, i, j, end, **mode)
         for label, mode in job.modes.items()
         for i, j in job.pairs
     ]

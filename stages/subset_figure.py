@@ -1,26 +1,27 @@
-"""DVC stage `subset-figure@<series>`: python -m stages.subset_figure <series>
+"""DVC stage `subset-figure@<figure>`: python -m stages.subset_figure <figure>
 
-Draws reports/subset/<series>.json (accuracy against the number of classes, Fig. 9) to
-reports/figures/subset-<series>.{png,pdf}.
+Draws the class-subset series of `subset_figures.<figure>` side by side (accuracy
+against the number of classes, the paper's Fig. 9 / 25-27) to
+reports/figures/<figure>.{png,pdf}. Reads only the series' reports/subset/<series>.json.
 """
 
-import json
 from pathlib import Path
 
+from stages.reports import series_report
 from stitchkit.cli import run_stage
+from stitchkit.config import load_params, subset_figure_job
 from stitchkit.errors import UserError
-from stitchkit.plotting import class_subset_plot, save_figure
+from stitchkit.plotting import class_subset_figure, save_figure
 
 
 def main(argv: list[str]) -> None:
     if len(argv) != 1:
-        raise UserError("usage: python -m stages.subset_figure <series>")
+        raise UserError("usage: python -m stages.subset_figure <figure>")
     (name,) = argv
-    source = Path("reports/subset") / f"{name}.json"
-    if not source.exists():
-        raise UserError(f"{source} does not exist; run `dvc repro subset@{name}` first")
-    figure = class_subset_plot(json.loads(source.read_text()))
-    for path in save_figure(figure, Path("reports/figures") / f"subset-{name}"):
+    job = subset_figure_job(load_params(), name)
+    series = {label: series_report(series) for label, series in job.series.items()}
+    figure = class_subset_figure(series, job.title)
+    for path in save_figure(figure, Path("reports/figures") / name):
         print(f"wrote {path}")
 
 

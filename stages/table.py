@@ -7,9 +7,9 @@ accuracy (full test split), robust accuracy and the attack backend that produced
 
 import csv
 import io
-import json
 from pathlib import Path
 
+from stages.reports import read_report
 from stitchkit.cli import run_stage
 from stitchkit.config import load_params, model_ids, training_job
 from stitchkit.errors import UserError
@@ -28,18 +28,13 @@ COLUMNS = (
 )
 
 
-def _read(path: Path, stage: str) -> dict:
-    if not path.exists():
-        raise UserError(f"{path} does not exist; run `dvc repro {stage}` first")
-    return json.loads(path.read_text())
-
-
 def rows(params: dict) -> list[dict]:
     out = []
     for model_id in model_ids(params):
         job = training_job(params, model_id)
-        metrics = _read(Path("reports/metrics") / f"{model_id}.json", f"train@{model_id}")
-        robust = _read(Path("reports/robustness") / f"{model_id}.json", f"robustness@{model_id}")
+        reports = Path("reports")
+        metrics = read_report(reports / f"metrics/{model_id}.json", f"train@{model_id}")
+        robust = read_report(reports / f"robustness/{model_id}.json", f"robustness@{model_id}")
         adversarial = job.recipe.adversarial
         out.append(
             {

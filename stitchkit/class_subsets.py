@@ -15,7 +15,8 @@ from stitchkit.checkpoints import load_training_state
 from stitchkit.errors import UserError
 from stitchkit.io import save_torch
 from stitchkit.prepared import PreparedDataset
-from stitchkit.stitching import PanelTrainer, StitchRecipe, StitchResult
+from stitchkit.stitch_recipe import StitchRecipe, StitchResult
+from stitchkit.stitching import PanelTrainer
 
 
 def fit_on_class_subsets(

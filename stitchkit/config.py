@@ -1,51 +1,241 @@
-"""Reading params.yaml into validated jobs; every problem is a one-line UserError."""
+"""params.yaml: the schema of every section, and the validated jobs that stages run.
 
-from dataclasses import dataclass, fields
+`load_params` reads the file and checks all of it before any stage does work: first
+the types and ranges of every key (stitchkit.schema), then every cross-reference (a
+panel's models exist, its FuLA weights fit its points, ...). Any problem is one
+UserError that names the key path and what is expected.
+"""
+
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, Strict
 
 from stitchkit.attacks import AdversarialTraining
+from stitchkit.datasets import dataset_options
 from stitchkit.errors import UserError
 from stitchkit.models import ARCHITECTURES, NUM_POINTS
 from stitchkit.objectives import MODES, fula_weights
 from stitchkit.robustness import RobustEvaluation
+from stitchkit.schema import Bool, Int, PositiveInt, Str, section, validated
 from stitchkit.shortcuts import ShortcutSetting
-from stitchkit.stitching import StitchRecipe
+from stitchkit.stitch_recipe import StitchRecipe
 from stitchkit.training import Recipe
 
 PARAMS_FILE = Path("params.yaml")
-MODEL_KEYS = {"dataset", "arch", "seed", "width", "train"}
+Point = Annotated[int, Strict(), Field(ge=1, le=NUM_POINTS)]
+Points = Annotated[tuple[Point, ...], Field(min_length=1)]
+Names = Annotated[tuple[Str, ...], Field(min_length=1)]
+
+
+def _weights(value):
+    is_number = lambda w: isinstance(w, int | float) and not isinstance(w, bool)  # noqa: E731
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple) and all(is_number(w) for w in value):
+        return tuple(float(w) for w in value)
+    raise ValueError(f"expected uniform, last, first-N or a list of numbers, got {value!r}")
+
+
+# FuLA's weights: a preset name or one number per hint term
+Weights = Annotated[str | tuple[float, ...] | None, PlainValidator(_weights)]
+
+
+@section
+class ModelEntry:
+    """`models.<id>`: a base model; ``train`` overrides keys of the shared `train:`."""
+
+    dataset: Str
+    arch: Literal[tuple(ARCHITECTURES)]
+    seed: Int
+    width: PositiveInt
+    train: dict[Str, Any] = field(default_factory=dict)
+
+
+@section
+class ModeEntry:
+    """A stitching mode: its objective (default: its label), FuLA's ``weights`` and
+    ``soft`` term, DM's ``recalibrate`` (BatchNorm statistics only, Fig. 3)."""
+
+    objective: Literal[MODES] | None = None
+    weights: Weights = None
+    soft: Bool = False
+    recalibrate: Bool = False
+
+
+DEFAULT_MODES = {mode: ModeEntry() for mode in MODES}
+
+
+@section
+class PanelEntry:
+    """`panels.<name>`: front and end model ids, stitch-training data, and either
+    ``points`` (i = j) or ``front_points`` and ``end_points`` (every pair)."""
+
+    front: Str
+    end: Str
+    data: Str
+    points: Points | None = None
+    front_points: Points | None = None
+    end_points: Points | None = None
+    modes: dict[Str, ModeEntry | None] = field(default_factory=lambda: dict(DEFAULT_MODES))
+    adversarial: AdversarialTraining | None = None
+    stitch: dict[Str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        cross = (self.front_points is None, self.end_points is None)
+        if (self.points is None) == (cross == (True, True)) or cross[0] != cross[1]:
+            raise ValueError(
+                "give either points (i = j) or both front_points and end_points (all pairs)"
+            )
+
+
+@section
+class SubsetEntry:
+    """`subsets.<name>`: stitches fitted on the first k classes, for each k in classes."""
+
+    front: Str
+    end: Str
+    data: Str
+    point: Point
+    classes: Annotated[tuple[PositiveInt, ...], Field(min_length=1)]
+    modes: dict[Str, ModeEntry | None] = field(default_factory=lambda: dict(DEFAULT_MODES))
+
+
+@section
+class GridEntry:
+    """`grids.<name>`: stitching plots in rows x columns; a cell is a panel, or a list of
+    panels of the same front and end drawn together. ``modes``: which to draw (a list,
+    or a mapping to legend labels); default all but DM."""
+
+    title: Str
+    columns: Names
+    rows: dict[Str, tuple[Str | Names, ...]]
+    modes: Names | dict[Str, Str] | None = None
+
+
+@section
+class SimilarityEntry:
+    """`similarities.<name>` (Fig. 6): per configuration label an adversarial panel
+    with a dm mode and the FuLA mode ``mode``; CKA on ``samples`` test images."""
+
+    title: Str
+    panels: dict[Str, Str]
+    mode: Str
+    samples: Annotated[int, Strict(), Field(ge=4)]
+
+
+@section
+class SubsetFigureEntry:
+    """`subset_figures.<name>` (Fig. 9): class-subset series side by side."""
+
+    title: Str
+    series: Annotated[dict[Str, Str], Field(min_length=1)]
+
+
+@section
+class CrossLayerFigureEntry:
+    """`cross_layer_figures.<name>` (Figs. 10, 11): one row of heatmaps per cross-layer
+    panel, one column per mode (a list, or a mapping to column labels; default all but
+    DM)."""
+
+    title: Str
+    rows: Annotated[dict[Str, Str], Field(min_length=1)]
+    modes: Names | dict[Str, Str] | None = None
+
+
+@section
+class ShortcutExamplesEntry:
+    """`shortcut_examples.<name>` (Fig. 7 / 12): example images of shortcut settings."""
+
+    settings: Names
+    per_row: PositiveInt
+
+
+class ParamsFile(BaseModel):
+    """Every section of params.yaml and the type of its entries."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    datasets: dict[Str, dict[Str, Any] | None] = {}
+    shortcuts: dict[Str, ShortcutSetting] = {}
+    shortcut_examples: dict[Str, ShortcutExamplesEntry] = {}
+    train: dict[Str, Any] = {}
+    models: dict[Str, ModelEntry] = {}
+    robust_eval: RobustEvaluation | None = None
+    stitch: dict[Str, Any] = {}
+    panels: dict[Str, PanelEntry] = {}
+    grids: dict[Str, GridEntry] = {}
+    similarities: dict[Str, SimilarityEntry] = {}
+    subsets: dict[Str, SubsetEntry] = {}
+    subset_figures: dict[Str, SubsetFigureEntry] = {}
+    cross_layer_figures: dict[Str, CrossLayerFigureEntry] = {}
 
 
 def load_params(path=PARAMS_FILE) -> dict:
-    if not Path(path).exists():
+    """params.yaml, checked in full (see the module docstring)."""
+    path = Path(path)
+    if not path.exists():
         raise UserError(f"{path} not found; run stages from the repository root")
-    return yaml.safe_load(Path(path).read_text()) or {}
+    try:
+        params = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        raise UserError(f"{path} is not valid YAML{line}: {exc.problem}; fix its syntax") from None
+    params = params or {}
+    if not isinstance(params, dict):
+        raise UserError(f"{path} must map section names (models, panels, ...) to their entries")
+    check_params(params)
+    return params
 
 
-def _section(params: dict, name: str) -> dict:
-    section = params.get(name)
-    if not isinstance(section, dict):
-        raise UserError(f"params.yaml has no `{name}:` mapping; add one (see README)")
-    return section
+def check_params(params: dict) -> None:
+    """Check every section's types, then every entry's job (which checks references)."""
+    validated(ParamsFile, params, "")
+    for name, options in (params.get("datasets") or {}).items():
+        dataset_options(name, options)
+    for name in params.get("shortcuts") or {}:
+        shortcut_setting(params, name)
+    builders = {
+        "models": training_job,
+        "panels": panel_job,
+        "subsets": subset_job,
+        "grids": grid_job,
+        "similarities": similarity_job,
+        "subset_figures": subset_figure_job,
+        "cross_layer_figures": cross_layer_figure_job,
+        "shortcut_examples": shortcut_examples_job,
+    }
+    for section_name, build in builders.items():
+        for name in params.get(section_name) or {}:
+            build(params, name)
+    if params.get("robust_eval") is not None:
+        robust_evaluation(params)
 
 
-def recipe_from(options: dict, where: str) -> Recipe:
-    known = {f.name for f in fields(Recipe)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise UserError(f"unknown key(s) {unknown} in {where}; known: {sorted(known)}")
-    if isinstance(options.get("lr_drops"), list):
-        options = {**options, "lr_drops": tuple(options["lr_drops"])}
-    if options.get("adversarial") is not None:
-        adversarial = AdversarialTraining.from_params(
-            options["adversarial"], f"{where}.adversarial"
-        )
-        options = {**options, "adversarial": adversarial}
-    return Recipe(**options)
+def _entry(params: dict, section_name: str, name: str, kind):
+    """``section_name.name`` validated as ``kind``; a missing entry is a UserError."""
+    entries = params.get(section_name) or {}
+    if name not in entries:
+        raise UserError(f"{name!r} is not under `{section_name}:` in params.yaml")
+    return validated(kind, entries[name], f"{section_name}.{name}")
 
 
+def _merged(kind, shared: dict, overrides: dict, shared_where: str, override_where: str):
+    """``kind`` from a shared section with an entry's ``overrides``; an error names the
+    key where the bad value was written."""
+
+    def where(path: tuple) -> str:
+        if not path and overrides:
+            return f"{shared_where} with {override_where}"
+        return override_where if path and path[0] in overrides else shared_where
+
+    return validated(kind, {**shared, **overrides}, where)
+
+
+# -- base models --------------------------------------------------------------------
 @dataclass(frozen=True)
 class TrainingJob:
     model_id: str
@@ -58,66 +248,41 @@ class TrainingJob:
 
 def training_job(params: dict, model_id: str) -> TrainingJob:
     """The validated training job for ``models.<model_id>`` with the shared `train:` recipe."""
-    models = _section(params, "models")
-    if model_id not in models:
-        raise UserError(f"model id {model_id!r} is not under `models:` in params.yaml")
-    entry = models[model_id]
-    missing = sorted({"dataset", "arch", "seed", "width"} - set(entry))
-    unknown = sorted(set(entry) - MODEL_KEYS)
-    if missing or unknown:
+    entry = _entry(params, "models", model_id, ModelEntry)
+    if entry.dataset not in (params.get("datasets") or {}):
         raise UserError(
-            f"models.{model_id} needs keys dataset, arch, seed, width "
-            f"(missing {missing}, unknown {unknown})"
+            f"models.{model_id}.dataset: {entry.dataset!r} is not under `datasets:`; add it "
+            f"there or pick one of {sorted(params.get('datasets') or {})}"
         )
-    if entry["arch"] not in ARCHITECTURES:
-        raise UserError(
-            f"models.{model_id}: unknown architecture {entry['arch']!r}; "
-            f"choose one of {sorted(ARCHITECTURES)}"
-        )
-    datasets = _section(params, "datasets")
-    if entry["dataset"] not in datasets:
-        raise UserError(
-            f"models.{model_id}: dataset {entry['dataset']!r} is not under `datasets:` "
-            f"in params.yaml; add it there or pick one of {sorted(datasets)}"
-        )
-    if not isinstance(entry["width"], int) or entry["width"] < 1:
-        raise UserError(f"models.{model_id}.width must be a positive integer")
-    recipe = recipe_from(
-        {**_section(params, "train"), **entry.get("train", {})}, f"train / models.{model_id}.train"
+    recipe = _merged(
+        Recipe, params.get("train") or {}, entry.train, "train", f"models.{model_id}.train"
     )
-    return TrainingJob(
-        model_id, entry["dataset"], entry["arch"], int(entry["seed"]), entry["width"], recipe
-    )
+    return TrainingJob(model_id, entry.dataset, entry.arch, entry.seed, entry.width, recipe)
 
 
 def model_ids(params: dict) -> list[str]:
     """The ids under `models:`, in params.yaml order."""
-    return list(_section(params, "models"))
+    return list(params.get("models") or {})
 
 
+# -- data ---------------------------------------------------------------------------
 def shortcut_setting(params: dict, name: str) -> ShortcutSetting:
     """The validated shortcut setting ``shortcuts.<name>``; its source is a prepared dataset."""
-    shortcuts = _section(params, "shortcuts")
-    if name not in shortcuts:
-        raise UserError(f"shortcut setting {name!r} is not under `shortcuts:` in params.yaml")
-    entry = dict(shortcuts[name] or {})
-    known = {f.name for f in fields(ShortcutSetting)}
-    if "source" not in entry or "kind" not in entry or set(entry) - known:
-        raise UserError(
-            f"shortcuts.{name} needs keys source and kind, optionally {sorted(known)} "
-            f"(unknown {sorted(set(entry) - known)})"
-        )
-    if entry["source"] in (params.get("shortcuts") or {}) or entry["source"] not in _section(
-        params, "datasets"
+    setting = _entry(params, "shortcuts", name, ShortcutSetting)
+    if setting.source in (params.get("shortcuts") or {}) or setting.source not in (
+        params.get("datasets") or {}
     ):
         raise UserError(
-            f"shortcuts.{name}.source: {entry['source']!r} is not under `datasets:`; "
+            f"shortcuts.{name}.source: {setting.source!r} is not under `datasets:`; "
             "shortcuts are added to a clean prepared dataset"
         )
-    try:
-        return ShortcutSetting(**entry)
-    except UserError as exc:
-        raise UserError(f"shortcuts.{name}: {exc}") from None
+    return setting
+
+
+def clean_source(params: dict, name: str) -> str:
+    """The clean dataset under ``name``: a shortcut setting's source, or ``name`` itself."""
+    shortcuts = params.get("shortcuts") or {}
+    return shortcuts[name]["source"] if name in shortcuts else name
 
 
 def dataset_stage(params: dict, name: str) -> str:
@@ -125,23 +290,55 @@ def dataset_stage(params: dict, name: str) -> str:
     return f"shortcut@{name}" if name in (params.get("shortcuts") or {}) else f"prepare@{name}"
 
 
-def stitching_datasets(params: dict) -> set[str]:
-    """Names a panel may stitch on: prepared datasets and shortcut settings."""
-    return set(_section(params, "datasets")) | set(params.get("shortcuts") or {})
+def _check_models_and_data(params: dict, where: str, entry) -> None:
+    models = params.get("models") or {}
+    for role in ("front", "end"):
+        model = getattr(entry, role)
+        if model not in models:
+            raise UserError(f"{where}.{role}: model {model!r} is not under `models:`")
+    datasets = set(params.get("datasets") or {}) | set(params.get("shortcuts") or {})
+    if entry.data not in datasets:
+        raise UserError(
+            f"{where}.data: {entry.data!r} is under neither `datasets:` nor `shortcuts:`"
+        )
 
 
-PANEL_KEYS = {
-    "front",
-    "end",
-    "data",
-    "points",
-    "front_points",
-    "end_points",
-    "modes",
-    "adversarial",
-    "stitch",  # the panel's own overrides of the `stitch:` recipe
-}
-DEFAULT_MODES = {mode: {} for mode in MODES}
+# -- stitching ----------------------------------------------------------------------
+def _modes(where: str, modes: dict, end_points, bn: str) -> dict:
+    """label -> {objective, weights, soft, recalibrate}, checked at every end point."""
+    out = {}
+    for label, mode in modes.items():
+        mode = mode or ModeEntry()
+        objective = mode.objective or label
+        if objective not in MODES:
+            raise UserError(
+                f"{where}.modes.{label}: unknown stitching mode {objective!r}; give an "
+                f"objective, one of {list(MODES)}"
+            )
+        if (mode.weights is not None or mode.soft) and objective != "fula":
+            raise UserError(f"{where}.modes.{label}: weights and soft apply to fula only")
+        if mode.recalibrate and (objective != "dm" or bn != "train"):
+            raise UserError(f"{where}.modes.{label}: recalibrate needs objective dm and bn: train")
+        weights = list(mode.weights) if isinstance(mode.weights, tuple) else mode.weights
+        if objective == "fula":
+            for k in sorted(set(end_points)):
+                try:
+                    fula_weights(weights or "uniform", NUM_POINTS - k + 1)
+                except UserError as exc:
+                    raise UserError(f"{where}.modes.{label} at point {k}: {exc}") from None
+        out[label] = {
+            "objective": objective,
+            "weights": weights,
+            "soft": mode.soft,
+            "recalibrate": mode.recalibrate,
+        }
+    return out
+
+
+def stitch_recipe(params: dict, overrides=None, where: str = "stitch") -> StitchRecipe:
+    """The shared `stitch:` recipe of every panel, with a panel's own ``overrides``
+    (written at ``where``)."""
+    return _merged(StitchRecipe, params.get("stitch") or {}, overrides or {}, "stitch", where)
 
 
 @dataclass(frozen=True)
@@ -154,132 +351,34 @@ class PanelJob:
     end: str
     data: str
     pairs: tuple[tuple[int, int], ...]
-    modes: dict  # label -> {"objective": str, "weights": spec or None}
+    modes: dict  # label -> {"objective", "weights", "soft", "recalibrate"}
     recipe: StitchRecipe
     adversarial: AdversarialTraining | None = None  # set: adversarial testbed panel
 
 
-def _modes(where: str, modes) -> dict:
-    if not isinstance(modes, dict) or not modes:
-        raise UserError(f"{where}.modes must map mode labels to options, e.g. {{hint: {{}}}}")
-    out = {}
-    for label, options in modes.items():
-        options = dict(options or {})
-        objective = options.pop("objective", label)
-        weights = options.pop("weights", None)
-        if options:
-            raise UserError(f"{where}.modes.{label}: unknown key(s) {sorted(options)}")
-        if objective not in MODES:
-            raise UserError(
-                f"{where}: unknown stitching mode {objective!r}; choose one of {list(MODES)}"
-            )
-        if weights is not None and objective != "fula":
-            raise UserError(f"{where}.modes.{label}: weights apply to fula only")
-        out[label] = {"objective": objective, "weights": weights}
-    return out
-
-
-def _points(where: str, key: str, points) -> list[int]:
-    if (
-        not isinstance(points, list)
-        or not points
-        or any(not isinstance(k, int) or not 1 <= k <= NUM_POINTS for k in points)
-    ):
-        raise UserError(
-            f"{where}.{key} must be a list of stitching points in 1..{NUM_POINTS}, got {points!r}"
-        )
-    return points
-
-
-def _check_models_and_data(params: dict, where: str, entry: dict) -> None:
-    models = _section(params, "models")
-    for role in ("front", "end"):
-        if entry[role] not in models:
-            raise UserError(f"{where}.{role}: model {entry[role]!r} is not under `models:`")
-    if entry["data"] not in stitching_datasets(params):
-        raise UserError(
-            f"{where}.data: {entry['data']!r} is under neither `datasets:` nor `shortcuts:`"
-        )
-
-
-def _checked_modes(where: str, modes, end_points) -> dict:
-    modes = _modes(where, modes)
-    for label, mode in modes.items():
-        if mode["objective"] == "fula":
-            for k in sorted(set(end_points)):
-                try:
-                    fula_weights(mode["weights"] or "uniform", NUM_POINTS - k + 2)
-                except UserError as exc:
-                    raise UserError(f"{where}.modes.{label} at point {k}: {exc}") from None
-    return modes
-
-
-def stitch_recipe(params: dict, overrides: dict | None = None) -> StitchRecipe:
-    """The shared `stitch:` recipe of every panel, with a panel's own ``overrides``."""
-    options = {**_section(params, "stitch"), **(overrides or {})}
-    known = {f.name for f in fields(StitchRecipe)}
-    if set(options) - known:
-        raise UserError(
-            f"unknown key(s) {sorted(set(options) - known)} in stitch; known: {sorted(known)}"
-        )
-    return StitchRecipe(**options)
-
-
 def panel_job(params: dict, name: str) -> PanelJob:
     """The validated stitching panel ``panels.<name>`` with the shared `stitch:` recipe."""
-    panels = _section(params, "panels")
-    if name not in panels:
-        raise UserError(f"panel {name!r} is not under `panels:` in params.yaml")
-    entry = panels[name]
-    missing, unknown = (
-        sorted({"front", "end", "data"} - set(entry)),
-        sorted(set(entry) - PANEL_KEYS),
-    )
-    cross = {"front_points", "end_points"} & set(entry)
-    if missing or unknown or ("points" in entry) == bool(cross) or len(cross) == 1:
-        raise UserError(
-            f"panels.{name} needs keys front, end, data and either points (i = j) or both "
-            f"front_points and end_points (all pairs) (missing {missing}, unknown {unknown})"
-        )
-    _check_models_and_data(params, f"panels.{name}", entry)
-    keys = ("points",) if "points" in entry else ("front_points", "end_points")
-    lists = {key: _points(f"panels.{name}", key, entry[key]) for key in keys}
-    if "points" in entry:
-        pairs = tuple((k, k) for k in lists["points"])
+    where = f"panels.{name}"
+    entry = _entry(params, "panels", name, PanelEntry)
+    _check_models_and_data(params, where, entry)
+    if entry.points is not None:
+        pairs = tuple((k, k) for k in entry.points)
     else:
-        pairs = tuple((i, j) for i in lists["front_points"] for j in lists["end_points"])
-    modes = _checked_modes(
-        f"panels.{name}", entry.get("modes", DEFAULT_MODES), [j for _, j in pairs]
-    )
-    adversarial = None
-    if "adversarial" in entry:
-        adversarial = AdversarialTraining.from_params(
-            entry["adversarial"], f"panels.{name}.adversarial"
-        )
+        pairs = tuple((i, j) for i in entry.front_points for j in entry.end_points)
+    recipe = stitch_recipe(params, entry.stitch, f"{where}.stitch")
+    modes = _modes(where, entry.modes, [j for _, j in pairs], recipe.bn)
+    if entry.adversarial is not None and params.get("robust_eval") is None:
+        raise UserError(f"{where}.adversarial: adversarial panels need a `robust_eval:` section")
     return PanelJob(
-        name,
-        entry["front"],
-        entry["end"],
-        entry["data"],
-        pairs,
-        modes,
-        stitch_recipe(params, entry.get("stitch")),
-        adversarial,
+        name, entry.front, entry.end, entry.data, pairs, modes, recipe, entry.adversarial
     )
 
 
 def robust_evaluation(params: dict) -> RobustEvaluation:
     """The `robust_eval:` settings of every robust accuracy (Table 1, adversarial panels)."""
-    options = _section(params, "robust_eval")
-    known = {f.name for f in fields(RobustEvaluation)}
-    if set(options) - known:
-        raise UserError(
-            f"unknown key(s) {sorted(set(options) - known)} in robust_eval; known: {sorted(known)}"
-        )
-    return RobustEvaluation(**options)
-
-
-SUBSET_KEYS = {"front", "end", "data", "point", "classes", "modes"}
+    if params.get("robust_eval") is None:
+        raise UserError("params.yaml has no `robust_eval:` section; add one (see README)")
+    return validated(RobustEvaluation, params["robust_eval"], "robust_eval")
 
 
 @dataclass(frozen=True)
@@ -303,88 +402,73 @@ class SubsetJob:
 
 def subset_job(params: dict, name: str) -> SubsetJob:
     """The validated class-subset series ``subsets.<name>``."""
-    subsets = _section(params, "subsets")
-    if name not in subsets:
-        raise UserError(f"class-subset series {name!r} is not under `subsets:` in params.yaml")
-    entry = subsets[name]
-    missing = sorted({"front", "end", "data", "point", "classes"} - set(entry))
-    unknown = sorted(set(entry) - SUBSET_KEYS)
-    if missing or unknown:
-        raise UserError(
-            f"subsets.{name} needs keys front, end, data, point, classes, optionally modes "
-            f"(missing {missing}, unknown {unknown})"
-        )
     where = f"subsets.{name}"
+    entry = _entry(params, "subsets", name, SubsetEntry)
     _check_models_and_data(params, where, entry)
-    point = entry["point"]
-    if not isinstance(point, int) or not 1 <= point <= NUM_POINTS:
-        raise UserError(f"{where}.point must be a stitching point in 1..{NUM_POINTS}, got {point}")
-    classes = entry["classes"]
-    if (
-        not isinstance(classes, list)
-        or not classes
-        or any(not isinstance(k, int) or k < 1 for k in classes)
-    ):
-        raise UserError(f"{where}.classes must be a list of class counts k >= 1, got {classes!r}")
-    modes = _checked_modes(where, entry.get("modes", DEFAULT_MODES), [point])
+    recipe = stitch_recipe(params)
+    modes = _modes(where, entry.modes, [entry.point], recipe.bn)
     return SubsetJob(
         name,
-        entry["front"],
-        entry["end"],
-        entry["data"],
-        point,
-        tuple(classes),
+        entry.front,
+        entry.end,
+        entry.data,
+        entry.point,
+        entry.classes,
         modes,
-        stitch_recipe(params),
+        recipe,
     )
+
+
+# -- figures ------------------------------------------------------------------------
+def _check_names(params: dict, where: str, section_name: str, names) -> None:
+    unknown = sorted(set(names) - set(params.get(section_name) or {}))
+    if unknown:
+        raise UserError(f"{where}: {unknown} are not under `{section_name}:`")
 
 
 @dataclass(frozen=True)
 class GridJob:
-    """A grid figure of stitching plots: ``panels[r][c]`` drawn in row r, column c."""
+    """A grid figure of stitching plots: ``cells[r][c]`` (one or more panels) drawn in
+    row r, column c; ``modes``: (mode, legend label) pairs to draw, or None."""
 
     name: str
     title: str
     row_labels: tuple[str, ...]
     column_labels: tuple[str, ...]
-    panels: tuple[tuple[str, ...], ...]
-    modes: tuple[str, ...] | None = None  # draw only these modes
+    cells: tuple[tuple[tuple[str, ...], ...], ...]
+    modes: tuple[tuple[str, str | None], ...] | None = None
 
 
 def grid_job(params: dict, name: str) -> GridJob:
-    """The validated grid figure ``grids.<name>``: {title, columns: [labels],
-    rows: {label: [one panel per column]}, optionally modes: [labels to draw]}."""
-    grids = _section(params, "grids")
-    if name not in grids:
-        raise UserError(f"grid figure {name!r} is not under `grids:` in params.yaml")
-    entry = grids[name]
-    if not {"title", "columns", "rows"} <= set(entry) <= {"title", "columns", "rows", "modes"}:
-        raise UserError(f"grids.{name} needs the keys title, columns and rows, optionally modes")
-    modes = entry.get("modes")
-    if modes is not None and (not isinstance(modes, list) or not modes):
-        raise UserError(f"grids.{name}.modes must be a list of mode labels, got {modes!r}")
-    columns, rows = entry["columns"], entry["rows"]
-    if (
-        not isinstance(rows, dict)
-        or not rows
-        or any(not isinstance(row, list) or len(row) != len(columns) for row in rows.values())
-    ):
+    """The validated grid figure ``grids.<name>``."""
+    where = f"grids.{name}"
+    entry = _entry(params, "grids", name, GridEntry)
+    if not entry.rows or any(len(row) != len(entry.columns) for row in entry.rows.values()):
         raise UserError(
-            f"grids.{name}.rows must map each row label to a list of {len(columns)} panels, "
-            "one per column"
+            f"{where}.rows must map each row label to a list of {len(entry.columns)} cells "
+            "(a panel, or a list of panels), one per column"
         )
-    panels = _section(params, "panels")
-    unknown = sorted({p for row in rows.values() for p in row} - set(panels))
-    if unknown:
-        raise UserError(f"grids.{name}: panel(s) {unknown} are not under `panels:`")
-    return GridJob(
-        name,
-        str(entry["title"]),
-        tuple(rows),
-        tuple(columns),
-        tuple(tuple(row) for row in rows.values()),
-        tuple(modes) if modes else None,
+    cells = tuple(
+        tuple((cell,) if isinstance(cell, str) else tuple(cell) for cell in row)
+        for row in entry.rows.values()
     )
+    _check_names(params, where, "panels", [p for row in cells for cell in row for p in cell])
+    for cell in (cell for row in cells for cell in row if len(cell) > 1):
+        entries = [_entry(params, "panels", p, PanelEntry) for p in cell]
+        labels = [label for e in entries for label in e.modes]
+        if len({(e.front, e.end, e.data) for e in entries}) > 1 or len(set(labels)) < len(labels):
+            raise UserError(
+                f"{where}: the panels {list(cell)} drawn in one cell need the same front, end "
+                "and data, and distinct mode labels"
+            )
+    return GridJob(name, entry.title, tuple(entry.rows), entry.columns, cells, _legend(entry.modes))
+
+
+def _legend(modes) -> tuple[tuple[str, str | None], ...] | None:
+    """(mode, label) pairs from a list of modes or a mapping of modes to labels."""
+    if isinstance(modes, dict):
+        return tuple(modes.items())
+    return None if modes is None else tuple((mode, None) for mode in modes)
 
 
 @dataclass(frozen=True)
@@ -401,49 +485,64 @@ class SimilarityJob:
 
 def similarity_job(params: dict, name: str) -> SimilarityJob:
     """The validated Fig. 6-style figure ``similarities.<name>``."""
-    figures = _section(params, "similarities")
-    if name not in figures:
-        raise UserError(f"similarity figure {name!r} is not under `similarities:` in params.yaml")
-    entry = figures[name]
     where = f"similarities.{name}"
-    if set(entry) != {"title", "panels", "mode", "samples"} or not isinstance(
-        entry["panels"], dict
-    ):
-        raise UserError(
-            f"{where} needs title, panels ({{label: panel}}), mode (the FuLA mode label) "
-            "and samples"
-        )
-    if not isinstance(entry["samples"], int) or entry["samples"] < 4:
-        raise UserError(f"{where}.samples must be an integer >= 4 (debiased CKA needs 4)")
+    entry = _entry(params, "similarities", name, SimilarityEntry)
+    _check_names(params, where, "panels", entry.panels.values())
     jobs = {}
-    for label, panel in entry["panels"].items():
+    for label, panel in entry.panels.items():
         job = panel_job(params, panel)
         if job.adversarial is None or any(i != j for i, j in job.pairs):
             raise UserError(
                 f"{where}: panel {panel!r} must be an adversarial panel with points (i = j)"
             )
-        if "dm" not in job.modes or job.modes.get(entry["mode"], {}).get("objective") != "fula":
+        if "dm" not in job.modes or job.modes.get(entry.mode, {}).get("objective") != "fula":
             raise UserError(
-                f"{where}: panel {panel!r} needs a dm mode and the fula mode {entry['mode']!r}"
+                f"{where}: panel {panel!r} needs a dm mode and the fula mode {entry.mode!r}"
             )
         jobs[label] = job
-    return SimilarityJob(name, str(entry["title"]), jobs, entry["mode"], entry["samples"])
+    return SimilarityJob(name, entry.title, jobs, entry.mode, entry.samples)
+
+
+@dataclass(frozen=True)
+class SubsetFigureJob:
+    name: str
+    title: str
+    series: dict  # label -> series name
+
+
+def subset_figure_job(params: dict, name: str) -> SubsetFigureJob:
+    """The validated composite class-subset figure ``subset_figures.<name>``."""
+    where = f"subset_figures.{name}"
+    entry = _entry(params, "subset_figures", name, SubsetFigureEntry)
+    _check_names(params, where, "subsets", entry.series.values())
+    return SubsetFigureJob(name, entry.title, dict(entry.series))
+
+
+@dataclass(frozen=True)
+class CrossLayerFigureJob:
+    name: str
+    title: str
+    rows: dict  # label -> cross-layer panel name
+    modes: tuple[tuple[str, str | None], ...] | None
+
+
+def cross_layer_figure_job(params: dict, name: str) -> CrossLayerFigureJob:
+    """The validated composite cross-layer figure ``cross_layer_figures.<name>``."""
+    where = f"cross_layer_figures.{name}"
+    entry = _entry(params, "cross_layer_figures", name, CrossLayerFigureEntry)
+    _check_names(params, where, "panels", entry.rows.values())
+    for panel in entry.rows.values():
+        if _entry(params, "panels", panel, PanelEntry).points is not None:
+            raise UserError(f"{where}: panel {panel!r} has points, not front_points and end_points")
+    return CrossLayerFigureJob(name, entry.title, dict(entry.rows), _legend(entry.modes))
 
 
 def shortcut_examples_job(params: dict, name: str) -> tuple[list[str], int]:
     """(shortcut settings, images per row) of ``shortcut_examples.<name>``."""
-    figures = _section(params, "shortcut_examples")
-    if name not in figures:
-        raise UserError(f"figure {name!r} is not under `shortcut_examples:` in params.yaml")
-    entry = figures[name]
-    settings, per_row = entry.get("settings"), entry.get("per_row")
-    if set(entry) != {"settings", "per_row"} or not isinstance(settings, list) or not settings:
-        raise UserError(
-            f"shortcut_examples.{name} needs settings (a list of shortcut names) and per_row"
-        )
-    sources = {shortcut_setting(params, s).source for s in settings}
+    where = f"shortcut_examples.{name}"
+    entry = _entry(params, "shortcut_examples", name, ShortcutExamplesEntry)
+    _check_names(params, where, "shortcuts", entry.settings)
+    sources = {shortcut_setting(params, s).source for s in entry.settings}
     if len(sources) != 1:
-        raise UserError(f"shortcut_examples.{name}: settings must share one source dataset")
-    if not isinstance(per_row, int) or per_row < 1:
-        raise UserError(f"shortcut_examples.{name}.per_row must be a positive integer")
-    return settings, per_row
+        raise UserError(f"{where}: settings must share one source dataset")
+    return list(entry.settings), entry.per_row

@@ -1,28 +1,50 @@
-"""Readers of the raw datasets, each returning a canonical PreparedDataset.
+"""Readers of the raw datasets, each returning a canonical PreparedDataset, and the
+typed options of each (params.yaml `datasets.<name>`).
 
-cifar10        torchvision's CIFAR10 (downloads when online, else reads raw_dir)
-imagenet32-10  the official Downsampled ImageNet 32x32 pickles; classes drawn with a seed
-fashion-mnist  Debian's dataset-fashion-mnist when installed, else torchvision's download;
-               zero-padded from 28x28 to 32x32
-digits         scikit-learn's bundled 8x8 digits, bilinearly resized to 32x32
+cifar10         torchvision's CIFAR10 (downloads when online, else reads raw_dir)
+ls-imagenet-10  ten ImageNet classes at 32x32 (the authors' WNIDs by default), from the
+                official Downsampled ImageNet 32x32 pickles or from full ImageNet folders
+fashion-mnist   Debian's dataset-fashion-mnist when installed, else torchvision's
+                download; zero-padded from 28x28 to 32x32
+digits          scikit-learn's bundled 8x8 digits, bilinearly resized to 32x32
+
+torchvision is imported by the readers that use it: every stage validates dataset
+options, and torchvision's import alone takes seconds.
 """
 
 import gzip
 import pickle
 import shutil
 import urllib.error
+from dataclasses import asdict
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
-import torchvision
+from pydantic import Field
+from tqdm import tqdm
 
 from stitchkit.errors import UserError
 from stitchkit.prepared import PreparedDataset
+from stitchkit.schema import Float, Int, PositiveInt, Str, section, validated
 
 IMAGENET32_TRAIN_FILES = [f"train_data_batch_{i}" for i in range(1, 11)]
 IMAGENET32_VAL_FILE = "val_data"
-IMAGENET32_NUM_CLASSES = 1000
+IMAGENET_CLASS_MAP = "map_clsloc.txt"  # "wnid index name" per line; ImageNet32's labels
+# the authors' LS-ImageNet-10 (their data/ls_imagenet10.txt)
+AUTHORS_WNIDS = (
+    "n03379051",
+    "n03424325",
+    "n04026417",
+    "n02091831",
+    "n01978455",
+    "n02804414",
+    "n02089973",
+    "n07715103",
+    "n02974003",
+    "n04127249",
+)
 FASHION_MNIST_DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_FILES = [
     "train-images-idx3-ubyte",
@@ -40,8 +62,11 @@ def _labels(values) -> torch.Tensor:
     return torch.as_tensor(np.asarray(values), dtype=torch.int64)
 
 
-def _torchvision_splits(dataset_class, raw_dir: str, fix: str) -> dict:
-    """{True: train, False: test} torchvision datasets (downloaded only if absent)."""
+def _torchvision_splits(name: str, raw_dir: str, fix: str) -> dict:
+    """{True: train, False: test} of torchvision dataset ``name`` (downloaded if absent)."""
+    import torchvision
+
+    dataset_class = getattr(torchvision.datasets, name)
     try:
         return {
             train: dataset_class(raw_dir, train=train, download=True) for train in (True, False)
@@ -56,20 +81,33 @@ def prepare_cifar10(raw_dir: str) -> PreparedDataset:
         f"CIFAR-10 is not under {raw_dir}/cifar-10-batches-py and could not be downloaded; "
         f"extract cifar-10-python.tar.gz into {raw_dir}/"
     )
-    datasets = _torchvision_splits(torchvision.datasets.CIFAR10, raw_dir, fix)
+    datasets = _torchvision_splits("CIFAR10", raw_dir, fix)
     train, test = ((_hwc_to_tensor(d.data), _labels(d.targets)) for d in datasets.values())
     return PreparedDataset(
         *train, *test, class_names=list(datasets[True].classes), class_ids=list(range(10))
     )
 
 
-def imagenet32_classes(num_classes: int, class_seed: int) -> list[int]:
-    """The 1-based ImageNet32 label ids drawn for the subset, sorted."""
-    if not 2 <= num_classes <= IMAGENET32_NUM_CLASSES:
-        raise UserError(f"imagenet32 num_classes must be in 2..1000, got {num_classes}")
+def read_class_map(root: Path) -> list[tuple[str, str]]:
+    """(wnid, name) of the 1000 classes in the order of map_clsloc.txt (ImageNet32's
+    label l is line l); a missing file is a UserError."""
+    path = Path(root) / IMAGENET_CLASS_MAP
+    if not path.exists():
+        raise UserError(
+            f"{path} is missing; it maps WNIDs to ImageNet32's labels (its line order). "
+            "Copy map_clsloc.txt from the ILSVRC2012 devkit into "
+            f"{root}/"
+        )
+    rows = [line.split(maxsplit=2) for line in path.read_text().splitlines() if line.strip()]
+    return [(wnid, name) for wnid, _index, name in sorted(rows, key=lambda r: int(r[1]))]
+
+
+def ls_imagenet_wnids(candidates: list[str], num_classes: int, class_seed: int) -> list[str]:
+    """A seeded draw of ``num_classes`` WNIDs among ``candidates`` (in their order)."""
+    if not 2 <= num_classes <= len(candidates):
+        raise UserError(f"num_classes must be in 2..{len(candidates)}, got {num_classes}")
     g = torch.Generator().manual_seed(class_seed)
-    ids = torch.randperm(IMAGENET32_NUM_CLASSES, generator=g)[:num_classes] + 1
-    return sorted(ids.tolist())
+    return [candidates[i] for i in torch.randperm(len(candidates), generator=g)[:num_classes]]
 
 
 def _read_imagenet32_file(path: Path, keep: dict[int, int]):
@@ -83,14 +121,8 @@ def _read_imagenet32_file(path: Path, keep: dict[int, int]):
     )
 
 
-def prepare_imagenet32(raw_dir: str, num_classes: int, class_seed: int) -> PreparedDataset:
-    """``num_classes`` classes of Downsampled ImageNet 32x32 (Chrabaszcz et al. 2017).
-
-    ``raw_dir`` holds the unzipped official files: train_data_batch_1..10 (from
-    Imagenet32_train.zip) and val_data (from Imagenet32_val.zip); the val split is the
-    test split. Names come from an optional map_clsloc.txt (wnid id name per line).
-    """
-    root = Path(raw_dir)
+def _imagenet32_splits(root: Path, wnids: list[str], class_map):
+    """(train, test) (images, labels) of the ``wnids`` classes from ImageNet32's pickles."""
     missing = [f for f in [*IMAGENET32_TRAIN_FILES, IMAGENET32_VAL_FILE] if not (root / f).exists()]
     if missing:
         raise UserError(
@@ -98,23 +130,81 @@ def prepare_imagenet32(raw_dir: str, num_classes: int, class_seed: int) -> Prepa
             "Imagenet32_train.zip and Imagenet32_val.zip (image-net.org, 'Downsampled "
             f"ImageNet 32x32') and unzip them into {root}/"
         )
-    ids = imagenet32_classes(num_classes, class_seed)
-    keep = {class_id: index for index, class_id in enumerate(ids)}
+    label_of = {wnid: index + 1 for index, (wnid, _) in enumerate(class_map)}
+    keep = {label_of[w]: n for n, w in enumerate(wnids)}
     train = [_read_imagenet32_file(root / f, keep) for f in IMAGENET32_TRAIN_FILES]
-    test_images, test_labels = _read_imagenet32_file(root / IMAGENET32_VAL_FILE, keep)
-    names = {i: f"imagenet_{i}" for i in ids}
-    if (root / "map_clsloc.txt").exists():
-        for line in (root / "map_clsloc.txt").read_text().splitlines():
-            _wnid, index, name = line.split(maxsplit=2)
-            if int(index) in names:
-                names[int(index)] = name
+    test = _read_imagenet32_file(root / IMAGENET32_VAL_FILE, keep)
+    return (torch.cat([t[0] for t in train]), torch.cat([t[1] for t in train])), test
+
+
+def _imagenet_folder_split(folder: Path, wnids: list[str]):
+    """(images, labels) of folder/<wnid>/* resized as the authors do: the shorter side
+    to 32 (bilinear), then a central 32x32 crop; RGB."""
+    from PIL import Image
+    from torchvision.transforms import CenterCrop, Compose, Resize
+
+    resize = Compose([Resize(32), CenterCrop(32)])
+    files = [(p, n) for n, w in enumerate(wnids) for p in sorted((folder / w).glob("*"))]
+    images = []
+    for path, _ in tqdm(files, desc=f"resize {folder.name}", unit="image"):
+        with Image.open(path) as image:
+            images.append(np.asarray(resize(image).convert("RGB")))
+    return _hwc_to_tensor(np.stack(images)), _labels([n for _, n in files])
+
+
+def _imagenet_folder_splits(root: Path, wnids: list[str]):
+    missing = [f"{split}/{w}" for split in ("train", "val") for w in wnids]
+    missing = [m for m in missing if not (root / m).is_dir()]
+    if missing:
+        raise UserError(
+            f"ImageNet class folders missing under {root}/: {', '.join(missing[:3])}"
+            f"{' ...' if len(missing) > 3 else ''}; put ImageNet's train/ and val/ there "
+            "with one folder per WNID (val sorted into class folders)"
+        )
+    return _imagenet_folder_split(root / "train", wnids), _imagenet_folder_split(
+        root / "val", wnids
+    )
+
+
+def prepare_ls_imagenet(
+    raw_dir: str,
+    source: str = "imagenet32",
+    wnids: tuple[str, ...] | None = AUTHORS_WNIDS,
+    class_seed: int | None = None,
+    num_classes: int = 10,
+) -> PreparedDataset:
+    """LS-ImageNet: the ``wnids`` classes (or a ``class_seed`` draw of ``num_classes``)
+    at 32x32, labelled in sorted-WNID order (the authors' ImageFolder order); the
+    official validation split is the test split.
+
+    ``source`` imagenet32: ``raw_dir`` holds the unzipped official Downsampled ImageNet
+    32x32 files (train_data_batch_1..10, val_data) and map_clsloc.txt, which maps WNIDs
+    to their labels. ``source`` imagenet: ``raw_dir`` holds ImageNet's train/ and val/
+    with one folder per WNID, resized as the authors do (Resize 32, CenterCrop 32).
+    """
+    root = Path(raw_dir)
+    class_map = read_class_map(root) if source == "imagenet32" else None
+    if class_map is None and (root / IMAGENET_CLASS_MAP).exists():
+        class_map = read_class_map(root)
+    if wnids is None:
+        candidates = (
+            [w for w, _ in class_map]
+            if class_map
+            else sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
+        )
+        wnids = ls_imagenet_wnids(candidates, num_classes, class_seed)
+    wnids = sorted(wnids)
+    known = {w for w, _ in class_map} if class_map else None
+    unknown = [w for w in wnids if known is not None and w not in known]
+    if unknown:
+        raise UserError(f"WNIDs {unknown} are not in {root / IMAGENET_CLASS_MAP}")
+    if source == "imagenet32":
+        train, test = _imagenet32_splits(root, wnids, class_map)
+    else:
+        train, test = _imagenet_folder_splits(root, wnids)
+    names = dict(class_map) if class_map else {}
     return PreparedDataset(
-        torch.cat([t[0] for t in train]),
-        torch.cat([t[1] for t in train]),
-        test_images,
-        test_labels,
-        class_names=[names[i] for i in ids],
-        class_ids=ids,
+        *train, *test, class_names=[names.get(w, w) for w in wnids], class_ids=wnids
     )
 
 
@@ -132,7 +222,7 @@ def prepare_fashion_mnist(raw_dir: str, debian_dir: str = FASHION_MNIST_DEBIAN_D
         "Fashion-MNIST not found and could not be downloaded; install it with "
         "`apt-get install dataset-fashion-mnist`"
     )
-    datasets = _torchvision_splits(torchvision.datasets.FashionMNIST, raw_dir, fix)
+    datasets = _torchvision_splits("FashionMNIST", raw_dir, fix)
     train, test = (
         (
             torch.nn.functional.pad(d.data, (2, 2, 2, 2)).unsqueeze(1).to(torch.uint8).contiguous(),
@@ -145,13 +235,11 @@ def prepare_fashion_mnist(raw_dir: str, debian_dir: str = FASHION_MNIST_DEBIAN_D
     )
 
 
-def prepare_digits(test_fraction: float, split_seed: int) -> PreparedDataset:
+def prepare_digits(test_fraction: float = 0.25, split_seed: int = 0) -> PreparedDataset:
     """scikit-learn's 1797 8x8 digits, resized to 32x32, stratified train/test split."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    if not 0 < test_fraction < 1:
-        raise UserError(f"digits test_fraction must be in (0, 1), got {test_fraction}")
     digits = load_digits()
     small = torch.from_numpy(digits.images).float().unsqueeze(1) * (255 / 16)
     large = torch.nn.functional.interpolate(small, size=32, mode="bilinear", align_corners=False)
@@ -171,19 +259,55 @@ def prepare_digits(test_fraction: float, split_seed: int) -> PreparedDataset:
     )
 
 
+@section
+class FolderOptions:
+    """Where a downloadable dataset lives (or is downloaded to)."""
+
+    raw_dir: Str = "data/raw"
+
+
+@section
+class DigitsOptions:
+    test_fraction: Float = Field(default=0.25, gt=0, lt=1)
+    split_seed: Int = 0
+
+
+@section
+class LSImageNetOptions:
+    """``wnids`` (default: the authors' ten), or ``wnids: null`` with ``class_seed`` for a
+    seeded draw of ``num_classes`` classes; ``source`` imagenet32 or imagenet."""
+
+    raw_dir: Str = "data/raw/imagenet32"
+    source: Literal["imagenet32", "imagenet"] = "imagenet32"
+    wnids: tuple[Str, ...] | None = AUTHORS_WNIDS
+    class_seed: Int | None = None
+    num_classes: PositiveInt = 10
+
+    def __post_init__(self):
+        if (self.wnids is None) == (self.class_seed is None):
+            raise ValueError(
+                "give either wnids (a list of ImageNet WNIDs) or wnids: null with a "
+                "class_seed (a seeded draw of num_classes classes)"
+            )
+
+
+# dataset name -> (its options, its reader)
 PREPARERS = {
-    "cifar10": prepare_cifar10,
-    "imagenet32-10": prepare_imagenet32,
-    "fashion-mnist": prepare_fashion_mnist,
-    "digits": prepare_digits,
+    "cifar10": (FolderOptions, prepare_cifar10),
+    "ls-imagenet-10": (LSImageNetOptions, prepare_ls_imagenet),
+    "fashion-mnist": (FolderOptions, prepare_fashion_mnist),
+    "digits": (DigitsOptions, prepare_digits),
 }
 
 
-def prepare(name: str, options: dict) -> PreparedDataset:
-    """Run the reader for dataset ``name`` with its params.yaml ``options``."""
+def dataset_options(name: str, options: dict | None):
+    """The validated options of dataset ``name`` (a section of ``datasets:``)."""
     if name not in PREPARERS:
-        raise UserError(f"unknown dataset {name!r}; choose one of {sorted(PREPARERS)}")
-    try:
-        return PREPARERS[name](**options)
-    except TypeError as exc:
-        raise UserError(f"bad options for dataset {name!r} in params.yaml: {exc}") from exc
+        raise UserError(f"datasets.{name}: unknown dataset; choose one of {sorted(PREPARERS)}")
+    return validated(PREPARERS[name][0], options or {}, f"datasets.{name}")
+
+
+def prepare(name: str, options: dict | None) -> PreparedDataset:
+    """Run the reader for dataset ``name`` with its params.yaml ``options``."""
+    settings = dataset_options(name, options)
+    return PREPARERS[name][1](**asdict(settings))

@@ -148,20 +148,18 @@ class StitchableResNet(nn.Module):
 
     def end_terms(self, h: torch.Tensor, k: int) -> Iterator[torch.Tensor]:
         """Lazily, from the activation ``h`` at point k: h, the activations at points
-        k+1..9, the pooled penultimate features, then the logits (FuLA's hint terms are
-        all but the logits: ``num_hint_terms(k)`` of them)."""
+        k+1..9, then the logits. FuLA's hint terms are all but the logits:
+        ``num_hint_terms(k)`` of them (as in the authors' code: no pooled features)."""
         self.check_point(k)
         yield h
         for segment in self.segments[k:]:
             h = segment(h)
             yield h
-        pooled = self.pool(h)
-        yield pooled
-        yield self.fc(pooled)
+        yield self.fc(self.pool(h))
 
     def num_hint_terms(self, k: int) -> int:
-        """Points k..9 plus the pooled penultimate features."""
-        return self.num_points - k + 2
+        """The stitching points k..9."""
+        return self.num_points - k + 1
 
     def features_from(self, h: torch.Tensor, k: int) -> torch.Tensor:
         """Penultimate pooled features from the activation at stitching point k."""

@@ -1,5 +1,6 @@
 """Figures in the paper's style, drawn from result JSONs (Fig. 7/12: from the shortcut data)."""
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -25,6 +26,12 @@ def _style() -> None:
     sns.set_theme(context="paper", style="whitegrid", font_scale=1.3)
 
 
+def _suptitle(fig, title: str) -> None:
+    """The figure's title, wrapped to the figure's width."""
+    chars = max(30, int(fig.get_figwidth() * 9))
+    fig.suptitle(textwrap.fill(title, chars), fontsize="large")
+
+
 def save_figure(fig, stem: Path) -> list[Path]:
     """Write ``stem``.png and ``stem``.pdf atomically, byte-reproducibly."""
     paths = []
@@ -37,13 +44,36 @@ def save_figure(fig, stem: Path) -> list[Path]:
     return paths
 
 
-def _mode_style(mode: str) -> dict:
+def _mode_style(mode: str, legend: str | None = None) -> dict:
+    """Colour and marker of the mode's objective (the label's first word); a variant
+    (a label other than the objective's own, e.g. dm-rs) is drawn dotted."""
     base = mode.split("-")[0]
+    variant = mode != base and mode not in MODE_LABELS
     return {
         "marker": MODE_MARKERS.get(base, "o"),
         "color": MODE_COLORS.get(base),
-        "label": MODE_LABELS.get(mode, mode),
+        "label": legend or MODE_LABELS.get(mode, mode),
+        "linestyle": ":" if variant else "-",
     }
+
+
+def drawn_modes(results: list[dict], modes=None) -> list[tuple[str, str | None]]:
+    """(mode, legend label) pairs to draw: ``modes`` as given (labels or pairs), else
+    every mode of ``results`` but those of objective dm (the paper draws DM only in
+    Fig. 3)."""
+    if modes is not None:
+        return [m if isinstance(m, tuple | list) else (m, None) for m in modes]
+    objective = {r["mode"]: r.get("objective", r["mode"]) for r in results}
+    return [(m, None) for m in objective if objective[m] != "dm"]
+
+
+def merge_panels(panels: list[dict]) -> dict:
+    """One panel from several of the same front, end and data, drawn together: the
+    first one's model accuracies and every panel's results."""
+    keys = [(r["mode"], r["front_point"], r["end_point"]) for p in panels for r in p["results"]]
+    if len(set(keys)) != len(keys):
+        raise ValueError("merged panels must not share a mode label")
+    return {**panels[0], "results": [r for p in panels for r in p["results"]]}
 
 
 def _legend_below(ax, columns: int, handles=None) -> None:
@@ -67,15 +97,16 @@ SECOND_SERIES = (
 
 
 def _second_series(results: list[dict]) -> tuple | None:
-    """The dashed series a panel has (shortcut test or robust accuracy), if any."""
+    """The dashed series every one of ``results`` has (shortcut test or robust
+    accuracy), if any."""
     for series in SECOND_SERIES:
-        if any(r.get(series[0]) is not None for r in results):
+        if results and all(r.get(series[0]) is not None for r in results):
             return series
     return None
 
 
 def stitching_plot(panel: dict, ax=None, title: str | None = None, legend: bool = True, modes=None):
-    """Accuracy against stitching point, one line per mode (all, or ``modes``); x = 0 is
+    """Accuracy against stitching point, one line per mode (see drawn_modes); x = 0 is
     the end model and x = 10 the front model, as in the paper's stitching plots. On a
     shortcut dataset the accuracy on the shortcut test split, on an adversarial panel the
     robust accuracy, is drawn dashed beside the clean one (solid)."""
@@ -84,18 +115,18 @@ def stitching_plot(panel: dict, ax=None, title: str | None = None, legend: bool 
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.5, 3.8))
     same_point = [r for r in panel["results"] if r["front_point"] == r["end_point"]]
-    if modes is None:
-        modes = list(dict.fromkeys(r["mode"] for r in same_point))
-    second = _second_series(same_point)
+    modes = drawn_modes(same_point, modes)
+    drawn = [r for r in same_point if r["mode"] in dict(modes)]
+    second = _second_series(drawn)
     last = 10
-    for mode in modes:
-        rows = sorted((r for r in same_point if r["mode"] == mode), key=lambda r: r["front_point"])
+    for mode, legend_label in modes:
+        rows = sorted((r for r in drawn if r["mode"] == mode), key=lambda r: r["front_point"])
         xs = [0] + [r["front_point"] for r in rows] + [last]
-        style = _mode_style(mode)
-        series = [("test_accuracy", "end_accuracy", "front_accuracy", "-", style["label"])]
+        style = _mode_style(mode, legend_label)
+        series = [("test_accuracy", "end_accuracy", "front_accuracy", style["linestyle"], True)]
         if second:
-            series.append((*second[:3], "--", None))
-        for key, end_key, front_key, linestyle, label in series:
+            series.append((*second[:3], "--", False))
+        for key, end_key, front_key, linestyle, labelled in series:
             ys = [panel[end_key]] + [r[key] for r in rows] + [panel[front_key]]
             ax.plot(
                 xs,
@@ -105,7 +136,7 @@ def stitching_plot(panel: dict, ax=None, title: str | None = None, legend: bool 
                 markerfacecolor="none",
                 color=style["color"],
                 linestyle=linestyle,
-                label=label,
+                label=style["label"] if labelled else None,
             )
     for end_key, front_key, marker in (
         ("end_accuracy", "front_accuracy", "o"),
@@ -146,11 +177,12 @@ def _linestyle_handles(second_label: str) -> list:
     ]
 
 
-def stitching_grid(panels: list[list[dict]], row_labels, column_labels, title: str, modes=None):
-    """A grid of stitching plots (the paper's Figs. 4, 5, 8): one row per row label, one
-    column per column label, one shared legend; all modes, or only ``modes``."""
+def stitching_grid(cells: list[list[dict]], row_labels, column_labels, title: str, modes=None):
+    """A grid of stitching plots (the paper's Figs. 3, 4, 5, 8): one row per row label,
+    one column per column label, one shared legend; ``cells[r][c]`` is a panel (merged
+    from several with merge_panels); modes as in drawn_modes."""
     _style()
-    rows, columns = len(panels), len(panels[0])
+    rows, columns = len(cells), len(cells[0])
     fig, axes = plt.subplots(
         rows,
         columns,
@@ -160,7 +192,7 @@ def stitching_grid(panels: list[list[dict]], row_labels, column_labels, title: s
         sharey=True,
         layout="constrained",
     )
-    for r, row in enumerate(panels):
+    for r, row in enumerate(cells):
         for c, panel in enumerate(row):
             ax = axes[r][c]
             stitching_plot(
@@ -171,23 +203,28 @@ def stitching_grid(panels: list[list[dict]], row_labels, column_labels, title: s
             ax.set_ylabel(f"{row_labels[r]}\naccuracy (%)" if c == 0 else "")
             ax.tick_params(axis="x", labelsize="x-small")
     handles, _ = axes[0][0].get_legend_handles_labels()
-    second = _second_series(panels[0][0]["results"])
+    first = cells[0][0]["results"]
+    drawn = [r for r in first if r["mode"] in dict(drawn_modes(first, modes))]
+    second = _second_series(drawn)
     if second:
         handles += _linestyle_handles(second[3])
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
-    fig.suptitle(title, fontsize="large")
+    _suptitle(fig, title)
     return fig
 
 
-def class_subset_plot(series: dict):
+def class_subset_plot(series: dict, ax=None, title: str | None = None, legend: bool = True):
     """Accuracy on all classes against the number of classes k the stitch was fitted on,
-    one line per mode (the paper's Fig. 9); the dashed line is the end model."""
+    one line per mode but DM (the paper's Fig. 9); the dashed line is the end model."""
     _style()
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    modes = list(dict.fromkeys(r["mode"] for r in series["results"]))
-    for mode in modes:
-        rows = [r for r in series["results"] if r["mode"] == mode]
-        rows.sort(key=lambda r: r["classes"])
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    modes = drawn_modes(series["results"])
+    for mode, _ in modes:
+        rows = sorted(
+            (r for r in series["results"] if r["mode"] == mode), key=lambda r: r["classes"]
+        )
         style = _mode_style(mode)
         ax.plot(
             [r["classes"] for r in rows],
@@ -196,97 +233,133 @@ def class_subset_plot(series: dict):
             markersize=5,
             markerfacecolor="none",
             color=style["color"],
+            linestyle=style["linestyle"],
             label=style["label"],
         )
     ax.axhline(100 * series["end_accuracy"], color="black", linestyle="--", label="end model")
     ks = sorted({r["classes"] for r in series["results"]})
     ax.set_xticks(ks)
     ax.set_ylim(0, 100)
-    ax.set_xlabel("number of classes k the stitch is trained on")
+    ax.set_xlabel("classes k the stitch is fitted on")
     ax.set_ylabel("accuracy on all classes (%)")
-    ax.set_title(
-        f"{series['front']} → {series['end']}, point {series['point']}\n"
-        f"(stitched on the first k classes of {series['data']})",
-        fontsize="medium",
-    )
-    _legend_below(ax, len(modes) + 1)
+    if title is None:
+        title = f"{series['front']} → {series['end']}, point {series['point']}"
+    ax.set_title(title, fontsize="medium")
+    if legend:
+        _legend_below(ax, len(modes) + 1)
     return fig
 
 
-def shortcut_examples(settings: dict, per_row: int):
-    """The paper's Fig. 7 / 12: one row per shortcut setting (and the clean images on
-    top), showing the first shortcut test image of each of the first ``per_row`` classes;
-    ``settings`` maps names to shortcut PreparedDatasets of one clean source."""
+def class_subset_figure(series: dict[str, dict], title: str):
+    """The paper's Fig. 9 / 25-27: class-subset series side by side (label -> series
+    result), one shared legend."""
     _style()
-    names = list(settings)
-    first = settings[names[0]]
     fig, axes = plt.subplots(
-        len(names) + 1,
+        1, len(series), figsize=(5.6 * len(series), 4.3), squeeze=False, sharey=True,
+        layout="constrained",
+    )  # fmt: skip
+    for ax, (label, result) in zip(axes[0], series.items(), strict=True):
+        subtitle = f"{label}\n{result['front']} → {result['end']}"
+        class_subset_plot(result, ax=ax, title=subtitle, legend=False)
+        if ax is not axes[0][0]:
+            ax.set_ylabel("")
+    handles, _ = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+    _suptitle(fig, title)
+    return fig
+
+
+def shortcut_examples(clean, stamped: dict, class_names: list[str], per_row: int):
+    """The paper's Fig. 7 / 12: the clean images on top, then one row per shortcut
+    setting, showing the first test image of each of the first ``per_row`` classes;
+    ``clean`` is (images, labels) and ``stamped`` maps setting names to the images with
+    their shortcut (same order)."""
+    _style()
+    images, labels = clean
+    fig, axes = plt.subplots(
+        len(stamped) + 1,
         per_row,
-        figsize=(1.1 * per_row + 1.6, 1.15 * (len(names) + 1)),
+        figsize=(1.1 * per_row + 1.6, 1.15 * (len(stamped) + 1)),
         squeeze=False,
         layout="constrained",
     )
-    rows = [("clean", first.test_images)] + [(n, settings[n].shortcut_test_images) for n in names]
-    for r, (label, images) in enumerate(rows):
+    rows = [("clean", images), *stamped.items()]
+    for r, (label, row_images) in enumerate(rows):
         for c in range(per_row):
             ax = axes[r][c]
-            index = int((first.test_labels == c).nonzero()[0])
-            image = images[index].permute(1, 2, 0).squeeze(-1).numpy()
+            index = int((labels == c).nonzero()[0])
+            image = row_images[index].permute(1, 2, 0).squeeze(-1).numpy()
             ax.imshow(image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
-                ax.set_title(first.class_names[c], fontsize="x-small")
+                ax.set_title(class_names[c], fontsize="x-small")
             if c == 0:
                 ax.set_ylabel(label, fontsize="x-small", rotation=0, ha="right", va="center")
     return fig
 
 
-def cross_layer_heatmaps(panel: dict):
-    """Annotated accuracy matrices, one per mode (rows: front output point, columns: end
-    input point), each titled with its self-accuracy and, in parentheses, that of the
-    non-directional matrix (the paper's Fig. 10 / 11)."""
+def _heatmap(ax, panel: dict, mode: str, points: list[int], legend: str | None = None) -> None:
+    """One annotated accuracy matrix titled with its self-accuracy and, in
+    parentheses, that of the non-directional matrix (Sec. 3.3)."""
     from stitchkit.cross_layer import accuracy_matrix, non_directional, self_accuracy
 
+    matrix = accuracy_matrix(panel["results"], mode, points)
+    sns.heatmap(
+        100 * matrix,
+        ax=ax,
+        vmin=0,
+        vmax=100,
+        cmap="viridis",
+        annot=True,
+        fmt=".0f",
+        cbar=False,
+        square=True,
+        xticklabels=points,
+        yticklabels=points,
+        annot_kws={"fontsize": "x-small"},
+    )
+    label = legend or MODE_LABELS.get(mode, mode)
+    directional, both = self_accuracy(matrix), self_accuracy(non_directional(matrix))
+    ax.set_title(
+        f"{label}\nself-acc. {100 * directional:.0f}% ({100 * both:.0f}%)", fontsize="small"
+    )
+    ax.set_xlabel("end input point")
+    ax.tick_params(axis="y", rotation=0)
+
+
+def cross_layer_heatmaps(panel: dict):
+    """Annotated accuracy matrices of one cross-layer panel, one per mode but DM (rows:
+    front output point, columns: end input point)."""
+    return cross_layer_figure(
+        {"": panel}, f"{panel['front']} → {panel['end']} (stitched on {panel['data']})"
+    )
+
+
+def cross_layer_figure(rows: dict[str, dict], title: str, modes=None):
+    """The paper's Figs. 10, 11, 28-30: one row of accuracy matrices per setting (label
+    -> cross-layer panel), one column per mode (see drawn_modes; default all but DM)."""
     _style()
-    points = sorted({r["front_point"] for r in panel["results"]})
-    modes = list(dict.fromkeys(r["mode"] for r in panel["results"]))
+    first = next(iter(rows.values()))
+    modes = drawn_modes(first["results"], modes)
+    points = sorted({r["front_point"] for r in first["results"]})
     side = 0.5 * len(points) + 1.2
     fig, axes = plt.subplots(
-        1,
+        len(rows),
         len(modes),
-        figsize=(side * len(modes) + 0.6, side + 1.0),
+        figsize=(side * len(modes) + 0.9, (side + 0.6) * len(rows) + 0.5),
         squeeze=False,
         layout="constrained",
     )
-    for n, (ax, mode) in enumerate(zip(axes[0], modes, strict=True)):
-        matrix = accuracy_matrix(panel["results"], mode, points)
-        sns.heatmap(
-            100 * matrix,
-            ax=ax,
-            vmin=0,
-            vmax=100,
-            cmap="viridis",
-            annot=True,
-            fmt=".0f",
-            cbar=False,
-            square=True,
-            xticklabels=points,
-            yticklabels=points,
-            annot_kws={"fontsize": "x-small"},
-        )
-        label = MODE_LABELS.get(mode, mode)
-        directional, both = self_accuracy(matrix), self_accuracy(non_directional(matrix))
-        ax.set_title(
-            f"{label}\nself-acc. {100 * directional:.0f}% ({100 * both:.0f}%)", fontsize="small"
-        )
-        ax.set_xlabel("end input point")
-        ax.set_ylabel("front output point" if n == 0 else "")
-        ax.tick_params(axis="y", rotation=0)
-    fig.suptitle(
-        f"{panel['front']} → {panel['end']} (stitched on {panel['data']})", fontsize="medium"
-    )
+    for r, (label, panel) in enumerate(rows.items()):
+        for c, (mode, legend) in enumerate(modes):
+            ax = axes[r][c]
+            _heatmap(ax, panel, mode, points, legend)
+            setting = f"{label}\n" if label else ""
+            ax.set_ylabel(f"{setting}front output point" if c == 0 else "")
+            if r < len(rows) - 1:
+                ax.set_xlabel("")
+    _suptitle(fig, title)
     return fig
 
 
@@ -329,5 +402,5 @@ def similarity_plot(configs: dict[str, list[dict]], title: str):
         ax.set_xticks(sorted({r["point"] for rows in configs.values() for r in rows}))
     handles, _ = ax_cka.get_legend_handles_labels()
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
-    fig.suptitle(title, fontsize="large")
+    _suptitle(fig, title)
     return fig

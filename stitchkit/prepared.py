@@ -3,8 +3,8 @@
 Layout (a dict saved with torch.save, loaded with weights_only=True):
 train_images/test_images uint8 (N, C, H, W); train_labels/test_labels int64 (N,);
 class_names list[str]; class_ids list[int] (ids in the source dataset);
-shortcut_test_images uint8 or None: the test images with a class-coded shortcut
-(shortcut datasets only; labels are test_labels).
+shortcut: a dict or None: the class-coded shortcut that training batches and the
+shortcut test splits get stamped with (shortcut datasets only; see shortcuts.py).
 """
 
 from dataclasses import dataclass
@@ -30,7 +30,7 @@ class PreparedDataset:
     test_labels: torch.Tensor
     class_names: list[str]
     class_ids: list[int]
-    shortcut_test_images: torch.Tensor | None = None
+    shortcut: dict | None = None
 
     def __post_init__(self):
         for split in ("train", "test"):
@@ -45,11 +45,9 @@ class PreparedDataset:
             raise ValueError("train and test images must have the same shape")
         if len(self.class_ids) != len(self.class_names):
             raise ValueError("class_ids and class_names must have the same length")
-        shortcut = self.shortcut_test_images
-        if shortcut is not None and (
-            shortcut.dtype != torch.uint8 or shortcut.shape != self.test_images.shape
-        ):
-            raise ValueError("shortcut_test_images must be uint8 shaped like test_images")
+        mask = None if self.shortcut is None else self.shortcut.get("train_mask")
+        if self.shortcut is not None and (mask is None or mask.shape != self.train_labels.shape):
+            raise ValueError("a shortcut needs a train_mask with one entry per training image")
 
     @property
     def num_classes(self) -> int:
@@ -59,13 +57,17 @@ class PreparedDataset:
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.train_images.shape[1:])
 
-    def test_split(self, shortcut: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """(images, labels) of the clean test split, or of its shortcut copy."""
-        if not shortcut:
-            return self.test_images, self.test_labels
-        if self.shortcut_test_images is None:
-            raise UserError("this dataset has no shortcut test split")
-        return self.shortcut_test_images, self.test_labels
+    def with_shortcut(self, shortcut: dict) -> "PreparedDataset":
+        """The same images with ``shortcut`` (a shortcuts.Shortcut's state) attached."""
+        return PreparedDataset(
+            self.train_images,
+            self.train_labels,
+            self.test_images,
+            self.test_labels,
+            list(self.class_names),
+            list(self.class_ids),
+            shortcut,
+        )
 
     def first_classes(self, k: int) -> "PreparedDataset":
         """The dataset with its training split restricted to labels 0..k-1 ("CIFAR-k");
@@ -73,6 +75,9 @@ class PreparedDataset:
         if not isinstance(k, int) or not 1 <= k <= self.num_classes:
             raise UserError(f"number of classes must be in 1..{self.num_classes}, got {k!r}")
         keep = self.train_labels < k
+        shortcut = self.shortcut
+        if shortcut is not None:
+            shortcut = {**shortcut, "train_mask": shortcut["train_mask"][keep]}
         return PreparedDataset(
             self.train_images[keep],
             self.train_labels[keep],
@@ -80,7 +85,7 @@ class PreparedDataset:
             self.test_labels,
             self.class_names,
             self.class_ids,
-            self.shortcut_test_images,
+            shortcut,
         )
 
     def channel_stats(self) -> tuple[tuple[float, ...], tuple[float, ...]]:

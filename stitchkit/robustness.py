@@ -1,66 +1,45 @@
-"""Robust accuracy under AutoAttack's "rand" attacks (APGD-CE, then APGD-DLR).
+"""Robust accuracy under AutoAttack's "rand" version (APGD-CE, then APGD-DLR).
 
-The official ``autoattack`` package is used when it is installed (an optional extra);
-otherwise the Adversarial Robustness Toolbox's APGD with the same two losses, combined
-per sample as AutoAttack does: a sample is robust only if it is classified correctly
-and every attack fails on it. Models take images in [0, 1] and are attacked in eval mode.
+The default backend is the official AutoAttack of Croce & Hein (the `pyautoattack`
+package). The Adversarial Robustness Toolbox's APGD with the same two losses is a second
+opinion, combined per sample as AutoAttack does: a sample is robust only if it is
+classified correctly and every attack fails on it. Models take images in [0, 1] and
+are attacked in eval mode.
 """
 
-import importlib.util
-from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
+from pydantic import Field
 from torch import nn
 
-from stitchkit.attacks import parse_fraction
 from stitchkit.augment import to_unit_float
-from stitchkit.errors import UserError
+from stitchkit.schema import Fraction, Int, PositiveInt, section
 
-BACKENDS = ("auto", "autoattack", "art")
-INSTALL_AUTOATTACK = (
-    "pip install -e '.[autoattack]' (or pip install git+https://github.com/fra31/auto-attack)"
-)
+BACKENDS = ("autoattack", "art")
 
 
-@dataclass(frozen=True)
+@section
 class RobustEvaluation:
-    """params.yaml `robust_eval:`: attack backend, test samples attacked, L-inf epsilon,
-    APGD iterations per attack, batch size and the seed of the sample draw and restarts."""
+    """params.yaml `robust_eval:`: attack backend, test samples attacked (null: all),
+    L-inf epsilon, APGD iterations per attack, EOT iterations (AutoAttack "rand": 20;
+    the same gradient each time for a deterministic model), batch size and the seed of
+    the sample draw and the attacks' random starts."""
 
-    backend: str = "auto"
-    samples: int = 1000
-    epsilon: float = 8 / 255
-    iterations: int = 100
-    batch_size: int = 500
-    seed: int = 0
-
-    def __post_init__(self):
-        object.__setattr__(self, "epsilon", parse_fraction(self.epsilon, "robust_eval.epsilon"))
-        if self.backend not in BACKENDS:
-            raise UserError(
-                f"unknown robust_eval.backend {self.backend!r}; choose one of {list(BACKENDS)}"
-            )
-        if self.epsilon <= 0:
-            raise UserError(f"robust_eval.epsilon must be > 0, got {self.epsilon}")
-        for name in ("samples", "iterations", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise UserError(f"robust_eval.{name} must be a positive integer, got {value!r}")
-
-    def resolved_backend(self) -> str:
-        """The backend that will run: ``auto`` picks autoattack when installed, else art."""
-        installed = importlib.util.find_spec("autoattack") is not None
-        if self.backend == "autoattack" and not installed:
-            raise UserError(
-                f"robust_eval.backend is autoattack but it is not installed; {INSTALL_AUTOATTACK}"
-            )
-        if self.backend == "auto":
-            return "autoattack" if installed else "art"
-        return self.backend
+    backend: Literal[BACKENDS] = "autoattack"
+    samples: PositiveInt | None = None
+    epsilon: Fraction = Field(default=8 / 255, gt=0)
+    iterations: PositiveInt = 100
+    eot_iterations: PositiveInt = 20
+    batch_size: PositiveInt = 500
+    seed: Int = 0
 
     def sample(self, images: torch.Tensor, labels: torch.Tensor):
-        """The attacked test samples: the first ``samples`` of a permutation drawn with ``seed``."""
+        """The attacked test samples: all, or the first ``samples`` of a permutation drawn
+        with ``seed`` (kept in their original order)."""
+        if self.samples is None or self.samples >= len(labels):
+            return images, labels
         order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(self.seed))
         keep = order[: self.samples].sort().values
         return images[keep], labels[keep]
@@ -74,18 +53,19 @@ def robust_accuracy(
     device: torch.device,
 ) -> dict:
     """Clean and robust accuracy of ``model`` on ``settings.sample`` of (uint8 images,
-    labels), with the backend that produced them."""
-    backend = settings.resolved_backend()
+    labels), with the backend that produced them. The global RNG is left untouched."""
     images, labels = settings.sample(images, labels)
     x, y = to_unit_float(images), labels
     model.eval()
-    attack = _autoattack if backend == "autoattack" else _art_apgd
-    clean, robust = attack(model, x, y, settings, device)
+    attack = _autoattack if settings.backend == "autoattack" else _art_apgd
+    devices = [device] if torch.device(device).type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        clean, robust = attack(model, x, y, settings, device)
     return {
         "clean_accuracy": float(clean.mean()),
         "robust_accuracy": float(robust.mean()),
         "samples": len(y),
-        "backend": backend,
+        "backend": settings.backend,
         "epsilon": settings.epsilon,
         "iterations": settings.iterations,
     }
@@ -100,16 +80,31 @@ def predictions(model: nn.Module, x: torch.Tensor, batch_size: int, device) -> n
     return torch.cat(out).numpy()
 
 
+def _autoattack(model, x, y, s: RobustEvaluation, device):
+    from pyautoattack import AutoAttack
+
+    adversary = AutoAttack(
+        model, norm="Linf", eps=s.epsilon, version="rand", device=str(device), seed=s.seed
+    )
+    adversary.apgd.n_iter = s.iterations
+    adversary.apgd.eot_iter = s.eot_iterations
+    x_adv, _ = adversary.run_standard_evaluation(
+        x.to(device), y.to(device), batch_size=s.batch_size
+    )
+    yn = y.numpy()
+    clean = predictions(model, x, s.batch_size, device) == yn
+    return clean, clean & (predictions(model, x_adv.cpu(), s.batch_size, device) == yn)
+
+
 def _art_apgd(model, x, y, s: RobustEvaluation, device):
     from art.attacks.evasion import AutoProjectedGradientDescent
     from art.estimators.classification import PyTorchClassifier
 
-    num_classes = num_classes_of(model, x, device)
     classifier = PyTorchClassifier(
         model=model,
         loss=nn.CrossEntropyLoss(),
         input_shape=tuple(x.shape[1:]),
-        nb_classes=num_classes,
+        nb_classes=num_classes_of(model, x, device),
         clip_values=(0.0, 1.0),
         device_type="gpu" if torch.device(device).type == "cuda" else "cpu",
     )
@@ -146,22 +141,3 @@ def _art_apgd(model, x, y, s: RobustEvaluation, device):
 def num_classes_of(model, x, device) -> int:
     """The number of classes ``model`` predicts."""
     return model(x[:1].to(device)).shape[1]
-
-
-def _autoattack(model, x, y, s: RobustEvaluation, device):
-    from autoattack import AutoAttack
-
-    adversary = AutoAttack(
-        model,
-        norm="Linf",
-        eps=s.epsilon,
-        version="rand",
-        device=str(device),
-        seed=s.seed,
-        verbose=False,
-    )
-    adversary.apgd.n_iter = s.iterations
-    x_adv = adversary.run_standard_evaluation(x.to(device), y.to(device), bs=s.batch_size)
-    yn = y.numpy()
-    clean = predictions(model, x, s.batch_size, device) == yn
-    return clean, clean & (predictions(model, x_adv.cpu(), s.batch_size, device) == yn)

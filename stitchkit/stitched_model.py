@@ -9,8 +9,9 @@ from stitchkit.stitch_layer import StitchLayer
 
 
 class StitchedModel(nn.Module):
-    """Front to point i, the stitching layer, end from point j; the end's BatchNorm reads
-    the stitch's own statistics ``end_bn`` when given. Inputs are images in [0, 1]."""
+    """Front to point i, the stitching layer, end from point j. The end's (front's)
+    BatchNorm reads the stitch's own statistics ``end_bn`` (``front_bn``) when given.
+    Inputs are images in [0, 1]."""
 
     def __init__(
         self,
@@ -20,14 +21,17 @@ class StitchedModel(nn.Module):
         front_point: int,
         end_point: int,
         end_bn: dict | None = None,
+        front_bn: dict | None = None,
     ):
         super().__init__()
         self.front, self.layer, self.end = front, layer, end
-        self.front_point, self.end_point, self.end_bn = front_point, end_point, end_bn
+        self.front_point, self.end_point = front_point, end_point
+        self.end_bn, self.front_bn = end_bn, front_bn
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The end model's penultimate pooled features on the stitched path."""
-        z = self.layer(self.front.forward_to(x, self.front_point))
+        with bn_state.swapped(self.front, self.front_bn):
+            z = self.layer(self.front.forward_to(x, self.front_point))
         with bn_state.swapped(self.end, self.end_bn):
             return self.end.features_from(z, self.end_point)
 

@@ -1,160 +1,45 @@
 """Fitting stitching layers: DM initialisation, then DM / Hint / SLM / TLM / FuLA.
 
 A *panel* is a front model f, an end model g, stitch-training data, and a list of
-stitches (mode, front point i, end point j). All stitches of a panel train in one
-process on one shared stream of batches: each batch is drawn and augmented once, the
-frozen front runs once for all points, the end model's reference pass runs once, and
-each stitch keeps its own T, Adam optimiser and end-model BatchNorm statistics.
+stitches (stitch_recipe.StitchSpec). All stitches of a panel train in one process on
+one shared, seeded stream of batches: each batch is drawn, augmented and stamped with
+its shortcut markers once, the frozen front runs once for all points, the end model's
+reference pass runs once, and each stitch keeps its own T, Adam optimiser and end-model
+BatchNorm statistics.
 
-Under adversarial training (Sec. 3.1, App. A.2) each stitch's loss is eq. (4)'s mix
-(1 - alpha) L(x) + alpha L(x_adv): x_adv is crafted by PGD on that stitched model (all
-of it in eval mode), and the front and reference passes on x_adv run in the recipe's
-BatchNorm mode on throwaway copies of their statistics, which follow clean batches only.
+Under adversarial training (Sec. 3.1, App. A.2) PGD examples are crafted on each
+stitched model, all of it in eval mode. With the ``batch`` mix (the authors' code) a
+share alpha of every batch is replaced by them and the stitch trains on its mixed batch:
+its own front and reference passes, and its own front BatchNorm statistics, which follow
+its mixed batches. With the ``loss`` mix (eq. 4) the loss is (1 - alpha) L(x) +
+alpha L(x_adv), and the front and reference passes on x_adv run on throwaway copies of
+the statistics, which follow clean batches only.
 """
 
+import copy
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
-from stitchkit import bn_state
-from stitchkit.attacks import AdversarialTraining, pgd
+from stitchkit import bn_state, shortcuts
+from stitchkit.attacks import AdversarialTraining
 from stitchkit.augment import crop_and_flip, to_unit_float
 from stitchkit.checkpoints import load_training_state
 from stitchkit.errors import UserError
 from stitchkit.io import save_torch
 from stitchkit.models import StitchableResNet
-from stitchkit.objectives import MODES, OBJECTIVES, ReferencePass, StitchedPass, fula_weights
+from stitchkit.objectives import OBJECTIVES, ReferencePass, StitchedPass, hint_loss
 from stitchkit.prepared import PreparedDataset
 from stitchkit.robustness import RobustEvaluation, robust_accuracy
+from stitchkit.schedule import step_lr
 from stitchkit.stitch_layer import StitchLayer, fit_direct_matching
+from stitchkit.stitch_recipe import FittedStitch, StitchRecipe, StitchResult, StitchSpec, make_spec
 from stitchkit.stitched_model import StitchedModel
-
-
-@dataclass(frozen=True)
-class StitchRecipe:
-    """How stitching layers are trained (params.yaml `stitch:`; Appendix A.2)."""
-
-    epochs: int = 30
-    batch_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    crop_padding: int = 4
-    hflip: bool = True
-    bn: str = "train"
-    dm_samples: int = 100
-    dm_seed: int = 0
-    seed: int = 0
-    train_samples: int | None = None
-    eval_samples: int | None = None
-    eval_batch_size: int = 1000
-    checkpoint_every: int = 1
-
-    def __post_init__(self):
-        for name in ("epochs", "batch_size", "dm_samples", "eval_batch_size", "checkpoint_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise UserError(f"stitch.{name} must be a positive integer, got {value!r}")
-        if self.lr <= 0 or self.weight_decay < 0 or self.crop_padding < 0:
-            raise UserError("stitch needs lr > 0, weight_decay >= 0 and crop_padding >= 0")
-        if self.bn not in bn_state.BN_POLICIES:
-            raise UserError(f"stitch.bn must be one of {bn_state.BN_POLICIES}, got {self.bn!r}")
-        for name in ("train_samples", "eval_samples"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise UserError(f"stitch.{name} must be null or a positive integer")
-
-
-@dataclass(frozen=True)
-class StitchSpec:
-    """One stitch: a mode label, its objective, the point pair and FuLA's weights."""
-
-    mode: str
-    objective: str
-    front_point: int
-    end_point: int
-    weights: tuple[float, ...] | None = None
-
-    @property
-    def key(self) -> str:
-        return f"{self.mode}/{self.front_point}/{self.end_point}"
-
-
-def make_spec(
-    mode: str, front_point: int, end_point: int, end: StitchableResNet, objective=None, weights=None
-) -> StitchSpec:
-    """A validated StitchSpec; FuLA ``weights`` (uniform/last/first-N/list) are resolved."""
-    objective = objective or mode
-    if objective not in MODES:
-        raise UserError(f"unknown stitching mode {objective!r}; choose one of {list(MODES)}")
-    end.check_point(end_point)
-    resolved = None
-    if objective == "fula":
-        resolved = tuple(fula_weights(weights or "uniform", end.num_hint_terms(end_point)))
-    elif weights is not None:
-        raise UserError(f"mode {mode!r}: weights apply to fula only")
-    return StitchSpec(mode, objective, front_point, end_point, resolved)
-
-
-@dataclass
-class StitchResult:
-    spec: StitchSpec
-    layer: StitchLayer
-    test_accuracy: float
-    dm_residual: float
-    shortcut_accuracy: float | None = None
-    robust_accuracy: float | None = None
-    initial_loss: float | None = None
-    final_loss: float | None = None
-    epoch_losses: list[float] = field(default_factory=list)
-
-    SCORES = (
-        "test_accuracy",
-        "dm_residual",
-        "shortcut_accuracy",
-        "robust_accuracy",
-        "initial_loss",
-        "final_loss",
-        "epoch_losses",
-    )
-
-    def layer_state(self) -> dict:
-        """The fitted layer's weights, on the CPU."""
-        return {k: v.detach().cpu() for k, v in self.layer.state_dict().items()}
-
-    def state(self) -> dict:
-        """The fitted layer and the scores, for checkpoints; see from_state."""
-        return {"layer": self.layer_state(), "out_size": list(self.layer.out_size)} | {
-            name: getattr(self, name) for name in self.SCORES
-        }
-
-    @classmethod
-    def from_state(cls, spec: StitchSpec, state: dict, device) -> "StitchResult":
-        out_channels, in_channels = state["layer"]["conv.weight"].shape[:2]
-        layer = StitchLayer(in_channels, out_channels, state["out_size"])
-        layer.load_state_dict(state["layer"])
-        return cls(spec, layer.to(device), **{name: state[name] for name in cls.SCORES})
-
-    def summary(self) -> dict:
-        return {
-            "mode": self.spec.mode,
-            "objective": self.spec.objective,
-            "front_point": self.spec.front_point,
-            "end_point": self.spec.end_point,
-            "fula_weights": list(self.spec.weights) if self.spec.weights else None,
-            "test_accuracy": self.test_accuracy,
-            "shortcut_test_accuracy": self.shortcut_accuracy,
-            "robust_accuracy": self.robust_accuracy,
-            "dm_residual": self.dm_residual,
-            "initial_loss": self.initial_loss,
-            "final_loss": self.final_loss,
-            "epoch_losses": self.epoch_losses,
-        }
 
 
 def check_compatible(front: StitchableResNet, end: StitchableResNet, data: PreparedDataset):
@@ -176,12 +61,11 @@ def check_compatible(front: StitchableResNet, end: StitchableResNet, data: Prepa
         )
 
 
-def _subset(images, labels, n: int | None, seed: int):
-    if n is None or n >= len(labels):
-        return images, labels
-    keep = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))[:n]
-    keep = keep.sort().values
-    return images[keep], labels[keep]
+def _subset(n: int, k: int | None, seed: int) -> torch.Tensor:
+    """Sorted indices of a seeded draw of ``k`` of ``n`` items (all of them if k is None)."""
+    if k is None or k >= n:
+        return torch.arange(n)
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:k].sort().values
 
 
 def _fingerprint(*parts) -> str:
@@ -197,6 +81,13 @@ def _tensor_digest(*tensors) -> str:
 
 def _model_digest(model: StitchableResNet) -> str:
     return _tensor_digest(*model.state_dict().values())
+
+
+def _data_digest(data: PreparedDataset) -> str:
+    tensors = [data.train_images, data.train_labels]
+    if data.shortcut is not None:
+        tensors += [v for v in data.shortcut.values() if isinstance(v, torch.Tensor)]
+    return _tensor_digest(*tensors)
 
 
 class PanelTrainer:
@@ -219,136 +110,43 @@ class PanelTrainer:
         self.specs, self.recipe, self.device = list(specs), recipe, device
         self.adversarial, self.robust = adversarial, robust
         self.alpha = adversarial.alpha if adversarial else 0.0
+        self.mixed_batches = self.alpha > 0 and adversarial.mix == "batch"
+        self.shortcut = shortcuts.shortcut_of(data)
         for model in (self.front, self.end):
             model.requires_grad_(False).eval()
         for spec in self.specs:
             front.check_point(spec.front_point)
             end.check_point(spec.end_point)
+        if any(s.recalibrate for s in self.specs) and recipe.bn != "train":
+            raise UserError("recalibrating DM's BatchNorm statistics needs stitch.bn: train")
         self.front_points = sorted({s.front_point for s in self.specs})
-        self.trained = [s for s in self.specs if s.objective != "dm"]
+        self.trained = [s for s in self.specs if s.trained]
+        self._test_splits = {}
 
     # -- DM initialisation ------------------------------------------------------------
     @torch.no_grad()
     def init_layers(self) -> dict[tuple[int, int], tuple[dict, float]]:
         """DM least-squares solution and residual for every (i, j) pair, on dm_samples
-        training images drawn with dm_seed, front and end in eval mode."""
-        r = self.recipe
-        images, _ = _subset(self.data.train_images, self.data.train_labels, r.dm_samples, r.dm_seed)
+        training images drawn with dm_seed (with their shortcut markers, if any), front
+        and end in eval mode."""
+        r, data = self.recipe, self.data
+        keep = _subset(len(data.train_labels), r.dm_samples, r.dm_seed)
+        images, labels = data.train_images[keep], data.train_labels[keep]
+        if self.shortcut is not None:
+            generator = torch.Generator().manual_seed(r.dm_seed)
+            images = self.shortcut.stamp(
+                images, labels, generator, carry=self.shortcut.train_mask[keep]
+            )
         x = to_unit_float(images.to(self.device))
         pairs = sorted({(s.front_point, s.end_point) for s in self.specs})
         front_acts = self.front.activations(x, self.front_points)
         end_acts = self.end.activations(x, sorted({j for _, j in pairs}))
         inits = {}
         for i, j in pairs:
-            layer = self._new_layer(front_acts[i], end_acts[j])
-            residual = fit_direct_matching(layer, front_acts[i], end_acts[j])
+            layer = StitchLayer(front_acts[i].shape[1], end_acts[j].shape[1], self.end_sizes[j])
+            residual = fit_direct_matching(layer.to(self.device), front_acts[i], end_acts[j])
             inits[(i, j)] = ({k: v.clone() for k, v in layer.state_dict().items()}, residual)
         return inits
-
-    def _new_layer(self, front_act, end_act) -> StitchLayer:
-        return StitchLayer(front_act.shape[1], end_act.shape[1], end_act.shape[-2:]).to(self.device)
-
-    # -- evaluation -------------------------------------------------------------------
-    @property
-    def has_shortcut_test(self) -> bool:
-        return self.data.shortcut_test_images is not None
-
-    def _test_split(self, shortcut: bool):
-        images, labels = self.data.test_split(shortcut)
-        return _subset(images, labels, self.recipe.eval_samples, 0)
-
-    @torch.no_grad()
-    def evaluate(self, stitches, shortcut: bool = False) -> list[float]:
-        """Test accuracy of each (spec, layer, end BN state) stitched model, front and end
-        in eval mode, on the clean test split or on its ``shortcut`` copy."""
-        if not stitches:
-            return []
-        r = self.recipe
-        images, labels = self._test_split(shortcut)
-        self.front.eval()
-        self.end.eval()
-        points = sorted({spec.front_point for spec, _, _ in stitches})
-        correct = [0] * len(stitches)
-        for start in range(0, len(labels), r.eval_batch_size):
-            x = to_unit_float(images[start : start + r.eval_batch_size].to(self.device))
-            y = labels[start : start + r.eval_batch_size].to(self.device)
-            acts = self.front.activations(x, points)
-            for n, (spec, layer, end_bn) in enumerate(stitches):
-                with bn_state.swapped(self.end, end_bn):
-                    logits = self.end.forward_from(layer(acts[spec.front_point]), spec.end_point)
-                correct[n] += (logits.argmax(1) == y).sum().item()
-        return [c / len(labels) for c in correct]
-
-    def evaluate_all(self, stitches) -> list[dict]:
-        """Per stitch: test_accuracy, shortcut_accuracy (None without a shortcut split) and
-        robust_accuracy (None without robust evaluation settings)."""
-        clean = self.evaluate(stitches)
-        shortcut = self.evaluate(stitches, shortcut=True) if self.has_shortcut_test else None
-        scores = []
-        for n, (spec, layer, end_bn) in enumerate(stitches):
-            robust = None
-            if self.robust is not None:
-                stitched = StitchedModel(
-                    self.front, layer, self.end, spec.front_point, spec.end_point, end_bn
-                )
-                robust = self.robust_scores(stitched)["robust_accuracy"]
-            scores.append(
-                {
-                    "test_accuracy": clean[n],
-                    "shortcut_accuracy": shortcut[n] if shortcut else None,
-                    "robust_accuracy": robust,
-                }
-            )
-        return scores
-
-    def robust_scores(self, model) -> dict:
-        """``robust_accuracy``'s result for ``model`` on the clean test split."""
-        images, labels = self.data.test_split(False)
-        return robust_accuracy(model, images, labels, self.robust, self.device)
-
-    @torch.no_grad()
-    def model_accuracy(self, model: StitchableResNet, shortcut: bool = False) -> float:
-        r = self.recipe
-        images, labels = self._test_split(shortcut)
-        model.eval()
-        correct = 0
-        for start in range(0, len(labels), r.eval_batch_size):
-            x = to_unit_float(images[start : start + r.eval_batch_size].to(self.device))
-            y = labels[start : start + r.eval_batch_size].to(self.device)
-            correct += (model(x).argmax(1) == y).sum().item()
-        return correct / len(labels)
-
-    # -- training ---------------------------------------------------------------------
-    def _reference(self, x, reference_bn) -> dict:
-        """The end model's own pass on the batch (activations and softmax), in the same
-        BatchNorm mode as the stitched passes but on a copy of its statistics."""
-        points = list(range(min(s.end_point for s in self.trained), self.end.num_points + 1))
-        with bn_state.swapped(self.end, reference_bn):
-            bn_state.set_bn_mode(self.end, self.recipe.bn)
-            acts = self.end.activations(x, points)
-        pooled = self.end.pool(acts[self.end.num_points])
-        self.end.eval()
-        return {"acts": acts, "pooled": pooled, "probs": F.softmax(self.end.fc(pooled), dim=1)}
-
-    def fit(self, checkpoint_path: Path | None = None, progress: bool = True) -> list[StitchResult]:
-        """DM-initialise every stitch, train all but ``dm`` ones, and evaluate them all."""
-        inits = self.init_layers()
-        # DM stitches are never trained: evaluate them before any BatchNorm update.
-        dm_specs = [s for s in self.specs if s.objective == "dm"]
-        dm_layers = [self._layer_from(inits, s) for s in dm_specs]
-        dm_scores = self.evaluate_all(
-            [(s, layer, None) for s, layer in zip(dm_specs, dm_layers, strict=True)]
-        )
-        results = {
-            s.key: StitchResult(
-                s, layer, dm_residual=inits[(s.front_point, s.end_point)][1], **dm_scores[n]
-            )
-            for n, (s, layer) in enumerate(zip(dm_specs, dm_layers, strict=True))
-        }
-        if self.trained:
-            for stitch in self._train(inits, checkpoint_path, progress):
-                results[stitch["spec"].key] = stitch["result"]
-        return [results[s.key] for s in self.specs]
 
     def _layer_from(self, inits, spec: StitchSpec) -> StitchLayer:
         state, _ = inits[(spec.front_point, spec.end_point)]
@@ -365,6 +163,108 @@ class PanelTrainer:
             acts = self.end.activations(x, range(1, self.end.num_points + 1))
         return {k: tuple(a.shape[-2:]) for k, a in acts.items()}
 
+    # -- evaluation -------------------------------------------------------------------
+    def evaluation_split(self, split: str = "clean"):
+        """(images, labels) of the ``eval_samples`` test images of a split (shortcuts.py)."""
+        if split not in self._test_splits:
+            images, labels = shortcuts.evaluation_split(self.data, split)
+            keep = _subset(len(labels), self.recipe.eval_samples, 0)
+            self._test_splits[split] = images[keep], labels[keep]
+        return self._test_splits[split]
+
+    def stitched_model(self, stitch: FittedStitch) -> StitchedModel:
+        s = stitch.spec
+        return StitchedModel(
+            self.front,
+            stitch.layer,
+            self.end,
+            s.front_point,
+            s.end_point,
+            stitch.end_bn,
+            stitch.front_bn,
+        )
+
+    @torch.no_grad()
+    def evaluate(self, stitches: list[FittedStitch], split: str = "clean") -> list[float]:
+        """Test accuracy of each stitched model, in eval mode, on a test split; stitches
+        that share the front's statistics share one front pass."""
+        if not stitches:
+            return []
+        images, labels = self.evaluation_split(split)
+        self.front.eval()
+        self.end.eval()
+        points = sorted({s.spec.front_point for s in stitches if s.front_bn is None})
+        correct = [0] * len(stitches)
+        size = self.recipe.eval_batch_size
+        for start in range(0, len(labels), size):
+            x = to_unit_float(images[start : start + size].to(self.device))
+            y = labels[start : start + size].to(self.device)
+            shared = self.front.activations(x, points) if points else {}
+            for n, stitch in enumerate(stitches):
+                if stitch.front_bn is None:
+                    s = stitch.spec
+                    with bn_state.swapped(self.end, stitch.end_bn):
+                        logits = self.end.forward_from(
+                            stitch.layer(shared[s.front_point]), s.end_point
+                        )
+                else:
+                    logits = self.stitched_model(stitch)(x)
+                correct[n] += (logits.argmax(1) == y).sum().item()
+        return [c / len(labels) for c in correct]
+
+    def evaluate_all(self, stitches: list[FittedStitch]) -> list[dict]:
+        """Per stitch: test_accuracy; with a shortcut, shortcut_ and rolled_accuracy; with
+        robust evaluation settings, robust_accuracy (else None)."""
+        scores = [{"test_accuracy": a} for a in self.evaluate(stitches)]
+        for split in ("shortcut", "rolled"):
+            stamped = self.evaluate(stitches, split) if self.shortcut else [None] * len(stitches)
+            for score, accuracy in zip(scores, stamped, strict=True):
+                score[f"{split}_accuracy"] = accuracy
+        for score, stitch in zip(scores, stitches, strict=True):
+            score["robust_accuracy"] = None
+            if self.robust is not None:
+                model = self.stitched_model(stitch)
+                score["robust_accuracy"] = self.robust_scores(model)["robust_accuracy"]
+        return scores
+
+    def robust_scores(self, model) -> dict:
+        """``robust_accuracy``'s result for ``model`` on the clean test split."""
+        images, labels = shortcuts.evaluation_split(self.data, "clean")
+        return robust_accuracy(model, images, labels, self.robust, self.device)
+
+    @torch.no_grad()
+    def model_accuracy(self, model: StitchableResNet, split: str = "clean") -> float:
+        images, labels = self.evaluation_split(split)
+        model.eval()
+        correct, size = 0, self.recipe.eval_batch_size
+        for start in range(0, len(labels), size):
+            x = to_unit_float(images[start : start + size].to(self.device))
+            y = labels[start : start + size].to(self.device)
+            correct += (model(x).argmax(1) == y).sum().item()
+        return correct / len(labels)
+
+    # -- training ---------------------------------------------------------------------
+    def fit(self, checkpoint_path: Path | None = None, progress: bool = True) -> list[StitchResult]:
+        """DM-initialise every stitch, train all but untouched ``dm`` ones, score them all."""
+        inits = self.init_layers()
+        # DM stitches are never trained: score them before any BatchNorm update.
+        untouched = [
+            FittedStitch(s, self._layer_from(inits, s)) for s in self.specs if not s.trained
+        ]
+        results = {
+            stitch.spec.key: StitchResult(
+                stitch.spec,
+                stitch.layer,
+                dm_residual=inits[(stitch.spec.front_point, stitch.spec.end_point)][1],
+                **scores,
+            )
+            for stitch, scores in zip(untouched, self.evaluate_all(untouched), strict=True)
+        }
+        if self.trained:
+            for result in self._train(inits, checkpoint_path, progress):
+                results[result.spec.key] = result
+        return [results[s.key] for s in self.specs]
+
     def fingerprint(self) -> str:
         """Changes with the recipe, the stitches, either model and the training data."""
         return _fingerprint(
@@ -372,34 +272,36 @@ class PanelTrainer:
             [asdict(s) for s in self.specs],
             _model_digest(self.front),
             _model_digest(self.end),
-            _tensor_digest(self.data.train_images, self.data.train_labels),
+            _data_digest(self.data),
             asdict(self.adversarial) if self.adversarial else None,
         )
 
-    def _train(self, inits, checkpoint_path, progress) -> list[dict]:
+    def _new_stitch(self, inits, spec: StitchSpec) -> dict:
         r = self.recipe
-        stitches = []
-        for spec in self.trained:
-            layer = self._layer_from(inits, spec)
-            stitches.append(
-                {
-                    "spec": spec,
-                    "layer": layer,
-                    "optimizer": torch.optim.Adam(
-                        layer.parameters(), lr=r.lr, weight_decay=r.weight_decay
-                    ),
-                    "end_bn": bn_state.bn_state(self.end) if r.bn == "train" else None,
-                    "losses": [],
-                    "initial_loss": None,
-                    "attack_generator": torch.Generator().manual_seed(
-                        int(_fingerprint(r.seed, spec.key), 16)
-                    ),
-                }
-            )
+        layer = self._layer_from(inits, spec)
+        optimizer = None
+        if not spec.recalibrate:
+            optimizer = torch.optim.Adam(layer.parameters(), lr=r.lr, weight_decay=r.weight_decay)
+        own_stats = r.bn == "train"
+        return {
+            "spec": spec,
+            "layer": layer,
+            "optimizer": optimizer,
+            "end_bn": bn_state.bn_state(self.end) if own_stats else None,
+            "front_bn": bn_state.bn_state(self.front) if own_stats and self.mixed_batches else None,
+            "losses": [],
+            "initial_loss": None,
+            "attack_generator": torch.Generator().manual_seed(
+                int(_fingerprint(r.seed, spec.key), 16)
+            ),
+        }
+
+    def _train(self, inits, checkpoint_path, progress) -> list[StitchResult]:
+        r, data = self.recipe, self.data
+        stitches = [self._new_stitch(inits, spec) for spec in self.trained]
         reference_bn = bn_state.bn_state(self.end) if r.bn == "train" else None
         generator = torch.Generator().manual_seed(r.seed)
-        start = 0
-        fingerprint = self.fingerprint()
+        start, fingerprint = 0, self.fingerprint()
         state = _load_state(checkpoint_path, fingerprint)
         if state is not None:
             start = state["epoch"]
@@ -407,14 +309,11 @@ class PanelTrainer:
             bn_state.load_into(self.front, state["front_bn"])
             reference_bn = bn_state.on_device(state["reference_bn"], self.device)
             for stitch, saved in zip(stitches, state["stitches"], strict=True):
-                stitch["layer"].load_state_dict(saved["layer"])
-                stitch["optimizer"].load_state_dict(saved["optimizer"])
-                stitch["end_bn"] = bn_state.on_device(saved["end_bn"], self.device)
-                stitch["losses"], stitch["initial_loss"] = saved["losses"], saved["initial_loss"]
-                stitch["attack_generator"].set_state(saved["attack_generator"])
+                _restore(stitch, saved, self.device)
 
-        images, labels = _subset(self.data.train_images, self.data.train_labels, r.train_samples, 0)
-        images, labels = images.to(self.device), labels.to(self.device)
+        keep = _subset(len(data.train_labels), r.train_samples, 0)
+        images, labels = data.train_images[keep].to(self.device), data.train_labels[keep]
+        carries = None if self.shortcut is None else self.shortcut.train_mask[keep]
         steps = len(labels) // r.batch_size
         if steps == 0:
             raise UserError(f"stitch.batch_size {r.batch_size} exceeds the {len(labels)} images")
@@ -426,27 +325,16 @@ class PanelTrainer:
             disable=not progress,
         )
         for epoch in range(start, r.epochs):
-            order = torch.randperm(len(labels), generator=generator).to(self.device)
+            order = torch.randperm(len(labels), generator=generator)
             sums = [0.0] * len(stitches)
             for step in range(steps):
+                lr = step_lr(r.lr, r.lr_drops, epoch * steps + step, steps)
                 idx = order[step * r.batch_size : (step + 1) * r.batch_size]
-                x = to_unit_float(crop_and_flip(images[idx], r.crop_padding, r.hflip, generator))
-                y = labels[idx]
-                with torch.no_grad():
-                    reference = self._reference(x, reference_bn)
-                    bn_state.set_bn_mode(self.front, r.bn)
-                    front_acts = self.front.activations(x, self.front_points)
+                x, y = self.batch(images, labels, carries, idx, generator)
+                shared = None if self.mixed_batches else self._shared_pass(x, reference_bn)
                 for n, stitch in enumerate(stitches):
-                    terms = []  # (weight, front activation, reference pass) of eq. (4)
-                    if self.alpha < 1:
-                        terms.append(
-                            (1 - self.alpha, front_acts[stitch["spec"].front_point], reference)
-                        )
-                    if self.alpha > 0:
-                        terms.append(
-                            (self.alpha, *self._adversarial_pass(stitch, x, y, reference_bn))
-                        )
-                    loss = self._step(stitch, terms, y)
+                    terms = self._terms(stitch, x, y, shared, reference_bn)
+                    loss = self._step(stitch, terms, y, lr)
                     sums[n] += loss
                     if stitch["initial_loss"] is None:
                         stitch["initial_loss"] = loss
@@ -464,71 +352,154 @@ class PanelTrainer:
                 }
                 _save_state(checkpoint_path, panel_state, stitches)
         bar.close()
-        scores = self.evaluate_all([(s["spec"], s["layer"], s["end_bn"]) for s in stitches])
-        for n, stitch in enumerate(stitches):
-            spec = stitch["spec"]
-            stitch["result"] = StitchResult(
-                spec,
+        fitted = [_fitted(s) for s in stitches]
+        return [
+            StitchResult(
+                stitch["spec"],
                 stitch["layer"],
-                dm_residual=inits[(spec.front_point, spec.end_point)][1],
+                dm_residual=inits[(stitch["spec"].front_point, stitch["spec"].end_point)][1],
                 initial_loss=stitch["initial_loss"],
                 final_loss=stitch["losses"][-1],
                 epoch_losses=stitch["losses"],
-                **scores[n],
+                **scores,
             )
-        return stitches
+            for stitch, scores in zip(stitches, self.evaluate_all(fitted), strict=True)
+        ]
 
-    def _adversarial_pass(self, stitch: dict, x, y, reference_bn) -> tuple:
-        """(front activation, reference pass) on PGD examples crafted on the stitched model;
-        BatchNorm statistics touched on the way are throwaway copies."""
-        spec, a = stitch["spec"], self.adversarial
-        stitched = StitchedModel(
-            self.front,
-            stitch["layer"],
-            self.end,
-            spec.front_point,
-            spec.end_point,
-            stitch["end_bn"],
-        )
+    def batch(self, images, labels, carries, idx, generator) -> tuple:
+        """Training batch ``idx`` as (x in [0, 1], labels) on the device: augmented, then
+        stamped with its shortcut markers (where ``carries``), so no marker is cropped,
+        shifted or mirrored. ``images`` are uint8 on the device, the rest on the CPU."""
+        r = self.recipe
+        batch = crop_and_flip(images[idx.to(self.device)], r.crop_padding, r.hflip, generator)
+        y = labels[idx]
+        if self.shortcut is not None:
+            batch = self.shortcut.stamp(batch, y, generator, carry=carries[idx])
+        return to_unit_float(batch), y.to(self.device)
+
+    @torch.no_grad()
+    def _reference(self, x, reference_bn) -> ReferencePass:
+        """The end model's own pass on the batch (activations from the shallowest trained
+        end point to 9, and logits), in the same BatchNorm mode as the stitched passes.
+        Its statistics ``reference_bn`` are a scratch copy that shields the end model's
+        own; in train mode they never reach an output (batch statistics normalise)."""
+        points = range(self._first_end_point, self.end.num_points + 1)
+        with bn_state.swapped(self.end, reference_bn):
+            bn_state.set_bn_mode(self.end, self.recipe.bn)
+            acts = self.end.activations(x, points)
+            logits = self.end.fc(self.end.pool(acts[self.end.num_points]))
+        self.end.eval()
+        return ReferencePass([acts[k] for k in sorted(acts)], logits)
+
+    @torch.no_grad()
+    def _shared_pass(self, x, reference_bn) -> tuple[ReferencePass, dict]:
+        """The reference pass and the front's activations at every front point, shared
+        by all stitches; the front's own statistics follow these batches."""
+        reference = self._reference(x, reference_bn)
+        bn_state.set_bn_mode(self.front, self.recipe.bn)
+        front_acts = self.front.activations(x, self.front_points)
+        self.front.eval()
+        return reference, front_acts
+
+    def _terms(self, stitch: dict, x, y, shared, reference_bn) -> list[tuple]:
+        """The (weight, front activation, reference pass) terms of the stitch's loss."""
+        spec = stitch["spec"]
+        if self.mixed_batches:
+            return [(1.0, *self._mixed_batch_pass(stitch, x, y, reference_bn))]
+        reference, front_acts = shared
+        terms = []
+        if self.alpha < 1:
+            terms.append((1 - self.alpha, front_acts[spec.front_point], reference))
+        if self.alpha > 0:
+            terms.append((self.alpha, *self._adversarial_pass(stitch, x, y, reference_bn)))
+        return terms
+
+    def _attack(self, stitch: dict, x, y):
+        """PGD examples of (x, y) crafted on the stitched model, all in eval mode."""
+        fitted = _fitted(stitch)
         self.front.eval()
         self.end.eval()
-        x_adv = pgd(stitched, x, y, a.epsilon, a.step_size, a.steps, stitch["attack_generator"])
+        model = self.stitched_model(fitted)
+        return self.adversarial.attack(model, x, y, stitch["attack_generator"])
+
+    def _mixed_batch_pass(self, stitch: dict, x, y, reference_bn) -> tuple:
+        """(front activation, reference pass) on the batch with a share alpha of its
+        samples replaced by their PGD examples; the stitch's own front statistics follow."""
+        replaced = self.adversarial.replaced(len(y), stitch["attack_generator"])
+        replaced = replaced.to(self.device)
+        mixed = x.clone()
+        mixed[replaced] = self._attack(stitch, x[replaced], y[replaced])
         with torch.no_grad():
-            reference = self._reference(x_adv, _copy(reference_bn))
+            reference = self._reference(mixed, reference_bn)
+            with bn_state.swapped(self.front, stitch["front_bn"]):
+                bn_state.set_bn_mode(self.front, self.recipe.bn)
+                front_act = self.front.forward_to(mixed, stitch["spec"].front_point)
+        self.front.eval()
+        return front_act, reference
+
+    def _adversarial_pass(self, stitch: dict, x, y, reference_bn) -> tuple:
+        """(front activation, reference pass) on PGD examples of the whole batch, for the
+        ``loss`` mix; BatchNorm statistics touched on the way are throwaway copies."""
+        x_adv = self._attack(stitch, x, y)
+        with torch.no_grad():
+            reference = self._reference(x_adv, reference_bn)
             front_bn = bn_state.bn_state(self.front) if self.recipe.bn == "train" else None
             with bn_state.swapped(self.front, front_bn):
                 bn_state.set_bn_mode(self.front, self.recipe.bn)
-                front_act = self.front.forward_to(x_adv, spec.front_point)
+                front_act = self.front.forward_to(x_adv, stitch["spec"].front_point)
+        self.front.eval()
         return front_act, reference
 
-    def _step(self, stitch: dict, terms, labels) -> float:
-        """One Adam step on sum(weight * objective) over the (weight, front activation,
-        reference pass) ``terms``; returns the loss."""
+    def _step(self, stitch: dict, terms, labels, lr: float) -> float:
+        """One Adam step at ``lr`` on sum(weight * objective) over the (weight, front
+        activation, reference pass) ``terms``; returns the loss. The end pass always runs
+        to the logits, as the authors' stitched forward does, so that under ``bn: train``
+        every end statistic after j follows the stitched activations, whatever the
+        objective needs (the rest of the pass runs without gradients). A recalibrating
+        DM stitch only runs that pass and reports its hint loss."""
         spec = stitch["spec"]
-        j = spec.end_point
-        with bn_state.swapped(self.end, stitch["end_bn"]):
-            bn_state.set_bn_mode(self.end, self.recipe.bn)
-            loss = 0.0
-            for weight, front_act, reference in terms:
-                z = stitch["layer"](front_act)
-                stitched = StitchedPass(self.end.end_terms(z, j), self.end.num_hint_terms(j))
-                ref = ReferencePass(
-                    [reference["acts"][k] for k in range(j, self.end.num_points + 1)]
-                    + [reference["pooled"]],
-                    reference["probs"],
-                )
-                loss = loss + weight * OBJECTIVES[spec.objective](
-                    stitched, ref, labels, spec.weights
-                )
+        j, options = spec.end_point, spec.loss_options(self.recipe.hint_norm)
+        objective = hint_loss if spec.objective == "dm" else OBJECTIVES[spec.objective]
+        with torch.set_grad_enabled(not spec.recalibrate):
+            with bn_state.swapped(self.end, stitch["end_bn"]):
+                bn_state.set_bn_mode(self.end, self.recipe.bn)
+                loss = 0.0
+                for weight, front_act, reference in terms:
+                    z = stitch["layer"](front_act)
+                    terms_of_end = self.end.end_terms(z, j)
+                    stitched = StitchedPass(terms_of_end, self.end.num_hint_terms(j))
+                    hints = reference.hint_terms[j - self._first_end_point :]
+                    ref = ReferencePass(hints, reference.logits)
+                    loss = loss + weight * objective(stitched, ref, labels, options)
+                    if self.recipe.bn == "train":
+                        with torch.no_grad():
+                            stitched.logits()
+            self.end.eval()
+        if stitch["optimizer"] is not None:
+            for group in stitch["optimizer"].param_groups:
+                group["lr"] = lr
             stitch["optimizer"].zero_grad(set_to_none=True)
             loss.backward()
             stitch["optimizer"].step()
-        self.end.eval()
         return loss.item()
 
+    @cached_property
+    def _first_end_point(self) -> int:
+        return min(s.end_point for s in self.trained)
 
-def _copy(state: dict | None) -> dict | None:
-    return None if state is None else {k: v.clone() for k, v in state.items()}
+
+def _fitted(stitch: dict) -> FittedStitch:
+    return FittedStitch(stitch["spec"], stitch["layer"], stitch["end_bn"], stitch["front_bn"])
+
+
+def _restore(stitch: dict, saved: dict, device) -> None:
+    stitch["layer"].load_state_dict(saved["layer"])
+    if stitch["optimizer"] is not None:
+        stitch["optimizer"].load_state_dict(saved["optimizer"])
+    stitch["end_bn"] = bn_state.on_device(saved["end_bn"], device)
+    stitch["front_bn"] = bn_state.on_device(saved["front_bn"], device)
+    stitch["losses"], stitch["initial_loss"] = saved["losses"], saved["initial_loss"]
+    stitch["attack_generator"].set_state(saved["attack_generator"])
 
 
 def _save_state(path, panel_state: dict, stitches) -> None:
@@ -538,8 +509,9 @@ def _save_state(path, panel_state: dict, stitches) -> None:
             "stitches": [
                 {
                     "layer": s["layer"].state_dict(),
-                    "optimizer": s["optimizer"].state_dict(),
+                    "optimizer": s["optimizer"].state_dict() if s["optimizer"] else None,
                     "end_bn": s["end_bn"],
+                    "front_bn": s["front_bn"],
                     "losses": s["losses"],
                     "initial_loss": s["initial_loss"],
                     "attack_generator": s["attack_generator"].get_state(),
@@ -577,8 +549,6 @@ def stitch(
 
     ``front`` and ``end`` are not modified (their BatchNorm statistics are copied).
     """
-    import copy
-
     front, end = copy.deepcopy(front), copy.deepcopy(end)
     spec = make_spec(mode, front_point, end_point, end, weights=weights)
     trainer = PanelTrainer(

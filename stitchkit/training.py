@@ -1,12 +1,12 @@
 """Base-model training: the paper's recipe (Appendix A.1), resumable and deterministic.
 
-SGD with momentum, learning rate x0.1 at given fractions of training (the paper: each
-third), random crop with zero padding and horizontal flip done on the device. Robust
-models add adversarial training (eq. 4): PGD examples crafted with the model in eval
-mode, then clean and adversarial batches in separate train-mode passes. Data
-order and augmentation come from one seeded CPU generator, so a seed fixes the run
-(bitwise on CPU), and a run resumed from a checkpoint ends with the same weights as an
-uninterrupted one.
+SGD with Nesterov momentum (the authors' code), learning rate x0.1 at given epochs
+(the authors: 66 and 133 of 200), random crop with zero padding and horizontal flip
+done on the device. Robust models add adversarial training (attacks.py): by default a
+share alpha of each batch is replaced by PGD examples crafted with the model in eval
+mode. Data order, augmentation and attacked samples come from one seeded CPU
+generator, so a seed fixes the run (bitwise on CPU), and a run resumed from a
+checkpoint ends with the same weights as an uninterrupted one.
 """
 
 import hashlib
@@ -17,57 +17,45 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from tqdm import tqdm
 
-from stitchkit.attacks import AdversarialTraining, pgd
+from stitchkit.attacks import AdversarialTraining
 from stitchkit.augment import crop_and_flip, to_unit_float
-from stitchkit.errors import UserError
 from stitchkit.evaluation import accuracy
 from stitchkit.io import save_torch
 from stitchkit.models import ModelSpec, StitchableResNet, build_model
 from stitchkit.prepared import PreparedDataset
+from stitchkit.schedule import check_drops, step_lr
+from stitchkit.schema import Bool, Float, NonNegativeInt, PositiveInt, section
 
 
-@dataclass(frozen=True)
+@section
 class Recipe:
-    """Training hyperparameters (params.yaml `train:`, overridable per model)."""
+    """Training hyperparameters (params.yaml `train:`, overridable per model).
+    ``lr_drops`` are epochs (fractions allowed) at which the learning rate drops x0.1."""
 
-    epochs: int = 200
-    batch_size: int = 128
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    lr_drops: tuple[float, ...] = (1 / 3, 2 / 3)
-    crop_padding: int = 4
-    hflip: bool = True
-    train_samples: int | None = None
-    eval_every: int = 1
-    checkpoint_every: int = 5
-    eval_batch_size: int = 1000
+    epochs: PositiveInt = 200
+    batch_size: PositiveInt = 128
+    lr: Float = Field(default=0.1, gt=0)
+    momentum: Float = Field(default=0.9, ge=0, lt=1)
+    nesterov: Bool = True
+    weight_decay: Float = Field(default=1e-4, ge=0)
+    lr_drops: tuple[Float, ...] = (66, 133)
+    crop_padding: NonNegativeInt = 4
+    hflip: Bool = True
+    train_samples: PositiveInt | None = None
+    eval_every: PositiveInt = 1
+    checkpoint_every: PositiveInt = 5
+    eval_batch_size: PositiveInt = 1000
     adversarial: AdversarialTraining | None = None
 
     def __post_init__(self):
-        positive = ["epochs", "batch_size", "eval_every", "checkpoint_every", "eval_batch_size"]
-        for name in positive:
-            if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
-                raise UserError(
-                    f"train.{name} must be a positive integer, got {getattr(self, name)!r}"
-                )
-        if self.lr <= 0 or self.weight_decay < 0 or not 0 <= self.momentum < 1:
-            raise UserError("train needs lr > 0, weight_decay >= 0 and 0 <= momentum < 1")
-        if not all(0 < f < 1 for f in self.lr_drops):
-            raise UserError(f"train.lr_drops must be fractions in (0, 1), got {self.lr_drops}")
-        if self.crop_padding < 0:
-            raise UserError(f"train.crop_padding must be >= 0, got {self.crop_padding}")
+        check_drops(self.lr_drops, self.epochs)
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("nesterov needs momentum > 0")
         if self.train_samples is not None and self.train_samples < self.batch_size:
-            raise UserError(
-                f"train.train_samples ({self.train_samples}) must be null or >= batch_size"
-            )
-
-    def lr_at(self, step: int, total_steps: int) -> float:
-        """Learning rate of 0-based ``step``: x0.1 at each of ``lr_drops`` (fractions)."""
-        drops = sum(step >= fraction * total_steps for fraction in self.lr_drops)
-        return self.lr * 0.1**drops
+            raise ValueError(f"train_samples ({self.train_samples}) must be null or >= batch_size")
 
 
 @dataclass
@@ -88,18 +76,27 @@ def training_subset(data: PreparedDataset, samples: int | None):
 
 
 def training_loss(model, x, y, adversarial: AdversarialTraining | None, generator):
-    """(logits, loss) of one batch in train mode: cross-entropy, or eq. (4)'s mix with PGD
-    examples crafted in eval mode (random start drawn from ``generator``). The logits are
-    the clean ones (the adversarial ones when alpha = 1, which has no clean pass)."""
+    """(logits, loss) of one batch in train mode. With ``adversarial``, PGD examples are
+    crafted in eval mode (samples and random starts drawn from ``generator``) and mixed
+    in as its ``mix`` says; the logits are those of the mixed batch (``batch``) or of
+    the clean pass (``loss``; the adversarial one when alpha = 1)."""
     alpha = adversarial.alpha if adversarial else 0.0
-    terms = []
-    if alpha > 0:
-        model.eval()
-        a = adversarial
-        x_adv = pgd(model, x, y, a.epsilon, a.step_size, a.steps, generator)
+    if alpha == 0:
         model.train()
-        terms.append((alpha, model(x_adv)))
+        logits = model(x)
+        return logits, F.cross_entropy(logits, y)
+    if adversarial.mix == "batch":
+        replaced = adversarial.replaced(len(y), generator).to(x.device)
+        model.eval()
+        x = x.clone()
+        x[replaced] = adversarial.attack(model, x[replaced], y[replaced], generator)
+        model.train()
+        logits = model(x)
+        return logits, F.cross_entropy(logits, y)
+    model.eval()
+    x_adv = adversarial.attack(model, x, y, generator)
     model.train()
+    terms = [(alpha, model(x_adv))]
     if alpha < 1:
         terms.insert(0, (1 - alpha, model(x)))
     loss = sum(weight * F.cross_entropy(logits, y) for weight, logits in terms)
@@ -133,7 +130,11 @@ def train_model(
     torch.manual_seed(seed)
     model = build_model(spec).to(device)
     optimizer = torch.optim.SGD(
-        model.parameters(), lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay
+        model.parameters(),
+        lr=recipe.lr,
+        momentum=recipe.momentum,
+        nesterov=recipe.nesterov,
+        weight_decay=recipe.weight_decay,
     )
     generator = torch.Generator().manual_seed(seed)
     fingerprint = run_fingerprint(spec, recipe, seed, data)
@@ -156,7 +157,7 @@ def train_model(
         order = torch.randperm(len(labels), generator=generator).to(device)
         loss_sum = correct = 0.0
         for step in range(steps):
-            lr = recipe.lr_at(epoch * steps + step, recipe.epochs * steps)
+            lr = step_lr(recipe.lr, recipe.lr_drops, epoch * steps + step, steps)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             idx = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]

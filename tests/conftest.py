@@ -64,6 +64,7 @@ def tiny_params(**train_overrides) -> dict:
             "lr": 0.03,
             "momentum": 0.9,
             "weight_decay": 0.0001,
+            "lr_drops": [1.5],
             "crop_padding": 2,
             "hflip": True,
             "train_samples": 512,
@@ -111,6 +112,7 @@ def stitch_workdir(workdir):
         params["models"][name] = {"dataset": "digits", "arch": "resnet18", "seed": seed, "width": 4}
     params["stitch"] = {
         "epochs": 2,
+        "lr_drops": [],
         "batch_size": 64,
         "train_samples": 256,
         "eval_samples": 200,

@@ -14,7 +14,7 @@ def assert_clean_failure(result, pattern: str, workdir) -> None:
     assert result.returncode == 2, result.stderr
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert re.search(pattern, lines[0]), lines[0]
-    for output in ("models", "reports", "data/prepared/imagenet32-10.pt"):
+    for output in ("models", "reports", "data/prepared/ls-imagenet-10.pt"):
         assert not (workdir / output).exists(), f"partial output {output}"
 
 
@@ -27,14 +27,29 @@ def with_model(**entry) -> dict:
 @pytest.mark.parametrize(
     "params, pattern",
     [
-        (with_model(arch="vgg11"), r"unknown architecture 'vgg11'; choose one of"),
-        (with_model(dataset="mnist"), r"dataset 'mnist' is not under `datasets:`"),
-        (tiny_params(epochs=0), r"train\.epochs must be a positive integer, got 0"),
-        (tiny_params(epochs=-5), r"train\.epochs must be a positive integer, got -5"),
-        (with_model(width=0), r"width must be a positive integer"),
-        (tiny_params(warmup=3), r"unknown key\(s\) \['warmup'\]"),
+        (with_model(arch="vgg11"), r"models\.tiny\.arch: input should be 'resnet18', "),
+        (with_model(dataset="mnist"), r"models\.tiny\.dataset: 'mnist' is not under `datasets:`"),
+        (tiny_params(epochs=0), r"train\.epochs: input should be greater than 0, got 0"),
+        (tiny_params(epochs=-5), r"train\.epochs: input should be greater than 0, got -5"),
+        (with_model(width=0), r"models\.tiny\.width: input should be greater than 0"),
+        (tiny_params(warmup=3), r"train\.warmup: unknown key"),
+        (with_model(seed="a"), r"models\.tiny\.seed: input should be a valid integer, got 'a'"),
+        (tiny_params(lr="fast"), r"train\.lr: input should be a valid number, got 'fast'"),
+        (with_model(train={"lr": "0.1"}), r"models\.tiny\.train\.lr: input should be a valid"),
+        (with_model(train={"epochs": 1}), r"train with models\.tiny\.train: lr_drops are"),
     ],
-    ids=["arch", "dataset", "zero-epochs", "negative-epochs", "width", "unknown-key"],
+    ids=[
+        "arch",
+        "dataset",
+        "zero-epochs",
+        "negative-epochs",
+        "width",
+        "unknown-key",
+        "seed-type",
+        "lr-type",
+        "override-type",
+        "drops-past-overridden-epochs",
+    ],  # fmt: skip
 )
 def test_bad_training_params(workdir, params, pattern):
     write_params(workdir, params)
@@ -43,7 +58,7 @@ def test_bad_training_params(workdir, params, pattern):
 
 def test_unknown_model_id(workdir):
     result = run_stage("train", "nope", cwd=workdir)
-    assert_clean_failure(result, r"model id 'nope' is not under `models:`", workdir)
+    assert_clean_failure(result, r"'nope' is not under `models:` in params\.yaml", workdir)
 
 
 def test_model_whose_dataset_is_not_prepared(workdir):
@@ -59,21 +74,40 @@ def test_unknown_dataset_name_in_prepare(workdir):
     params["datasets"]["mnist"] = {}
     write_params(workdir, params)
     result = run_stage("prepare", "mnist", cwd=workdir)
-    assert_clean_failure(result, r"unknown dataset 'mnist'; choose one of", workdir)
+    assert_clean_failure(result, r"datasets\.mnist: unknown dataset; choose one of", workdir)
 
 
-def test_missing_imagenet32_files(workdir):
+def test_missing_imagenet32_class_map_and_files(workdir):
     params = tiny_params()
-    params["datasets"]["imagenet32-10"] = {
-        "raw_dir": "data/raw/imagenet32",
-        "num_classes": 10,
-        "class_seed": 0,
-    }
+    params["datasets"]["ls-imagenet-10"] = {"raw_dir": "data/raw/imagenet32"}
     write_params(workdir, params)
-    result = run_stage("prepare", "imagenet32-10", cwd=workdir)
+    result = run_stage("prepare", "ls-imagenet-10", cwd=workdir)
+    assert_clean_failure(result, r"map_clsloc\.txt is missing; it maps WNIDs", workdir)
+    (workdir / "data/raw/imagenet32").mkdir(parents=True)
+    (workdir / "data/raw/imagenet32/map_clsloc.txt").write_text(
+        "".join(f"n{i:08d} {i} class_{i}\n" for i in range(1, 1001))
+    )
+    params["datasets"]["ls-imagenet-10"].update(wnids=None, class_seed=0)
+    write_params(workdir, params)
+    result = run_stage("prepare", "ls-imagenet-10", cwd=workdir)
     assert_clean_failure(
         result, r"ImageNet32 files missing from data/raw/imagenet32/: train_data_batch_1", workdir
     )
+
+
+@pytest.mark.parametrize(
+    "text, pattern",
+    [
+        ("models: {tiny: {dataset: digits\n", r"params\.yaml is not valid YAML at line \d+: "),
+        ("- a\n- b\n", r"params\.yaml must map section names"),
+        ("trian: {}\n", r"trian: unknown key"),
+        ("models: [tiny]\n", r"models: input should be a valid dictionary"),
+    ],
+    ids=["syntax", "not-a-mapping", "unknown-section", "section-type"],
+)
+def test_malformed_params_file(workdir, text, pattern):
+    (workdir / "params.yaml").write_text(text)
+    assert_clean_failure(run_stage("train", "tiny", cwd=workdir), pattern, workdir)
 
 
 def test_truncated_training_checkpoint(workdir):

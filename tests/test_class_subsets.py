@@ -12,7 +12,8 @@ from stitchkit.class_subsets import fit_on_class_subsets
 from stitchkit.errors import UserError
 from stitchkit.objectives import MODES
 from stitchkit.prepared import PreparedDataset
-from stitchkit.stitching import PanelTrainer, StitchRecipe, make_spec
+from stitchkit.stitch_recipe import StitchRecipe, make_spec
+from stitchkit.stitching import PanelTrainer
 
 
 def test_first_classes_restricts_only_the_training_split(digits_file):
@@ -32,6 +33,7 @@ def with_series(workdir, params, **entry) -> None:
         "ab": {"front": "a", "end": "b", "data": "digits", "point": 4, "classes": [1, 3, 10]}
         | entry
     }
+    params["subset_figures"] = {"fig9": {"title": "t", "series": {"cross": "ab", "same": "ab"}}}
     params["stitch"]["epochs"] = 1
     write_params(workdir, params)
 
@@ -48,8 +50,8 @@ def test_subset_stage_writes_one_result_per_k_and_mode_and_a_figure(stitch_workd
     assert not (workdir / "checkpoints/subset-ab").exists()
     weights = torch.load(workdir / "stitches/subset-ab.pt", weights_only=True)
     assert set(weights) == {f"{k}/{m}/4/4" for k in (1, 3, 10) for m in MODES}
-    assert run_stage("subset_figure", "ab", cwd=workdir).returncode == 0
-    assert (workdir / "reports/figures/subset-ab.png").stat().st_size > 5000
+    assert run_stage("subset_figure", "fig9", cwd=workdir).returncode == 0
+    assert (workdir / "reports/figures/fig9.png").stat().st_size > 5000
 
 
 def test_dm_on_one_class_differs_from_dm_on_all(stitch_workdir):
@@ -64,9 +66,9 @@ def test_dm_on_one_class_differs_from_dm_on_all(stitch_workdir):
     "entry, pattern",
     [
         ({"classes": [1, 11]}, r"class counts \[11\] are outside 1\.\.10"),
-        ({"classes": [0, 2]}, r"classes must be a list of class counts k >= 1"),
-        ({"point": 10}, r"point must be a stitching point in 1\.\.9, got 10"),
-        ({"modes": {"kd": {}}}, r"unknown stitching mode 'kd'"),
+        ({"classes": [0, 2]}, r"subsets\.ab\.classes\.0: input should be greater than 0"),
+        ({"point": 10}, r"subsets\.ab\.point: input should be less than or equal to 9, got 10"),
+        ({"modes": {"kd": {}}}, r"subsets\.ab\.modes\.kd: unknown stitching mode 'kd'"),
     ],
     ids=["k-too-large", "k-zero", "point", "mode"],
 )
@@ -88,7 +90,7 @@ def test_finished_subsets_are_reloaded_on_resume(stitch_workdir, monkeypatch):
     front, end = load_model(workdir / "models/a.pt"), load_model(workdir / "models/b.pt")
     data = PreparedDataset.load(workdir / "data/prepared/digits.pt")
     specs = [make_spec(m, 4, 4, end) for m in ("dm", "hint")]
-    recipe = StitchRecipe(epochs=1, batch_size=64, train_samples=128, eval_samples=100)
+    recipe = StitchRecipe(epochs=1, batch_size=64, train_samples=128, eval_samples=100, lr_drops=())
     run = lambda: fit_on_class_subsets(  # noqa: E731
         front, end, data, specs, recipe, [2, 5], "cpu", checkpoints, progress=False
     )

@@ -10,14 +10,14 @@ import torch
 import torchvision
 
 from stitchkit.datasets import (
+    AUTHORS_WNIDS,
     FASHION_MNIST_FILES,
     IMAGENET32_TRAIN_FILES,
-    imagenet32_classes,
     prepare,
     prepare_cifar10,
     prepare_digits,
     prepare_fashion_mnist,
-    prepare_imagenet32,
+    prepare_ls_imagenet,
 )
 from stitchkit.errors import UserError
 from stitchkit.prepared import PreparedDataset
@@ -70,11 +70,22 @@ def test_cifar10_missing_offline_names_the_folder(tmp_path, monkeypatch):
         prepare_cifar10(str(tmp_path))
 
 
-def write_imagenet32(root, classes, extra_class=999, per_class=2):
+def write_class_map(root) -> list[str]:
+    """map_clsloc.txt: 1000 lines "wnid index name"; the authors' WNIDs at indices 10, 20..."""
+    root.mkdir(parents=True, exist_ok=True)
+    wnids = [f"n9{i:07d}" for i in range(1, 1001)]
+    for n, wnid in enumerate(AUTHORS_WNIDS):
+        wnids[10 * (n + 1) - 1] = wnid
+    lines = [f"{w} {i} name_{w}" for i, w in enumerate(wnids, start=1)]
+    (root / "map_clsloc.txt").write_text("\n".join(reversed(lines)) + "\n")  # any line order
+    return wnids
+
+
+def write_imagenet32(root, labels_kept, extra_label=999, per_class=2):
     """Official Downsampled ImageNet pickles: 'data' (N, 3072), 1-based 'labels'."""
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(1)
-    labels = [c for c in [*classes, extra_class] for _ in range(per_class)]
+    labels = [c for c in [*labels_kept, extra_label] for _ in range(per_class)]
     files = {}
     for name in [*IMAGENET32_TRAIN_FILES, "val_data"]:
         entry = {"data": _rows(rng, len(labels)), "labels": labels, "mean": np.zeros(3072)}
@@ -83,28 +94,76 @@ def write_imagenet32(root, classes, extra_class=999, per_class=2):
     return files
 
 
-def test_imagenet32_keeps_the_seeded_classes_and_relabels_them(tmp_path):
-    ids = imagenet32_classes(10, 0)
-    assert ids == imagenet32_classes(10, 0) and ids != imagenet32_classes(10, 1)
-    assert len(set(ids)) == 10 and all(1 <= i <= 1000 for i in ids)
-    extra = next(i for i in range(1, 1001) if i not in ids)
-    files = write_imagenet32(tmp_path / "imagenet32", ids, extra)
-    (tmp_path / "imagenet32/map_clsloc.txt").write_text(f"n0001 {ids[0]} kit_fox\n")
-    data = prepare_imagenet32(str(tmp_path / "imagenet32"), 10, 0)
-    assert data.class_ids == ids
-    assert data.class_names[0] == "kit_fox" and data.class_names[1] == f"imagenet_{ids[1]}"
+def test_ls_imagenet_takes_the_authors_wnids_through_the_class_map(tmp_path):
+    root = tmp_path / "imagenet32"
+    wnids = write_class_map(root)
+    label_of = {w: i for i, w in enumerate(wnids, start=1)}
+    files = write_imagenet32(root, [label_of[w] for w in AUTHORS_WNIDS])
+    data = prepare_ls_imagenet(str(root))
+    assert data.class_ids == sorted(AUTHORS_WNIDS)  # labels in sorted-WNID order
+    assert data.class_names[0] == f"name_{sorted(AUTHORS_WNIDS)[0]}"
     assert len(data.train_labels) == 10 * 2 * 10 and len(data.test_labels) == 20
-    assert data.test_labels.tolist() == [i for i in range(10) for _ in range(2)]
+    # the pickles list the classes in the authors' order; labels follow sorted WNIDs
+    expected = [sorted(AUTHORS_WNIDS).index(w) for w in AUTHORS_WNIDS for _ in range(2)]
+    assert data.test_labels.tolist() == expected
     raw = files["train_data_batch_1"]["data"][0].reshape(3, 32, 32)
     assert np.array_equal(data.train_images[0].numpy(), raw)
 
 
-def test_imagenet32_missing_files_says_which_and_where(tmp_path):
+def test_ls_imagenet_seeded_draw_and_bad_classes(tmp_path):
+    root = tmp_path / "imagenet32"
+    wnids = write_class_map(root)
+    write_imagenet32(root, list(range(1, 1001)), per_class=1)
+    draws = [
+        prepare("ls-imagenet-10", {"raw_dir": str(root), "wnids": None, "class_seed": seed})
+        for seed in (0, 0, 1)
+    ]
+    assert draws[0].class_ids == draws[1].class_ids != draws[2].class_ids
+    assert len(draws[0].class_ids) == 10 and set(draws[0].class_ids) <= set(wnids)
+    with pytest.raises(UserError, match=r"WNIDs \['n00000000'\] are not in"):
+        prepare_ls_imagenet(str(root), wnids=("n00000000", *AUTHORS_WNIDS[1:]))
+    with pytest.raises(UserError, match="give either wnids .* or wnids: null with a class_seed"):
+        prepare("ls-imagenet-10", {"raw_dir": str(root), "class_seed": 3})
+
+
+def test_ls_imagenet_without_the_class_map_says_what_to_add(tmp_path):
     with pytest.raises(UserError) as err:
-        prepare_imagenet32(str(tmp_path / "nowhere"), 10, 0)
+        prepare_ls_imagenet(str(tmp_path / "nowhere"))
+    assert "map_clsloc.txt is missing" in str(err.value) and "devkit" in str(err.value)
+    write_class_map(tmp_path / "nofiles")
+    with pytest.raises(UserError) as err:
+        prepare_ls_imagenet(str(tmp_path / "nofiles"))
     message = str(err.value)
     assert "train_data_batch_1" in message and "val_data" in message
-    assert "Imagenet32_train.zip" in message and str(tmp_path / "nowhere") in message
+    assert "Imagenet32_train.zip" in message and str(tmp_path / "nofiles") in message
+
+
+def test_ls_imagenet_from_full_imagenet_folders_resizes_as_the_authors(tmp_path):
+    from PIL import Image
+    from torchvision.transforms import CenterCrop, Compose, Resize
+
+    rng = np.random.default_rng(3)
+    sizes = {"train": [(48, 40), (33, 70)], "val": [(64, 64)]}
+    first = None
+    for split, shapes in sizes.items():
+        for wnid in AUTHORS_WNIDS:
+            folder = tmp_path / "imagenet" / split / wnid
+            folder.mkdir(parents=True)
+            for n, (h, w) in enumerate(shapes):
+                array = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+                mode = "L" if n == 1 else "RGB"  # a greyscale JPEG becomes RGB
+                image = Image.fromarray(array[..., 0] if mode == "L" else array, mode)
+                image.save(folder / f"{wnid}_{n}.png")
+                if first is None and wnid == sorted(AUTHORS_WNIDS)[0] and split == "train":
+                    first = image
+    data = prepare("ls-imagenet-10", {"raw_dir": str(tmp_path / "imagenet"), "source": "imagenet"})
+    assert data.train_images.shape == (20, 3, 32, 32) and data.test_images.shape == (10, 3, 32, 32)
+    assert data.class_ids == sorted(AUTHORS_WNIDS) and data.class_names == data.class_ids
+    expected = np.asarray(Compose([Resize(32), CenterCrop(32)])(first).convert("RGB"))
+    assert np.array_equal(data.train_images[0].permute(1, 2, 0).numpy(), expected)
+    assert data.train_labels.tolist() == [c for c in range(10) for _ in range(2)]
+    with pytest.raises(UserError, match=r"ImageNet class folders missing under .*train/n0"):
+        prepare_ls_imagenet(str(tmp_path / "empty"), source="imagenet")
 
 
 def _idx(array: np.ndarray) -> bytes:
@@ -152,7 +211,9 @@ def test_prepared_dataset_round_trips(tmp_path):
 
 
 def test_unknown_dataset_and_bad_options_are_user_errors():
-    with pytest.raises(UserError, match="unknown dataset 'mnist'"):
+    with pytest.raises(UserError, match=r"datasets\.mnist: unknown dataset"):
         prepare("mnist", {})
-    with pytest.raises(UserError, match="bad options for dataset 'digits'"):
-        prepare("digits", {"test_fraction": 0.2})
+    with pytest.raises(UserError, match=r"datasets\.digits\.test_size: unknown key"):
+        prepare("digits", {"test_size": 0.2})
+    with pytest.raises(UserError, match=r"datasets\.digits\.test_fraction: input should be less"):
+        prepare("digits", {"test_fraction": 1.5})

@@ -1,8 +1,9 @@
 """End to end: the quick suite through DVC in a fresh copy of the repository.
 
 (a) outputs are valid, (b) a second repro runs nothing, (c) a forced rerun gives
-byte-identical prepared (and shortcut) data, models, metrics, robust accuracies, Table 1,
-stitching, class-subset and similarity results, T weights and figures.
+byte-identical prepared (and shortcut) data, models, metrics, robust accuracies (the
+official AutoAttack), Table 1, stitching, class-subset and similarity results, T weights
+and figures.
 """
 
 import json
@@ -75,7 +76,7 @@ def snapshot(repo: Path) -> dict[str, bytes]:
     paths = [*repo.glob("models/*.pt"), *repo.glob("reports/metrics/*.json")]
     paths += [*repo.glob("data/prepared/*.pt"), *repo.glob("stitches/*.pt")]
     paths += [*repo.glob("reports/stitch/*.json"), *repo.glob("reports/subset/*.json")]
-    paths += [*repo.glob("reports/figures/*"), *repo.glob("reports/robustness/*.json")]
+    paths += [*repo.glob("reports/figures/**/*.p*"), *repo.glob("reports/robustness/*.json")]
     paths += [*repo.glob("reports/similarity/*.json"), *repo.glob("reports/table1.*")]
     return {str(p.relative_to(repo)): p.read_bytes() for p in sorted(paths)}
 
@@ -94,7 +95,7 @@ def test_quick_suite_outputs_are_valid(quick_repo):
         assert metrics["dataset"] == entry["dataset"] and 0.5 < metrics["test_accuracy"] <= 1
         assert (repo / f"reports/train/{model_id}/metrics.json").exists()
         robustness = json.loads((repo / f"reports/robustness/{model_id}.json").read_text())
-        assert robustness["backend"] == "art"
+        assert robustness["backend"] == "autoattack"
         robust = "adversarial" in entry.get("train", {})
         assert (
             robustness["robust_accuracy"] > 0.3 if robust else robustness["robust_accuracy"] < 0.1
@@ -109,7 +110,7 @@ def test_quick_suite_outputs_are_valid(quick_repo):
         pairs = {(i, j) for i in fronts for j in ends} if ends else {(k, k) for k in fronts}
         assert {(r["front_point"], r["end_point"]) for r in report["results"]} == pairs
         for suffix in ("png", "pdf"):
-            assert (repo / f"reports/figures/stitch-{panel}.{suffix}").stat().st_size > 1000
+            assert (repo / f"reports/figures/panels/{panel}.{suffix}").stat().st_size > 1000
         if "self-" in panel:  # a model stitched to itself by DM keeps its accuracy at i = j
             for r in report["results"]:
                 if r["mode"] == "dm" and r["front_point"] == r["end_point"]:
@@ -118,24 +119,25 @@ def test_quick_suite_outputs_are_valid(quick_repo):
         if "adversarial" in entry:
             report = json.loads((repo / f"reports/stitch/{panel}.json").read_text())
             assert all(0 <= r["robust_accuracy"] <= 1 for r in report["results"])
-            assert report["robust_eval"]["backend"] == "art"
+            assert report["robust_eval"]["backend"] == "autoattack"
     for name, entry in params["similarities"].items():
         report = json.loads((repo / f"reports/similarity/{name}.json").read_text())
         assert set(report["configurations"]) == set(entry["panels"])
         assert (repo / f"reports/figures/{name}.png").stat().st_size > 1000
     for name, setting in params["shortcuts"].items():
         data = PreparedDataset.load(repo / f"data/prepared/{name}.pt")
-        assert data.shortcut_test_images is not None, name
+        assert data.shortcut is not None, name
         assert setting["source"] == "fashion-mnist"
     for panel, entry in params["panels"].items():
         if entry["data"] in params["shortcuts"]:
             report = json.loads((repo / f"reports/stitch/{panel}.json").read_text())
             assert all(0 <= r["shortcut_test_accuracy"] <= 1 for r in report["results"])
+            assert all(0 <= r["rolled_test_accuracy"] <= 1 for r in report["results"])
     for name, entry in params["subsets"].items():
         report = json.loads((repo / f"reports/subset/{name}.json").read_text())
         assert {r["classes"] for r in report["results"]} == set(entry["classes"])
-        assert (repo / f"reports/figures/subset-{name}.png").stat().st_size > 1000
-    for figure in [*params["grids"], *params["shortcut_examples"]]:
+    figures = [*params["grids"], *params["shortcut_examples"], *params["subset_figures"]]
+    for figure in [*figures, *params["cross_layer_figures"]]:
         assert (repo / f"reports/figures/{figure}.png").stat().st_size > 1000
     for seed in (0, 1):
         metrics = json.loads(
@@ -151,16 +153,17 @@ def test_second_repro_runs_nothing_and_forced_rerun_is_byte_identical(quick_repo
     before = snapshot(repo)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     n = {key: len(params[key]) for key in params if isinstance(params[key], dict)}
-    assert n["shortcuts"] == 5 and n["subsets"] == 2 and n["grids"] == 3 and n["panels"] == 19
-    assert n["similarities"] == 1
+    assert n["shortcuts"] == 5 and n["subsets"] == 2 and n["grids"] == 4 and n["panels"] == 20
+    assert n["similarities"] == 1 and n["subset_figures"] == 1 and n["cross_layer_figures"] == 1
     data, models, figures = n["datasets"] + n["shortcuts"], n["models"], n["grids"]
-    figures += n["panels"] + n["subsets"] + n["shortcut_examples"]
+    figures += n["subset_figures"] + n["cross_layer_figures"] + n["shortcut_examples"]
     results, similarities = n["panels"] + n["subsets"], n["similarities"]
     table = 2  # reports/table1.md and .csv, from one stage
-    files = data + 3 * models + table + 2 * results + 2 * figures + 3 * similarities
-    assert len(before) == files
+    files = data + 3 * models + table + 2 * results + 2 * (figures + n["panels"])
+    assert len(before) == files + 3 * similarities
     out = sh("dvc", "repro", "-f", cwd=repo, env=env)
-    stages = data + 2 * models + 1 + results + figures + similarities
+    panel_figures = 1  # one stage draws every panel's figure
+    stages = data + 2 * models + 1 + results + figures + panel_figures + similarities
     assert out.count("Running stage") == stages
     after = snapshot(repo)
     changed = [name for name in before if before[name] != after[name]]

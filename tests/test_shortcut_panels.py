@@ -1,5 +1,5 @@
-"""Shortcut panels: stitches fitted on shortcut data, scored on clean and shortcut test
-splits; the Fig. 8 grid and the Fig. 7 / 12 examples."""
+"""Shortcut panels: stitches fitted on shortcut data, scored on the clean, shortcut and
+rolled-shortcut test splits; the Fig. 8 grid and the Fig. 7 / 12 examples."""
 
 import json
 
@@ -30,19 +30,22 @@ def test_shortcut_panel_scores_clean_and_shortcut_test_splits(stitch_workdir):
     assert result.returncode == 0, result.stderr
     report = json.loads((workdir / "reports/stitch/digits-pixels.json").read_text())
     assert report["data"] == "digits-pixels"
-    assert 0 <= report["end_shortcut_accuracy"] <= 1
-    assert report["front_accuracy"] == 0.1  # a front trained on clean data: its metrics file
+    assert 0 <= report["end_shortcut_accuracy"] <= 1 and 0 <= report["end_rolled_accuracy"] <= 1
+    # a front of the shortcut set's clean dataset: scored on the panel's clean test images
+    assert report["front_accuracy_on"] == "digits" and report["front_accuracy"] != 0.1
     for r in report["results"]:
         assert 0 <= r["test_accuracy"] <= 1 and 0 <= r["shortcut_test_accuracy"] <= 1
-    assert "shortcut" in result.stdout
+        assert 0 <= r["rolled_test_accuracy"] <= 1
+    assert "shortcut" in result.stdout and "rolled" in result.stdout
 
 
 def test_clean_panels_have_no_shortcut_scores(stitch_workdir):
     workdir, _ = stitch_workdir
     assert run_stage("stitch", "ab", cwd=workdir).returncode == 0
     report = json.loads((workdir / "reports/stitch/ab.json").read_text())
-    assert report["end_shortcut_accuracy"] is None
+    assert report["end_shortcut_accuracy"] is None and report["end_rolled_accuracy"] is None
     assert all(r["shortcut_test_accuracy"] is None for r in report["results"])
+    assert all(r["rolled_test_accuracy"] is None for r in report["results"])
 
 
 def test_grid_and_examples_figures(stitch_workdir):
@@ -61,7 +64,8 @@ def test_grid_and_examples_figures(stitch_workdir):
     assert missing.returncode == 2 and "run `dvc repro stitch@digits-pixels`" in missing.stderr
     for name in SHORTCUTS:
         assert run_stage("stitch", name, cwd=workdir).returncode == 0
-        assert run_stage("figures", name, cwd=workdir).returncode == 0
+    assert run_stage("panel_figures", cwd=workdir).returncode == 0
+    assert all((workdir / f"reports/figures/panels/{name}.pdf").exists() for name in SHORTCUTS)
     for stage, figure in (("grid", "fig8"), ("shortcut_examples", "fig12")):
         result = run_stage(stage, figure, cwd=workdir)
         assert result.returncode == 0, result.stderr
@@ -78,4 +82,41 @@ def test_grid_rows_must_match_the_columns(stitch_workdir):
     write_params(workdir, params)
     result = run_stage("grid", "g", cwd=workdir)
     assert result.returncode == 2
-    assert "grids.g.rows must map each row label to a list of 2 panels" in result.stderr
+    assert "grids.g.rows must map each row label to a list of 2 cells" in result.stderr
+
+
+def test_a_grid_cell_draws_several_panels_of_one_front_and_end_together(stitch_workdir):
+    """Fig. 3's cells: DM and Hint of one panel, recalibrated DM and Hint without running
+    statistics of two more, in one plot with legend labels."""
+    workdir, params = stitch_workdir
+    params["stitch"]["epochs"] = 1
+    params["panels"]["ab"]["modes"] = {"dm": {}, "hint": {}}
+    base = {"front": "a", "end": "b", "data": "digits", "points": [2, 6]}
+    params["panels"]["ab-rs"] = base | {
+        "modes": {"dm-rs": {"objective": "dm", "recalibrate": True}}
+    }
+    params["panels"]["ab-frozen"] = base | {
+        "stitch": {"bn": "frozen"},
+        "modes": {"hint-frozen": {"objective": "hint"}},
+    }
+    labels = {"dm": "DM", "dm-rs": "DM + RS", "hint-frozen": "Hint", "hint": "Hint + RS"}
+    params["grids"] = {
+        "fig3": {
+            "title": "t",
+            "columns": ["same-task"],
+            "rows": {"r": [["ab", "ab-rs", "ab-frozen"]]},
+            "modes": labels,
+        }
+    }
+    write_params(workdir, params)
+    for panel in ("ab", "ab-rs", "ab-frozen"):
+        assert run_stage("stitch", panel, cwd=workdir).returncode == 0
+    report = json.loads((workdir / "reports/stitch/ab-rs.json").read_text())
+    assert [r["recalibrated"] for r in report["results"]] == [True, True]
+    result = run_stage("grid", "fig3", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert (workdir / "reports/figures/fig3.png").stat().st_size > 5000
+    params["panels"]["ab-rs"]["front"] = "b"  # a cell's panels must share front and end
+    write_params(workdir, params)
+    result = run_stage("grid", "fig3", cwd=workdir)
+    assert result.returncode == 2 and "need the same front, end and data" in result.stderr

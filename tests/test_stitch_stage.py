@@ -19,6 +19,7 @@ def test_stitch_stage_writes_results_weights_and_a_figure(stitch_workdir):
     assert report["front"] == "a" and report["end"] == "b" and report["bn_policy"] == "train"
     keys = {(r["mode"], r["front_point"]) for r in report["results"]}
     assert keys == {(m, k) for m in ("dm", "hint", "slm", "tlm", "fula") for k in (2, 6)}
+    assert report["hint_norm"] == "batch"
     for r in report["results"]:
         assert 0 <= r["test_accuracy"] <= 1 and r["dm_residual"] >= 0
         assert (r["final_loss"] is None) == (r["mode"] == "dm")
@@ -26,11 +27,11 @@ def test_stitch_stage_writes_results_weights_and_a_figure(stitch_workdir):
     assert weights["fula/6/6"]["conv.weight"].shape == (16, 16, 1, 1)  # 4 x width 4
     assert not (workdir / "checkpoints/stitch-ab.pt").exists()
 
-    assert run_stage("figures", "ab", cwd=workdir).returncode == 0
-    png, pdf = workdir / "reports/figures/stitch-ab.png", workdir / "reports/figures/stitch-ab.pdf"
+    assert run_stage("panel_figures", cwd=workdir).returncode == 0
+    png, pdf = (workdir / f"reports/figures/panels/ab.{suffix}" for suffix in ("png", "pdf"))
     first = png.read_bytes(), pdf.read_bytes()
     assert first[0][:4] == b"\x89PNG" and first[1][:4] == b"%PDF"
-    assert run_stage("figures", "ab", cwd=workdir).returncode == 0
+    assert run_stage("panel_figures", cwd=workdir).returncode == 0
     assert (png.read_bytes(), pdf.read_bytes()) == first  # figures are reproducible
 
 
@@ -46,17 +47,32 @@ def assert_clean_failure(result, pattern, workdir):
 @pytest.mark.parametrize(
     "panel, pattern",
     [
-        ({"points": [2, 12]}, r"points must be a list of stitching points in 1\.\.9"),
-        ({"modes": {"kd": {}}}, r"unknown stitching mode 'kd'"),
+        ({"points": [2, 12]}, r"panels\.ab\.points\.1: input should be less than or equal to 9"),
+        ({"modes": {"kd": {}}}, r"panels\.ab\.modes\.kd: unknown stitching mode 'kd'"),
         (
-            {"modes": {"fula": {"weights": [1.5] + [-0.5] + [0.0] * 7}}, "points": [2]},
+            {"modes": {"fula": {"weights": [1.5] + [-0.5] + [0.0] * 6}}, "points": [2]},
             r"must be non-negative and sum to 1",
         ),
-        ({"modes": {"fula": {"weights": [0.5] * 9}}, "points": [2]}, r"sum to 1"),
-        ({"modes": {"fula": {"weights": [0.5, 0.5]}}, "points": [2]}, r"have 2 entries"),
-        ({"front": "zzz"}, r"model 'zzz' is not under `models:`"),
+        ({"modes": {"fula": {"weights": [0.5] * 8}}, "points": [2]}, r"sum to 1"),
+        ({"modes": {"fula": {"weights": [0.5, 0.5]}}, "points": [2]}, r"2 entries.* has 8 hint"),
+        ({"front": "zzz"}, r"panels\.ab\.front: model 'zzz' is not under `models:`"),
+        ({"modes": {"hint": {"soft": True}}}, r"modes\.hint: weights and soft apply to fula"),
+        ({"modes": {"dm": {"recalibrate": "yes"}}}, r"recalibrate: input should be a valid bool"),
+        ({"stitch": {"hint_norm": "l2"}}, r"panels\.ab\.stitch\.hint_norm: input should be"),
+        ({"stitch": {"lr_drops": [5]}}, r"panels\.ab\.stitch: lr_drops are the epochs"),
     ],
-    ids=["point", "mode", "negative-weights", "weights-sum", "weights-length", "model"],
+    ids=[
+        "point",
+        "mode",
+        "negative-weights",
+        "weights-sum",
+        "weights-length",
+        "model",
+        "soft-not-fula",
+        "recalibrate-type",
+        "hint-norm",
+        "lr-drops",
+    ],  # fmt: skip
 )
 def test_bad_panels(stitch_workdir, panel, pattern):
     workdir, params = stitch_workdir
@@ -98,8 +114,8 @@ def test_cross_layer_panel_stitches_every_pair_and_draws_heatmaps(stitch_workdir
     report = json.loads((workdir / "reports/stitch/ab.json").read_text())
     pairs = {(r["mode"], r["front_point"], r["end_point"]) for r in report["results"]}
     assert pairs == {(m, i, j) for m in ("hint", "fula") for i in (2, 6) for j in (2, 6)}
-    assert run_stage("figures", "ab", cwd=workdir).returncode == 0
-    assert (workdir / "reports/figures/stitch-ab.png").stat().st_size > 1000
+    assert run_stage("panel_figures", cwd=workdir).returncode == 0
+    assert (workdir / "reports/figures/panels/ab.png").stat().st_size > 1000
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from stitchkit.errors import UserError
 from stitchkit.evaluation import accuracy
 from stitchkit.models import ARCHITECTURES, ModelSpec
 from stitchkit.objectives import (
+    LossOptions,
     ReferencePass,
     StitchedPass,
     fula_loss,
@@ -19,16 +20,20 @@ from stitchkit.objectives import (
     hint_loss,
     normalized_hint,
     slm_loss,
+    soft_label_divergence,
     tlm_loss,
 )
 from stitchkit.prepared import PreparedDataset
+from stitchkit.schedule import step_lr
 from stitchkit.stitch_layer import StitchLayer, fit_direct_matching
-from stitchkit.stitching import PanelTrainer, StitchRecipe, check_compatible, make_spec, stitch
+from stitchkit.stitch_recipe import StitchRecipe, make_spec
+from stitchkit.stitching import PanelTrainer, check_compatible, stitch
 from stitchkit.training import Recipe, train_model
 
 FAST = StitchRecipe(
-    epochs=1, batch_size=64, train_samples=256, crop_padding=0, hflip=False, eval_batch_size=500
-)
+    epochs=1, batch_size=64, train_samples=256, crop_padding=0, hflip=False, eval_batch_size=500,
+    lr_drops=(),
+)  # fmt: skip
 ALL_POINTS = range(1, 10)
 
 
@@ -43,7 +48,7 @@ def digits() -> PreparedDataset:
 def trained(digits, tmp_path_factory):
     """A small trained digits model of each architecture."""
     mean, std = digits.channel_stats()
-    recipe = Recipe(epochs=4, batch_size=64, lr=0.03, lr_drops=(0.75,), crop_padding=0, hflip=False)
+    recipe = Recipe(epochs=4, batch_size=64, lr=0.03, lr_drops=(3,), crop_padding=0, hflip=False)
     ckpt = tmp_path_factory.mktemp("ckpt") / "unused.pt"
     return {
         arch: train_model(
@@ -141,6 +146,38 @@ def test_hint_and_fula_start_at_a_loss_near_zero_when_self_stitching(trained, di
         assert r.initial_loss < 1e-5, (r.spec.key, r.initial_loss)
 
 
+@pytest.mark.parametrize("hint_norm", ["batch", "sample"])
+def test_fula_at_the_last_point_is_exactly_hint(trained, digits, hint_norm):
+    front, end = trained["resnet18"], trained["plain18"]
+    specs = [make_spec(m, 9, 9, end) for m in ("hint", "fula")]
+    assert specs[1].weights == (1.0,)  # one term: the hint at point 9
+    recipe = replace(FAST, epochs=2, hint_norm=hint_norm)
+    hint, fula = PanelTrainer(front, end, digits, specs, recipe, "cpu").fit(progress=False)
+    assert torch.equal(hint.layer.conv.weight, fula.layer.conv.weight)
+    assert hint.epoch_losses == fula.epoch_losses and hint.test_accuracy == fula.test_accuracy
+
+
+def test_recalibrated_dm_keeps_its_layer_and_moves_only_batchnorm_statistics(trained, digits):
+    front, end = trained["resnet18"], trained["plain18"]
+    specs = [make_spec("dm", 5, 5, end), make_spec("dm-rs", 5, 5, end, "dm", recalibrate=True)]
+    trainer = PanelTrainer(copy.deepcopy(front), copy.deepcopy(end), digits, specs, FAST, "cpu")
+    dm, recalibrated = trainer.fit(progress=False)
+    assert torch.equal(dm.layer.conv.weight, recalibrated.layer.conv.weight)
+    assert recalibrated.test_accuracy != dm.test_accuracy  # the statistics moved
+    assert len(recalibrated.epoch_losses) == FAST.epochs and dm.epoch_losses == []
+    with pytest.raises(UserError, match="recalibrate applies to dm only"):
+        make_spec("hint-rs", 5, 5, end, "hint", recalibrate=True)
+    with pytest.raises(UserError, match="needs stitch.bn: train"):
+        PanelTrainer(front, end, digits, specs, replace(FAST, bn="frozen"), "cpu")
+
+
+def test_stitch_learning_rate_drops_tenfold_at_the_given_epochs():
+    # the authors' schedule: 30 epochs, x0.1 at epochs 10 and 20, applied per step
+    lrs = [step_lr(1e-3, (10, 20), step, 100) for step in (0, 999, 1000, 1999, 2000, 2999)]
+    assert lrs == pytest.approx([1e-3, 1e-3, 1e-4, 1e-4, 1e-5, 1e-5])
+    assert StitchRecipe().lr_drops == (10, 20) and StitchRecipe().epochs == 30
+
+
 def test_shared_stream_gives_each_stitch_what_it_gets_alone(trained, digits):
     front, end = trained["resnet18"], trained["plain18"]
     specs = [make_spec("tlm", 3, 3, end), make_spec("fula", 5, 5, end)]
@@ -192,35 +229,53 @@ def test_cross_resolution_stitch_resizes_bilinearly_first():
 def test_normalized_hint_by_hand():
     pred = torch.tensor([[1.0, 2.0], [0.0, 0.0]])
     target = torch.tensor([[1.0, 0.0], [3.0, 4.0]])
-    # sample 1: |(0, 2)| / |(1, 0)| = 2; sample 2: |(-3, -4)| / |(3, 4)| = 1; mean 1.5
-    assert normalized_hint(pred, target).item() == pytest.approx(1.5)
+    # per sample: |(0, 2)| / |(1, 0)| = 2 and |(-3, -4)| / |(3, 4)| = 1; mean 1.5
+    assert normalized_hint(pred, target, "sample").item() == pytest.approx(1.5)
+    # whole batch (the authors'): |(0, 2, -3, -4)| / |(1, 0, 3, 4)| = sqrt(29) / sqrt(26)
+    assert normalized_hint(pred, target, "batch").item() == pytest.approx((29 / 26) ** 0.5)
+    assert normalized_hint(pred, target).item() == normalized_hint(pred, target, "batch").item()
 
 
-def _passes(terms, logits, ref_terms, probs):
-    return StitchedPass(iter([*terms, logits]), len(terms)), ReferencePass(ref_terms, probs)
+def _passes(terms, logits, ref_terms, ref_logits):
+    return StitchedPass(iter([*terms, logits]), len(terms)), ReferencePass(ref_terms, ref_logits)
 
 
 def test_task_and_soft_label_losses_by_hand():
-    logits = torch.tensor([[0.0, torch.log(torch.tensor(3.0))]])
-    stitched, ref = _passes(
-        [torch.zeros(1, 2)], logits, [torch.ones(1, 2)], torch.tensor([[0.25, 0.75]])
+    log3 = torch.log(torch.tensor(3.0))
+    logits = torch.tensor([[0.0, log3]])  # softmax: (1/4, 3/4)
+    end_logits = torch.tensor([[0.0, 0.0]])  # softmax: (1/2, 1/2)
+    stitched, ref = _passes([torch.zeros(1, 2)], logits, [torch.ones(1, 2)], end_logits)
+    # CE with label 1 is log(4/3)
+    assert tlm_loss(stitched, ref, torch.tensor([1]), LossOptions()).item() == pytest.approx(
+        0.2876821, abs=1e-6
     )
-    # softmax(logits) = (1/4, 3/4): CE with label 1 is log(4/3)
-    assert tlm_loss(stitched, ref, torch.tensor([1])).item() == pytest.approx(0.2876821, abs=1e-6)
-    # soft CE: -(1/4 log 1/4 + 3/4 log 3/4) = 0.5623351
-    assert slm_loss(stitched, ref, None).item() == pytest.approx(0.5623351, abs=1e-6)
+    # SLM, the cross-entropy of eq. 1: -(1/2 log 1/4 + 1/2 log 3/4) = 0.8369882
+    assert slm_loss(stitched, ref, None, LossOptions()).item() == pytest.approx(0.8369882, abs=1e-6)
+    # KL(end || stitched) = CE - H(end) = 0.8369882 - log 2 = 0.1438410
+    assert soft_label_divergence(logits, end_logits).item() == pytest.approx(0.1438410, abs=1e-6)
+    assert soft_label_divergence(logits, logits).item() == pytest.approx(0.0, abs=1e-7)
 
 
 def test_hint_and_fula_losses_by_hand():
     terms = [torch.tensor([[1.0, 2.0]]), torch.tensor([[2.0, 0.0]]), torch.tensor([[0.0, 0.0]])]
     refs = [torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 5.0]])]
     # per-term normalised hints: 2, 1, 1
-    stitched, ref = _passes(terms, torch.zeros(1, 2), refs, None)
-    assert hint_loss(stitched, ref, None).item() == pytest.approx(2.0)
-    stitched, ref = _passes(terms, torch.zeros(1, 2), refs, None)
-    assert fula_loss(stitched, ref, None, [0.5, 0.25, 0.25]).item() == pytest.approx(1.5)
-    stitched, ref = _passes(terms, torch.zeros(1, 2), refs, None)
-    assert fula_loss(stitched, ref, None, [0.0, 0.0, 1.0]).item() == pytest.approx(1.0)
+    logits = torch.zeros(1, 2)
+
+    def loss(fn, weights=None, soft=False, end_logits=logits):
+        stitched, ref = _passes(terms, logits, refs, end_logits)
+        return fn(stitched, ref, None, LossOptions("batch", weights, soft)).item()
+
+    assert loss(hint_loss) == pytest.approx(2.0)
+    assert loss(fula_loss, (0.5, 0.25, 0.25)) == pytest.approx(1.5)
+    assert loss(fula_loss, (0.0, 0.0, 1.0)) == pytest.approx(1.0)
+    assert loss(fula_loss, (1.0, 0.0, 0.0)) == loss(hint_loss)
+    # the soft term joins the average of the weighted terms: (2 + 1 + 1 + KL) / 4
+    log3 = torch.log(torch.tensor(3.0))
+    end_logits = torch.tensor([[log3, 0.0]])  # softmax (3/4, 1/4) against (1/2, 1/2)
+    kl = 0.75 * torch.log(torch.tensor(1.5)) + 0.25 * torch.log(torch.tensor(0.5))
+    expected = (2 + 1 + 1 + kl.item()) / 4
+    assert loss(fula_loss, (1 / 3,) * 3, True, end_logits) == pytest.approx(expected)
 
 
 def test_fula_stops_the_end_pass_after_the_last_weighted_term():
@@ -233,8 +288,16 @@ def test_fula_stops_the_end_pass_after_the_last_weighted_term():
 
     stitched = StitchedPass(terms(), 3)
     ref = ReferencePass([torch.ones(1, 2)] * 3, None)
-    fula_loss(stitched, ref, None, [0.5, 0.5, 0.0])
+    fula_loss(stitched, ref, None, LossOptions(weights=(0.5, 0.5, 0.0)))
     assert len(consumed) == 2
+
+
+def test_fula_terms_are_the_stitching_points_from_j_to_9(trained):
+    end = trained["resnet18"]
+    assert [end.num_hint_terms(j) for j in (1, 5, 9)] == [9, 5, 1]
+    assert make_spec("fula", 7, 7, end).weights == pytest.approx((1 / 3,) * 3)
+    assert make_spec("fula-last", 7, 7, end, "fula", "last").weights == (0.0, 0.0, 1.0)
+    assert make_spec("f2", 7, 7, end, "fula", "first-2").weights == (0.5, 0.5, 0.0)
 
 
 def test_fula_weight_presets_and_validation():
@@ -260,6 +323,8 @@ def test_unknown_mode_and_point_out_of_range(trained):
         make_spec("kd", 1, 1, end)
     with pytest.raises(UserError, match="stitching point 10 is out of range"):
         make_spec("hint", 10, 10, end)
+    with pytest.raises(UserError, match="weights and soft apply to fula only"):
+        make_spec("hint", 5, 5, end, soft=True)
 
 
 def test_front_and_end_on_inputs_of_different_shape_are_refused(trained, digits):

@@ -12,16 +12,20 @@ from dvc.utils.hydra import compose_and_dump
 from conftest import REPO
 from stitchkit.attacks import AdversarialTraining
 from stitchkit.config import (
+    check_params,
+    cross_layer_figure_job,
     grid_job,
     panel_job,
     robust_evaluation,
     shortcut_examples_job,
     shortcut_setting,
     similarity_job,
+    stitch_recipe,
+    subset_figure_job,
     subset_job,
     training_job,
 )
-from stitchkit.datasets import PREPARERS
+from stitchkit.datasets import AUTHORS_WNIDS, PREPARERS, dataset_options
 
 
 def composed(tmp_path, suite: str) -> dict:
@@ -32,6 +36,11 @@ def composed(tmp_path, suite: str) -> dict:
 
 def test_committed_params_is_the_composed_paper_suite(tmp_path):
     assert yaml.safe_load((REPO / "params.yaml").read_text()) == composed(tmp_path, "paper")
+
+
+@pytest.mark.parametrize("suite", ["paper", "quick"])
+def test_every_section_of_a_suite_passes_the_full_check(tmp_path, suite):
+    check_params(composed(tmp_path, suite))
 
 
 @pytest.mark.parametrize("suite", ["paper", "quick"])
@@ -65,7 +74,13 @@ def test_every_shortcut_panel_series_and_figure_of_a_suite_validates(tmp_path, s
         grid_job(params, name)
     for name in params["shortcut_examples"]:
         shortcut_examples_job(params, name)
-    assert params["grids"] and params["shortcut_examples"]
+    for name in params["subset_figures"]:
+        subset_figure_job(params, name)
+    for name in params["cross_layer_figures"]:
+        cross_layer_figure_job(params, name)
+    assert params["grids"] and params["shortcut_examples"] and params["subset_figures"]
+    assert any(name.startswith("fig3-") for name in params["grids"])  # DM against Hint
+    assert "fig11-fula-depth-resnet18" in params["cross_layer_figures"]
 
 
 @pytest.mark.parametrize("suite", ["paper", "quick"])
@@ -87,7 +102,7 @@ def test_paper_suite_trains_the_eighteen_models_of_table_1(tmp_path):
     params = composed(tmp_path, "paper")
     expected = {
         f"{group}-{arch}{robust}"
-        for group in ("cifar10_0", "cifar10_1", "imagenet32-10_0")
+        for group in ("cifar10_0", "cifar10_1", "ls-imagenet-10_0")
         for arch in ("plain18", "resnet18", "resnet34")
         for robust in ("", "-robust")
     }
@@ -95,14 +110,41 @@ def test_paper_suite_trains_the_eighteen_models_of_table_1(tmp_path):
     jobs = [training_job(params, m) for m in expected]
     robust = [j.recipe.adversarial for j in jobs if j.model_id.endswith("-robust")]
     assert robust == [AdversarialTraining(0.5, 8 / 255, 2 / 255, 10)] * 9
-    assert robust_evaluation(params).epsilon == 8 / 255
+    assert all(r.mix == "batch" and not r.random_start for r in robust)  # the authors' PGD
+    evaluation = robust_evaluation(params)
+    assert evaluation.epsilon == 8 / 255 and evaluation.backend == "autoattack"
+    assert evaluation.samples is None and evaluation.eot_iterations == 20  # all 10,000, "rand"
     assert all(j.width == 64 and j.recipe.epochs == 200 and j.recipe.lr == 0.1 for j in jobs)
     assert all(j.recipe.batch_size == 128 and j.recipe.crop_padding == 4 for j in jobs)
+    assert all(j.recipe.nesterov and j.recipe.lr_drops == (66, 133) for j in jobs)
     assert {(j.dataset, j.seed) for j in jobs} == {
         ("cifar10", 0),
         ("cifar10", 1),
-        ("imagenet32-10", 0),
+        ("ls-imagenet-10", 0),
     }
+    assert dataset_options("ls-imagenet-10", params["datasets"]["ls-imagenet-10"]).wnids == (
+        AUTHORS_WNIDS
+    )
+
+
+def test_paper_suite_stitches_with_the_authors_recipe_and_each_stitch_once(tmp_path):
+    params = composed(tmp_path, "paper")
+    recipe = stitch_recipe(params)
+    assert (recipe.epochs, recipe.lr, recipe.weight_decay, recipe.lr_drops) == (
+        30,
+        1e-3,
+        1e-4,
+        (10, 20),
+    )
+    assert recipe.hint_norm == "batch" and recipe.bn == "train" and recipe.dm_samples == 100
+    panels = [panel_job(params, name) for name in params["panels"]]
+
+    def stitches(p):
+        return (p.front, p.end, p.data, p.pairs, p.recipe, tuple(sorted(p.modes)))
+
+    alpha0 = {stitches(p) for p in panels if p.adversarial and p.adversarial.alpha == 0}
+    clean = [p.name for p in panels if p.adversarial is None and stitches(p) in alpha0]
+    assert not clean, f"{clean} duplicate alpha = 0 adversarial panels"
 
 
 def test_dvc_dag_is_prepare_then_train():

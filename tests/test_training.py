@@ -4,23 +4,25 @@ import json
 
 import pytest
 import torch
+from pydantic import ValidationError
 
 from conftest import kill_after_checkpoint, run_stage, tiny_params, write_params
+from stitchkit.attacks import AdversarialTraining
 from stitchkit.augment import crop_and_flip
 from stitchkit.checkpoints import load_model
-from stitchkit.errors import UserError
-from stitchkit.training import Recipe
+from stitchkit.schedule import step_lr
+from stitchkit.training import Recipe, training_loss
 
 
-def test_lr_drops_tenfold_at_each_third_by_default():
-    recipe, total = Recipe(), 300
-    assert [recipe.lr_at(s, total) for s in (0, 99)] == [0.1, 0.1]
-    assert recipe.lr_at(100, total) == pytest.approx(0.01)
-    assert recipe.lr_at(199, total) == pytest.approx(0.01)
-    assert recipe.lr_at(200, total) == pytest.approx(0.001)
-    assert recipe.lr_at(299, total) == pytest.approx(0.001)
-    late = Recipe(lr=0.03, lr_drops=(0.75,))
-    assert [late.lr_at(s, 4) for s in range(4)] == pytest.approx([0.03, 0.03, 0.03, 0.003])
+def test_lr_drops_tenfold_at_the_authors_epochs_by_default():
+    recipe, steps = Recipe(), 10  # 200 epochs, drops at epochs 66 and 133
+    lr = [step_lr(recipe.lr, recipe.lr_drops, s, steps) for s in (0, 659, 660, 1329, 1330, 1999)]
+    assert lr == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
+    # a fractional epoch drops inside that epoch: 2 epochs of 2 steps, drop at 1.5
+    assert [step_lr(0.03, (1.5,), s, 2) for s in range(4)] == pytest.approx(
+        [0.03, 0.03, 0.03, 0.003]
+    )
+    assert recipe.nesterov and recipe.momentum == 0.9
 
 
 @pytest.mark.parametrize(
@@ -31,12 +33,30 @@ def test_lr_drops_tenfold_at_each_third_by_default():
         {"batch_size": 0},
         {"lr": 0},
         {"crop_padding": -1},
-        {"lr_drops": (0.5, 1.5)},
+        {"lr_drops": (66, 250)},
+        {"epochs": 2.0},
+        {"lr": "0.1"},
+        {"momentum": 0, "nesterov": True},
     ],
 )
-def test_bad_recipe_is_a_user_error(bad):
-    with pytest.raises(UserError):
+def test_bad_recipe_is_a_validation_error(bad):
+    with pytest.raises(ValidationError):
         Recipe(**bad)
+
+
+def test_batch_mix_replaces_a_share_of_the_batch_in_one_training_pass():
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
+    x, y = torch.rand(8, 1, 2, 2), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    adversarial = AdversarialTraining(alpha=0.5, epsilon=0.1, step_size=0.05, steps=2)
+    seen = []
+    model.register_forward_hook(lambda module, inputs, out: seen.append(inputs[0].clone()))
+    logits, loss = training_loss(model, x, y, adversarial, torch.Generator().manual_seed(0))
+    trained_on = seen[-1]  # the last pass: the training pass on the mixed batch
+    changed = (trained_on != x).flatten(1).any(1)
+    assert int(changed.sum()) == 4  # int(0.5 * 8) samples replaced, the others clean
+    assert (trained_on - x).abs().max() <= 0.1 + 1e-6
+    assert len(seen) == 2 + 1  # 2 PGD steps, then one training pass
+    assert torch.equal(logits, model(trained_on)) and loss.requires_grad
 
 
 def test_crop_is_a_shifted_window_of_the_zero_padded_image():
@@ -77,8 +97,19 @@ def test_training_is_bitwise_deterministic(workdir):
 
 @pytest.mark.parametrize(
     "adversarial",
-    [None, {"alpha": 0.5, "epsilon": "8/255", "step_size": "2/255", "steps": 2}],
-    ids=["clean", "adversarial"],
+    [
+        None,
+        {"alpha": 0.5, "epsilon": "8/255", "step_size": "2/255", "steps": 2},
+        {
+            "alpha": 0.5,
+            "epsilon": "8/255",
+            "step_size": "2/255",
+            "steps": 2,
+            "mix": "loss",
+            "random_start": True,
+        },
+    ],  # fmt: skip
+    ids=["clean", "adversarial", "adversarial-loss-mix"],
 )
 def test_resume_after_kill_gives_the_uninterrupted_weights(workdir, tmp_path_factory, adversarial):
     write_params(workdir, tiny_params(epochs=8, adversarial=adversarial))

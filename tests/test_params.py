@@ -1,0 +1,121 @@
+"""params.yaml's schema, over every section: each key of each entry, given a value of
+the wrong type, is one UserError naming that key's path; and the file as a stage reads it."""
+
+import copy
+import dataclasses
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+from test_suites import composed
+
+from conftest import run_stage, write_params
+from stitchkit.attacks import AdversarialTraining
+from stitchkit.config import (
+    CrossLayerFigureEntry,
+    GridEntry,
+    ModeEntry,
+    ModelEntry,
+    PanelEntry,
+    ShortcutExamplesEntry,
+    SimilarityEntry,
+    SubsetEntry,
+    SubsetFigureEntry,
+    check_params,
+)
+from stitchkit.datasets import PREPARERS
+from stitchkit.errors import UserError
+from stitchkit.robustness import RobustEvaluation
+from stitchkit.shortcuts import ShortcutSetting
+from stitchkit.stitch_recipe import StitchRecipe
+from stitchkit.training import Recipe
+
+WRONG = [[1]]  # expressible in YAML, and of the wrong type for every key of the schema
+
+# section -> the class of each of its entries (None: the section is one flat entry)
+ENTRY_CLASSES = {
+    "shortcuts": ShortcutSetting,
+    "shortcut_examples": ShortcutExamplesEntry,
+    "models": ModelEntry,
+    "panels": PanelEntry,
+    "grids": GridEntry,
+    "similarities": SimilarityEntry,
+    "subsets": SubsetEntry,
+    "subset_figures": SubsetFigureEntry,
+    "cross_layer_figures": CrossLayerFigureEntry,
+}
+FLAT_SECTIONS = {"train": Recipe, "stitch": StitchRecipe, "robust_eval": RobustEvaluation}
+
+
+def quick_suite() -> dict:
+    return composed(Path(tempfile.mkdtemp()), "quick")
+
+
+def keys_of(params: dict) -> list[tuple[tuple, type]]:
+    """(key path, class) of every key of every entry of every section, nested entries
+    (a panel's adversarial settings, modes and stitch overrides, a model's train
+    overrides, a dataset's options) included."""
+    out = [((name, f.name), cls) for name, cls in FLAT_SECTIONS.items() for f in _fields(cls)]
+    for name in params["datasets"]:
+        out += [(("datasets", name, f.name), None) for f in _fields(PREPARERS[name][0])]
+    for section, cls in ENTRY_CLASSES.items():
+        entry = next(iter(params[section]))
+        out += [((section, entry, f.name), cls) for f in _fields(cls)]
+    model = next(iter(params["models"]))
+    out += [(("models", model, "train", f.name), Recipe) for f in _fields(Recipe)]
+    panel = next(p for p, e in params["panels"].items() if "adversarial" in e)
+    out += [
+        (("panels", panel, "adversarial", f.name), AdversarialTraining)
+        for f in _fields(AdversarialTraining)
+    ]
+    out += [(("panels", panel, "modes", "fula", f.name), ModeEntry) for f in _fields(ModeEntry)]
+    out += [(("panels", panel, "stitch", f.name), StitchRecipe) for f in _fields(StitchRecipe)]
+    return out
+
+
+def _fields(cls):
+    return dataclasses.fields(cls)
+
+
+def _set(params: dict, path: tuple, value) -> dict:
+    """A copy of ``params`` with ``value`` at ``path`` (mappings created on the way)."""
+    params = copy.deepcopy(params)
+    node = params
+    for key in path[:-1]:
+        if not isinstance(node.get(key), dict):
+            node[key] = {}
+        node = node[key]
+    node[path[-1]] = value
+    return params
+
+
+QUICK = quick_suite()
+KEYS = [path for path, _ in keys_of(QUICK)]
+
+
+def test_the_sweep_covers_every_section():
+    assert {path[0] for path in KEYS} == set(QUICK) and len(KEYS) > 100
+
+
+@pytest.mark.parametrize("path", KEYS, ids=[".".join(path) for path in KEYS])
+def test_a_wrongly_typed_value_anywhere_names_its_key(path):
+    params = _set(QUICK, path, WRONG)
+    with pytest.raises(UserError) as err:
+        check_params(params)
+    message, where = str(err.value), ".".join(path)
+    assert message.startswith((f"{where}:", f"{where}.")), (where, message)
+    assert "\n" not in message
+
+
+def test_a_stage_reports_a_wrong_type_in_an_unrelated_section_and_writes_nothing(workdir):
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["robust_eval"] = {"backend": "art", "iterations": "many"}
+    write_params(workdir, params)
+    result = run_stage("train", "tiny", cwd=workdir)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0] == (
+        "error: robust_eval.iterations: input should be a valid integer, got 'many'"
+    )
+    assert not (workdir / "models").exists() and not (workdir / "reports").exists()
