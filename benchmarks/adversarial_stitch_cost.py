@@ -2,7 +2,7 @@
 
 Trains the same panel (every trained mode at the given points) for one epoch with
 alpha = 0 (clean), 0.5 and 1, with PGD of ``--steps`` steps (the paper: 10; the quick
-suite: 2) mixed in as ``--mix`` says (batch: the authors' share of each batch replaced;
+suite: 1) mixed in as ``--mix`` says (batch: the authors' share of each batch replaced;
 loss: eq. 4's two passes), and prints seconds per epoch and the ratio to the clean
 epoch of the same run (each includes the DM initialisation and scoring on 64 test images, both
 negligible). Models are randomly initialised (speed does not depend on
