@@ -153,7 +153,7 @@ def test_second_repro_runs_nothing_and_forced_rerun_is_byte_identical(quick_repo
     before = snapshot(repo)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     n = {key: len(params[key]) for key in params if isinstance(params[key], dict)}
-    assert n["shortcuts"] == 5 and n["subsets"] == 2 and n["grids"] == 4 and n["panels"] == 20
+    assert n["shortcuts"] == 5 and n["subsets"] == 2 and n["grids"] == 4 and n["panels"] == 19
     assert n["similarities"] == 1 and n["subset_figures"] == 1 and n["cross_layer_figures"] == 1
     data, models, figures = n["datasets"] + n["shortcuts"], n["models"], n["grids"]
     figures += n["subset_figures"] + n["cross_layer_figures"] + n["shortcut_examples"]
