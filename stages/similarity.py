@@ -5,7 +5,7 @@ point: PGD examples (the panel's attack settings) are crafted on the DM-initiali
 stitched model for `samples` test images; linear CKA, plain and debiased, compares the
 end model's penultimate features with the stitched model's on them. Beside it, the
 panel's FuLA stitch with all weight on the last hint gives the functional similarity.
-Writes reports/similarity/<figure>.json and reports/figures/<figure>.{png,pdf}.
+Writes reports/similarity/<figure>.json; the `report` stage draws it.
 """
 
 from pathlib import Path
@@ -22,7 +22,6 @@ from stitchkit.config import dataset_stage, load_params, similarity_job
 from stitchkit.device import default_device
 from stitchkit.errors import UserError
 from stitchkit.io import load_torch, write_json
-from stitchkit.plotting import save_figure, similarity_plot
 from stitchkit.prepared import PreparedDataset, prepared_path
 from stitchkit.shortcuts import evaluation_split
 from stitchkit.stitch_layer import StitchLayer
@@ -90,7 +89,6 @@ def main(argv: list[str]) -> None:
             label: configuration_rows(params, panel, job.samples, job.mode, device, bar)
             for label, panel in job.panels.items()
         }
-    figure = similarity_plot(configs, job.title)
     write_json(
         Path("reports/similarity") / f"{name}.json",
         {
@@ -101,8 +99,7 @@ def main(argv: list[str]) -> None:
             "configurations": configs,
         },
     )
-    for path in save_figure(figure, Path("reports/figures") / name):
-        print(f"wrote {path}")
+    print(f"wrote reports/similarity/{name}.json")
 
 
 if __name__ == "__main__":

@@ -270,7 +270,7 @@ def test_adversarial_panel_reports_robust_accuracy_and_draws_fig6(adversarial_wo
     robustness = json.loads((workdir / "reports/robustness/b.json").read_text())
     assert report["end_robust_accuracy"] == robustness["robust_accuracy"]
     assert all(0 <= r["robust_accuracy"] <= 1 for r in report["results"])
-    assert run_stage("panel_figures", cwd=workdir).returncode == 0
+    assert run_stage("report", "panels", cwd=workdir).returncode == 0
 
     result = run_stage("similarity", "fig6", cwd=workdir)
     assert result.returncode == 0, result.stderr
@@ -280,6 +280,7 @@ def test_adversarial_panel_reports_robust_accuracy_and_draws_fig6(adversarial_wo
     for r in rows:
         assert -0.1 <= r["cka_debiased"] <= 1 and 0 <= r["cka"] <= 1
         assert r["fula_accuracy"] is not None and r["fula_robust_accuracy"] is not None
+    assert run_stage("report", "fig6", cwd=workdir).returncode == 0
     assert (workdir / "reports/figures/fig6.png").stat().st_size > 1000
 
 
@@ -293,7 +294,7 @@ def test_robustness_and_table_stages(adversarial_workdir):
     assert run_stage("robustness", "b", cwd=workdir).stdout == result.stdout  # deterministic
     del params["models"]["tiny"]  # never trained here
     write_params(workdir, params)
-    result = run_stage("table", cwd=workdir)
+    result = run_stage("report", "table1", cwd=workdir)
     assert result.returncode == 0, result.stderr
     csv_lines = (workdir / "reports/table1.csv").read_text().splitlines()
     assert csv_lines[0].startswith("model_id,dataset,architecture")

@@ -50,7 +50,7 @@ def test_subset_stage_writes_one_result_per_k_and_mode_and_a_figure(stitch_workd
     assert not (workdir / "checkpoints/subset-ab").exists()
     weights = torch.load(workdir / "stitches/subset-ab.pt", weights_only=True)
     assert set(weights) == {f"{k}/{m}/4/4" for k in (1, 3, 10) for m in MODES}
-    assert run_stage("subset_figure", "fig9", cwd=workdir).returncode == 0
+    assert run_stage("report", "fig9", cwd=workdir).returncode == 0
     assert (workdir / "reports/figures/fig9.png").stat().st_size > 5000
 
 

@@ -153,7 +153,7 @@ def test_second_repro_runs_nothing_and_forced_rerun_is_byte_identical(quick_repo
     before = snapshot(repo)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     n = {key: len(params[key]) for key in params if isinstance(params[key], dict)}
-    assert n["shortcuts"] == 5 and n["subsets"] == 2 and n["grids"] == 4 and n["panels"] == 19
+    assert n["shortcuts"] == 5 and n["subsets"] == 2 and n["grids"] == 4 and n["panels"] == 18
     assert n["similarities"] == 1 and n["subset_figures"] == 1 and n["cross_layer_figures"] == 1
     data, models, figures = n["datasets"] + n["shortcuts"], n["models"], n["grids"]
     figures += n["subset_figures"] + n["cross_layer_figures"] + n["shortcut_examples"]
@@ -162,8 +162,8 @@ def test_second_repro_runs_nothing_and_forced_rerun_is_byte_identical(quick_repo
     files = data + 3 * models + table + 2 * results + 2 * (figures + n["panels"])
     assert len(before) == files + 3 * similarities
     out = sh("dvc", "repro", "-f", cwd=repo, env=env)
-    panel_figures = 1  # one stage draws every panel's figure
-    stages = data + 2 * models + 1 + results + figures + panel_figures + similarities
+    report = 1  # one stage draws every figure and table
+    stages = data + 2 * models + results + similarities + report
     assert out.count("Running stage") == stages
     after = snapshot(repo)
     changed = [name for name in before if before[name] != after[name]]

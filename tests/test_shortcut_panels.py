@@ -60,19 +60,19 @@ def test_grid_and_examples_figures(stitch_workdir):
     }
     params["shortcut_examples"] = {"fig12": {"settings": list(SHORTCUTS), "per_row": 4}}
     write_params(workdir, params)
-    missing = run_stage("grid", "fig8", cwd=workdir)
+    missing = run_stage("report", "fig8", cwd=workdir)
     assert missing.returncode == 2 and "run `dvc repro stitch@digits-pixels`" in missing.stderr
     for name in SHORTCUTS:
         assert run_stage("stitch", name, cwd=workdir).returncode == 0
-    assert run_stage("panel_figures", cwd=workdir).returncode == 0
+    assert run_stage("report", "panels", cwd=workdir).returncode == 0
     assert all((workdir / f"reports/figures/panels/{name}.pdf").exists() for name in SHORTCUTS)
-    for stage, figure in (("grid", "fig8"), ("shortcut_examples", "fig12")):
-        result = run_stage(stage, figure, cwd=workdir)
+    for figure in ("fig8", "fig12"):
+        result = run_stage("report", figure, cwd=workdir)
         assert result.returncode == 0, result.stderr
         png = workdir / f"reports/figures/{figure}.png"
         first = png.read_bytes()
         assert first[:4] == b"\x89PNG" and len(first) > 5000
-        assert run_stage(stage, figure, cwd=workdir).returncode == 0
+        assert run_stage("report", figure, cwd=workdir).returncode == 0
         assert png.read_bytes() == first  # reproducible
 
 
@@ -80,7 +80,7 @@ def test_grid_rows_must_match_the_columns(stitch_workdir):
     workdir, params = stitch_workdir
     params["grids"] = {"g": {"title": "t", "columns": ["a", "b"], "rows": {"r": ["ab"]}}}
     write_params(workdir, params)
-    result = run_stage("grid", "g", cwd=workdir)
+    result = run_stage("report", "g", cwd=workdir)
     assert result.returncode == 2
     assert "grids.g.rows must map each row label to a list of 2 cells" in result.stderr
 
@@ -113,10 +113,10 @@ def test_a_grid_cell_draws_several_panels_of_one_front_and_end_together(stitch_w
         assert run_stage("stitch", panel, cwd=workdir).returncode == 0
     report = json.loads((workdir / "reports/stitch/ab-rs.json").read_text())
     assert [r["recalibrated"] for r in report["results"]] == [True, True]
-    result = run_stage("grid", "fig3", cwd=workdir)
+    result = run_stage("report", "fig3", cwd=workdir)
     assert result.returncode == 0, result.stderr
     assert (workdir / "reports/figures/fig3.png").stat().st_size > 5000
     params["panels"]["ab-rs"]["front"] = "b"  # a cell's panels must share front and end
     write_params(workdir, params)
-    result = run_stage("grid", "fig3", cwd=workdir)
+    result = run_stage("report", "fig3", cwd=workdir)
     assert result.returncode == 2 and "need the same front, end and data" in result.stderr

@@ -27,11 +27,11 @@ def test_stitch_stage_writes_results_weights_and_a_figure(stitch_workdir):
     assert weights["fula/6/6"]["conv.weight"].shape == (16, 16, 1, 1)  # 4 x width 4
     assert not (workdir / "checkpoints/stitch-ab.pt").exists()
 
-    assert run_stage("panel_figures", cwd=workdir).returncode == 0
+    assert run_stage("report", "panels", cwd=workdir).returncode == 0
     png, pdf = (workdir / f"reports/figures/panels/ab.{suffix}" for suffix in ("png", "pdf"))
     first = png.read_bytes(), pdf.read_bytes()
     assert first[0][:4] == b"\x89PNG" and first[1][:4] == b"%PDF"
-    assert run_stage("panel_figures", cwd=workdir).returncode == 0
+    assert run_stage("report", "panels", cwd=workdir).returncode == 0
     assert (png.read_bytes(), pdf.read_bytes()) == first  # figures are reproducible
 
 
@@ -114,7 +114,7 @@ def test_cross_layer_panel_stitches_every_pair_and_draws_heatmaps(stitch_workdir
     report = json.loads((workdir / "reports/stitch/ab.json").read_text())
     pairs = {(r["mode"], r["front_point"], r["end_point"]) for r in report["results"]}
     assert pairs == {(m, i, j) for m in ("hint", "fula") for i in (2, 6) for j in (2, 6)}
-    assert run_stage("panel_figures", cwd=workdir).returncode == 0
+    assert run_stage("report", "panels", cwd=workdir).returncode == 0
     assert (workdir / "reports/figures/panels/ab.png").stat().st_size > 1000
 
 

@@ -1,8 +1,7 @@
-"""DVC stage `table`: python -m stages.table
-
-Table 1 of the paper from every model under `models:`: reports/table1.md and
-reports/table1.csv with dataset, architecture, whether adversarially trained, test
-accuracy (full test split), robust accuracy and the attack backend that produced it.
+"""Table 1 of the paper, drawn by the `report` stage from every model under `models:`:
+reports/table1.md and reports/table1.csv with dataset, architecture, whether
+adversarially trained, test accuracy (full test split), robust accuracy and the attack
+backend that produced it.
 """
 
 import csv
@@ -10,9 +9,7 @@ import io
 from pathlib import Path
 
 from stages.reports import read_report
-from stitchkit.cli import run_stage
-from stitchkit.config import load_params, model_ids, training_job
-from stitchkit.errors import UserError
+from stitchkit.config import model_ids, training_job
 from stitchkit.io import atomic_path
 
 ARCH_NAMES = {"resnet18": "ResNet18", "resnet34": "ResNet34", "plain18": "ResNet18 (w/o residuals)"}
@@ -67,22 +64,19 @@ def markdown(table: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str]) -> None:
-    if argv:
-        raise UserError("usage: python -m stages.table")
-    table = rows(load_params())
+def write_table1(params: dict) -> list[Path]:
+    """Write reports/table1.csv and reports/table1.md atomically; the paths written."""
+    table = rows(params)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(table)
+    written = []
     for path, text in (
         (Path("reports/table1.csv"), buffer.getvalue()),
         (Path("reports/table1.md"), markdown(table)),
     ):
         with atomic_path(path) as tmp:
             tmp.write_text(text)
-        print(f"wrote {path}")
-
-
-if __name__ == "__main__":
-    run_stage(main)
+        written.append(path)
+    return written

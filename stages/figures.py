@@ -1,0 +1,129 @@
+"""Every figure params.yaml lists, as drawing jobs for the `report` stage.
+
+Each job's inputs (the JSON results of earlier stages, the shortcut datasets) are read
+and its settings validated when the job is made, so a missing result stops the stage
+before it draws anything. Output stems are under reports/figures/:
+  <grid>               grids of stitching plots (Figs. 3, 4, 5, 8, 13-24)
+  <similarity>         CKA and FuLA similarity on adversarial examples (Fig. 6)
+  <shortcut examples>  example images of the shortcut settings (Figs. 7, 12)
+  <subset figure>      class-subset series side by side (Figs. 9, 25-27)
+  <cross-layer figure> cross-layer heatmaps, rows settings, columns modes (Figs. 10, 11)
+  panels/<panel>       one panel's stitching plot or cross-layer heatmaps
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from stages.reports import panel_report, read_report, series_report
+from stitchkit import plotting
+from stitchkit.config import (
+    cross_layer_figure_job,
+    grid_job,
+    shortcut_examples_job,
+    similarity_job,
+    subset_figure_job,
+)
+from stitchkit.errors import UserError
+from stitchkit.prepared import PreparedDataset, prepared_path
+from stitchkit.shortcuts import evaluation_split
+
+FIGURES = Path("reports/figures")
+
+
+@dataclass(frozen=True)
+class FigureJob:
+    """``draw()`` returns the matplotlib figure to save at ``stem``.{png,pdf}."""
+
+    stem: Path
+    draw: Callable
+
+
+def grid_figure(params: dict, name: str) -> FigureJob:
+    job = grid_job(params, name)
+    cells = [[plotting.merge_panels([panel_report(p) for p in c]) for c in r] for r in job.cells]
+    draw = partial(
+        plotting.stitching_grid, cells, job.row_labels, job.column_labels, job.title, job.modes
+    )
+    return FigureJob(FIGURES / name, draw)
+
+
+def similarity_figure(params: dict, name: str) -> FigureJob:
+    job = similarity_job(params, name)
+    path = Path("reports/similarity") / f"{name}.json"
+    configs = read_report(path, f"similarity@{name}")["configurations"]
+    return FigureJob(FIGURES / name, partial(plotting.similarity_plot, configs, job.title))
+
+
+def shortcut_example_figure(params: dict, name: str) -> FigureJob:
+    settings, per_row = shortcut_examples_job(params, name)
+    data = {s: PreparedDataset.load(prepared_path(s), f"shortcut@{s}") for s in settings}
+    first = data[settings[0]]
+    stamped = {s: evaluation_split(d, "shortcut")[0] for s, d in data.items()}
+    draw = partial(
+        plotting.shortcut_examples,
+        evaluation_split(first),
+        stamped,
+        first.class_names,
+        min(per_row, first.num_classes),
+    )
+    return FigureJob(FIGURES / name, draw)
+
+
+def subset_figure(params: dict, name: str) -> FigureJob:
+    job = subset_figure_job(params, name)
+    series = {label: series_report(s) for label, s in job.series.items()}
+    return FigureJob(FIGURES / name, partial(plotting.class_subset_figure, series, job.title))
+
+
+def cross_layer_figure(params: dict, name: str) -> FigureJob:
+    job = cross_layer_figure_job(params, name)
+    rows = {label: panel_report(panel) for label, panel in job.rows.items()}
+    draw = partial(plotting.cross_layer_figure, rows, job.title, job.modes)
+    return FigureJob(FIGURES / name, draw)
+
+
+def panel_figure(params: dict, name: str) -> FigureJob:
+    """One panel with every mode but DM (which the paper draws only in Fig. 3): a
+    stitching plot, or a cross-layer panel's heatmaps."""
+    panel = panel_report(name)
+    cross_layer = any(r["front_point"] != r["end_point"] for r in panel["results"])
+    draw = plotting.cross_layer_heatmaps if cross_layer else plotting.stitching_plot
+    return FigureJob(FIGURES / "panels" / name, partial(draw, panel))
+
+
+# params.yaml section -> the job of one of its entries, in the paper's order
+BUILDERS = {
+    "grids": grid_figure,
+    "similarities": similarity_figure,
+    "shortcut_examples": shortcut_example_figure,
+    "subset_figures": subset_figure,
+    "cross_layer_figures": cross_layer_figure,
+}
+
+
+def figure_sections(params: dict) -> dict[str, str]:
+    """Figure name -> its params.yaml section, for every figure but the panels' own."""
+    sections = {}
+    for section in BUILDERS:
+        for name in params.get(section) or {}:
+            if name in sections or name == "panels":
+                raise UserError(
+                    f"figure name {name!r} is used by {sections.get(name, 'the panel figures')} "
+                    f"and {section}; rename one (figures share reports/figures/)"
+                )
+            sections[name] = section
+    return sections
+
+
+def figure_jobs(params: dict, names: list[str]) -> list[FigureJob]:
+    """The jobs of ``names`` (from figure_sections, or "panels": every panel's own)."""
+    sections = figure_sections(params)
+    jobs = []
+    for name in names:
+        if name == "panels":
+            jobs += [panel_figure(params, panel) for panel in params.get("panels") or {}]
+        else:
+            jobs.append(BUILDERS[sections[name]](params, name))
+    return jobs
