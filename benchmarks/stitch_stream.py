@@ -1,18 +1,24 @@
-"""Benchmark: a panel trained on one shared batch stream vs. the same stitches one by one.
+"""Benchmark: a panel's stitches one by one, on one shared batch stream, and stacked.
 
-Both runs do the same training work (every stitch sees every batch once); the shared
+All runs do the same training work (every stitch sees every batch once). The shared
 stream draws and augments each batch once and runs the frozen front and the end
-model's reference pass once for all stitches. Prints stitch-images/s of both and the
-ratio. Models are randomly initialised (speed does not depend on the weights).
+model's reference pass once for all stitches, then each stitch its own end pass; the
+stacked path (stitch.batching: stacked) runs the stitches of each point pair as one
+vmapped end pass. Prints stitch-images/s of each and the ratios to one by one, in one
+run. Models are randomly initialised (speed does not depend on the weights). With
+--alpha > 0 the stitches train adversarially (PGD, --steps), which stacking does not
+cover yet: its row then runs the per-stitch path.
 
     python benchmarks/stitch_stream.py --arch resnet18 --width 8 --points 1 3 5 7 9
 """
 
 import argparse
 import time
+from dataclasses import replace
 
 import torch
 
+from stitchkit.attacks import AdversarialTraining
 from stitchkit.datasets import prepare_digits
 from stitchkit.device import default_device
 from stitchkit.models import ModelSpec, build_model
@@ -40,6 +46,8 @@ def main() -> None:
     parser.add_argument("--points", type=int, nargs="+", default=[1, 3, 5, 7, 9])
     parser.add_argument("--samples", type=int, default=1024, help="training images per epoch")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--alpha", type=float, default=0.0, help="adversarial share (0: clean)")
+    parser.add_argument("--steps", type=int, default=10, help="PGD steps when --alpha > 0")
     args = parser.parse_args()
 
     device = default_device()
@@ -63,15 +71,27 @@ def main() -> None:
     specs = [make_spec(m, k, k, end) for m in MODES if m != "dm" for k in args.points]
     work = len(specs) * (args.samples // args.batch_size) * args.batch_size
 
-    shared = timed_fit(front, end, data, specs, recipe, device)
-    alone = sum(timed_fit(front, end, data, [s], recipe, device) for s in specs)
+    adversarial = None
+    if args.alpha > 0:
+        adversarial = AdversarialTraining(alpha=args.alpha, steps=args.steps)
+    per_stitch = replace(recipe, batching="per-stitch")
+    seconds = {
+        "one by one": sum(
+            timed_fit(front, end, data, [s], per_stitch, device, adversarial) for s in specs
+        ),
+        "shared stream": timed_fit(front, end, data, specs, per_stitch, device, adversarial),
+        "stacked": timed_fit(
+            front, end, data, specs, replace(recipe, batching="stacked"), device, adversarial
+        ),
+    }
     print(
         f"device {device}, {args.arch} width {args.width}, {len(specs)} stitches, "
-        f"{args.samples} images"
+        f"{args.samples} images, alpha {args.alpha:g}"
     )
-    print(f"shared stream : {work / shared:10.0f} stitch-images/s  ({shared:.1f} s)")
-    print(f"one by one    : {work / alone:10.0f} stitch-images/s  ({alone:.1f} s)")
-    print(f"ratio (shared / one by one): {alone / shared:.2f}x")
+    for name, wall in seconds.items():
+        ratio = seconds["one by one"] / wall
+        print(f"{name:14s}: {work / wall:10.0f} stitch-images/s  ({wall:.1f} s, {ratio:.2f}x)")
+    print(f"ratio (shared / one by one): {seconds['one by one'] / seconds['shared stream']:.2f}x")
 
 
 if __name__ == "__main__":

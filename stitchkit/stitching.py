@@ -39,6 +39,7 @@ from stitchkit.robustness import RobustEvaluation, robust_accuracy
 from stitchkit.schedule import step_lr
 from stitchkit.stitch_layer import StitchLayer, fit_direct_matching
 from stitchkit.stitch_recipe import FittedStitch, StitchRecipe, StitchResult, StitchSpec, make_spec
+from stitchkit.stitch_stack import StitchStack, stackable
 from stitchkit.stitched_model import StitchedModel
 
 
@@ -267,8 +268,9 @@ class PanelTrainer:
 
     def fingerprint(self) -> str:
         """Changes with the recipe, the stitches, either model and the training data."""
+        recipe = {k: v for k, v in asdict(self.recipe).items() if k != "batching"}
         return _fingerprint(
-            asdict(self.recipe),
+            recipe,
             [asdict(s) for s in self.specs],
             _model_digest(self.front),
             _model_digest(self.end),
@@ -296,6 +298,25 @@ class PanelTrainer:
             ),
         }
 
+    def _stacks(self, stitches: list[dict]) -> list[StitchStack]:
+        """The stitches that train as stacks (stitch_stack.py): per point pair, those
+        optimised by Adam, when the recipe's ``batching`` (and the device) asks for it
+        and the training is clean; a pair with one such stitch stays on its own."""
+        batching = self.recipe.batching
+        if batching == "auto":
+            batching = "stacked" if self.device.type == "cuda" else "per-stitch"
+        if batching != "stacked" or self.alpha > 0:
+            return []
+        pairs = {}
+        for stitch in filter(stackable, stitches):
+            spec = stitch["spec"]
+            pairs.setdefault((spec.front_point, spec.end_point), []).append(stitch)
+        return [
+            StitchStack(group, self.end, self.recipe.bn, self.recipe.hint_norm)
+            for group in pairs.values()
+            if len(group) > 1
+        ]
+
     def _train(self, inits, checkpoint_path, progress) -> list[StitchResult]:
         r, data = self.recipe, self.data
         stitches = [self._new_stitch(inits, spec) for spec in self.trained]
@@ -311,6 +332,8 @@ class PanelTrainer:
             for stitch, saved in zip(stitches, state["stitches"], strict=True):
                 _restore(stitch, saved, self.device)
 
+        stacks = self._stacks(stitches)
+        stacked = {id(s) for stack in stacks for s in stack.stitches}
         keep = _subset(len(data.train_labels), r.train_samples, 0)
         images, labels = data.train_images[keep].to(self.device), data.train_labels[keep]
         carries = None if self.shortcut is None else self.shortcut.train_mask[keep]
@@ -332,17 +355,22 @@ class PanelTrainer:
                 idx = order[step * r.batch_size : (step + 1) * r.batch_size]
                 x, y = self.batch(images, labels, carries, idx, generator)
                 shared = None if self.mixed_batches else self._shared_pass(x, reference_bn)
+                losses = self._stack_steps(stacks, shared, y, lr)
+                for stitch in stitches:
+                    if id(stitch) not in stacked:
+                        terms = self._terms(stitch, x, y, shared, reference_bn)
+                        losses[id(stitch)] = self._step(stitch, terms, y, lr)
                 for n, stitch in enumerate(stitches):
-                    terms = self._terms(stitch, x, y, shared, reference_bn)
-                    loss = self._step(stitch, terms, y, lr)
-                    sums[n] += loss
+                    sums[n] += losses[id(stitch)]
                     if stitch["initial_loss"] is None:
-                        stitch["initial_loss"] = loss
+                        stitch["initial_loss"] = losses[id(stitch)]
                 bar.update()
             for n, stitch in enumerate(stitches):
                 stitch["losses"].append(sums[n] / steps)
             bar.set_postfix(epoch=epoch + 1)
             if checkpoint_path and (epoch + 1) % r.checkpoint_every == 0 and epoch + 1 < r.epochs:
+                for stack in stacks:
+                    stack.write_back()
                 panel_state = {
                     "fingerprint": fingerprint,
                     "epoch": epoch + 1,
@@ -352,6 +380,8 @@ class PanelTrainer:
                 }
                 _save_state(checkpoint_path, panel_state, stitches)
         bar.close()
+        for stack in stacks:
+            stack.write_back()
         fitted = [_fitted(s) for s in stitches]
         return [
             StitchResult(
@@ -365,6 +395,18 @@ class PanelTrainer:
             )
             for stitch, scores in zip(stitches, self.evaluate_all(fitted), strict=True)
         ]
+
+    def _stack_steps(self, stacks, shared, labels, lr: float) -> dict[int, float]:
+        """One step of every stack on the shared pass; id(stitch record) -> its loss."""
+        losses = {}
+        for stack in stacks:
+            reference, front_acts = shared
+            spec = stack.stitches[0]["spec"]
+            hints = reference.hint_terms[spec.end_point - self._first_end_point :]
+            ref = ReferencePass(hints, reference.logits)
+            step = stack.step(front_acts[spec.front_point], ref, labels, lr)
+            losses.update(zip(map(id, stack.stitches), step, strict=True))
+        return losses
 
     def batch(self, images, labels, carries, idx, generator) -> tuple:
         """Training batch ``idx`` as (x in [0, 1], labels) on the device: augmented, then
