@@ -6,8 +6,8 @@ model's reference pass once for all stitches, then each stitch its own end pass;
 stacked path (stitch.batching: stacked) runs the stitches of each point pair as one
 vmapped end pass. Prints stitch-images/s of each and the ratios to one by one, in one
 run. Models are randomly initialised (speed does not depend on the weights). With
---alpha > 0 the stitches train adversarially (PGD, --steps), which stacking does not
-cover yet: its row then runs the per-stitch path.
+--alpha > 0 the stitches train adversarially (the batch mix, --steps PGD steps); the
+stacked path then also crafts every stitch's PGD examples in one vmapped pass.
 
     python benchmarks/stitch_stream.py --arch resnet18 --width 8 --points 1 3 5 7 9
 """

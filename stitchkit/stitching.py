@@ -300,19 +300,24 @@ class PanelTrainer:
 
     def _stacks(self, stitches: list[dict]) -> list[StitchStack]:
         """The stitches that train as stacks (stitch_stack.py): per point pair, those
-        optimised by Adam, when the recipe's ``batching`` (and the device) asks for it
-        and the training is clean; a pair with one such stitch stays on its own."""
+        optimised by Adam, when the recipe's ``batching`` (and the device) asks for it;
+        clean, or adversarial with the ``batch`` mix and no random start. A pair with
+        one such stitch stays on its own."""
         batching = self.recipe.batching
         if batching == "auto":
             batching = "stacked" if self.device.type == "cuda" else "per-stitch"
-        if batching != "stacked" or self.alpha > 0:
+        stackable_training = self.alpha == 0 or (
+            self.mixed_batches and not self.adversarial.random_start
+        )
+        if batching != "stacked" or not stackable_training:
             return []
         pairs = {}
         for stitch in filter(stackable, stitches):
             spec = stitch["spec"]
             pairs.setdefault((spec.front_point, spec.end_point), []).append(stitch)
+        r = self.recipe
         return [
-            StitchStack(group, self.end, self.recipe.bn, self.recipe.hint_norm)
+            StitchStack(group, self.front, self.end, r.bn, r.hint_norm)
             for group in pairs.values()
             if len(group) > 1
         ]
@@ -355,7 +360,7 @@ class PanelTrainer:
                 idx = order[step * r.batch_size : (step + 1) * r.batch_size]
                 x, y = self.batch(images, labels, carries, idx, generator)
                 shared = None if self.mixed_batches else self._shared_pass(x, reference_bn)
-                losses = self._stack_steps(stacks, shared, y, lr)
+                losses = self._stack_steps(stacks, x, y, shared, reference_bn, lr)
                 for stitch in stitches:
                     if id(stitch) not in stacked:
                         terms = self._terms(stitch, x, y, shared, reference_bn)
@@ -396,17 +401,47 @@ class PanelTrainer:
             for stitch, scores in zip(stitches, self.evaluate_all(fitted), strict=True)
         ]
 
-    def _stack_steps(self, stacks, shared, labels, lr: float) -> dict[int, float]:
-        """One step of every stack on the shared pass; id(stitch record) -> its loss."""
+    def _stack_steps(self, stacks, x, y, shared, reference_bn, lr: float) -> dict[int, float]:
+        """One step of every stack, on the shared pass or (mixed batches) on its
+        stitches' own mixed batches; id(stitch record) -> its loss."""
         losses = {}
         for stack in stacks:
-            reference, front_acts = shared
-            spec = stack.stitches[0]["spec"]
-            hints = reference.hint_terms[spec.end_point - self._first_end_point :]
-            ref = ReferencePass(hints, reference.logits)
-            step = stack.step(front_acts[spec.front_point], ref, labels, lr)
+            if self.mixed_batches:
+                front_act, references = self._stacked_mixed_pass(stack, x, y, reference_bn)
+                step = stack.step(front_act, references, y, lr, per_stitch=True)
+            else:
+                reference, front_acts = shared
+                reference = self._from_end_point(reference, stack.end_point)
+                step = stack.step(front_acts[stack.front_point], reference, y, lr)
             losses.update(zip(map(id, stack.stitches), step, strict=True))
         return losses
+
+    def _stacked_mixed_pass(self, stack: StitchStack, x, y, reference_bn) -> tuple:
+        """_mixed_batch_pass for every stitch of ``stack`` at once: (S, ...) front
+        activations and one reference pass per stitch (run in stitch order, so that the
+        scratch statistics ``reference_bn`` follow the same batches as stitch by stitch)."""
+        replaced = [
+            self.adversarial.replaced(len(y), s["attack_generator"]).to(self.device)
+            for s in stack.stitches
+        ]
+        x_adv = stack.attack(
+            torch.stack([x[r] for r in replaced]),
+            torch.stack([y[r] for r in replaced]),
+            self.adversarial,
+        )
+        mixed = x.expand(len(replaced), *x.shape).clone()
+        for s, r in enumerate(replaced):
+            mixed[s, r] = x_adv[s]
+        references = [
+            self._from_end_point(self._reference(batch, reference_bn), stack.end_point)
+            for batch in mixed
+        ]
+        return stack.front_acts(mixed), references
+
+    def _from_end_point(self, reference: ReferencePass, end_point: int) -> ReferencePass:
+        """The reference pass's hint terms from ``end_point`` on, and its logits."""
+        hints = reference.hint_terms[end_point - self._first_end_point :]
+        return ReferencePass(hints, reference.logits)
 
     def batch(self, images, labels, carries, idx, generator) -> tuple:
         """Training batch ``idx`` as (x in [0, 1], labels) on the device: augmented, then

@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 import torch
 
+from stitchkit.attacks import AdversarialTraining
 from stitchkit.datasets import prepare_digits
 from stitchkit.models import ModelSpec
 from stitchkit.stitch_recipe import StitchRecipe, make_spec
@@ -43,41 +44,50 @@ def panel(tmp_path_factory):
     return models[0], models[1], data, specs
 
 
-def fit(panel, batching: str, checkpoint=None):
+ADVERSARIAL = AdversarialTraining(alpha=0.5, epsilon=16 / 255, step_size=8 / 255, steps=2)
+
+
+def fit(panel, batching: str, checkpoint=None, adversarial=None):
     front, end, data, specs = panel
     recipe = replace(RECIPE, batching=batching)
-    trainer = PanelTrainer(copy.deepcopy(front), copy.deepcopy(end), data, specs, recipe, "cpu")
+    models = copy.deepcopy(front), copy.deepcopy(end)
+    trainer = PanelTrainer(*models, data, specs, recipe, "cpu", adversarial)
     return trainer, trainer.fit(checkpoint, progress=False)
 
 
-def test_stacked_stitches_match_the_per_stitch_path(panel):
-    trainer, stacked = fit(panel, "stacked")
+@pytest.mark.parametrize("adversarial", [None, ADVERSARIAL], ids=["clean", "adversarial"])
+def test_stacked_stitches_match_the_per_stitch_path(panel, adversarial):
+    trainer, stacked = fit(panel, "stacked", adversarial=adversarial)
     assert sum(len(s.stitches) for s in trainer._stacks(_records(trainer))) == 9
-    _, alone = fit(panel, "per-stitch")
-    # The first losses agree to float precision; Adam then turns float noise in
-    # near-zero gradient entries into steps of up to lr, hence the weights' tolerance.
+    _, alone = fit(panel, "per-stitch", adversarial=adversarial)
+    # The first losses agree to float precision. Adam then turns float noise in
+    # near-zero gradient entries into steps of up to lr, and PGD's sign() turns it into
+    # whole attack steps on a few pixels, hence the weights' tolerance.
+    atol, rel = (RECIPE.lr / 10, 1e-3) if adversarial is None else (RECIPE.lr, 1e-2)
     for a, b in zip(stacked, alone, strict=True):
         assert a.spec == b.spec
         for name, tensor in a.layer.state_dict().items():
             expected = b.layer.state_dict()[name]
-            torch.testing.assert_close(tensor, expected, rtol=1e-3, atol=RECIPE.lr / 10)
+            torch.testing.assert_close(tensor, expected, rtol=1e-3, atol=atol)
         if b.epoch_losses:
             assert a.initial_loss == pytest.approx(b.initial_loss, rel=1e-6)
-            assert a.epoch_losses == pytest.approx(b.epoch_losses, rel=1e-3)
+            assert a.epoch_losses == pytest.approx(b.epoch_losses, rel=rel)
         assert abs(a.test_accuracy - b.test_accuracy) <= 0.01, a.spec.key
 
 
-def test_stacked_training_resumes_bitwise_and_across_paths(panel, tmp_path):
+@pytest.mark.parametrize("adversarial", [None, ADVERSARIAL], ids=["clean", "adversarial"])
+def test_stacked_training_resumes_bitwise_and_across_paths(panel, tmp_path, adversarial):
     checkpoint = tmp_path / "panel.pt"
-    _, whole = fit(panel, "stacked", checkpoint)  # leaves the epoch-1 checkpoint behind
+    _, whole = fit(panel, "stacked", checkpoint, adversarial)  # leaves epoch 1's checkpoint
     assert checkpoint.exists()
-    _, resumed = fit(panel, "stacked", checkpoint)
-    _, crossed = fit(panel, "per-stitch", checkpoint)
+    _, resumed = fit(panel, "stacked", checkpoint, adversarial)
+    _, crossed = fit(panel, "per-stitch", checkpoint, adversarial)
+    atol = RECIPE.lr / 10 if adversarial is None else RECIPE.lr
     for a, b, c in zip(whole, resumed, crossed, strict=True):
         assert torch.equal(a.layer.conv.weight, b.layer.conv.weight), a.spec.key
         assert a.epoch_losses == b.epoch_losses and a.test_accuracy == b.test_accuracy
         expected = a.layer.conv.weight
-        torch.testing.assert_close(c.layer.conv.weight, expected, rtol=1e-3, atol=RECIPE.lr / 10)
+        torch.testing.assert_close(c.layer.conv.weight, expected, rtol=1e-3, atol=atol)
 
 
 def _records(trainer):
