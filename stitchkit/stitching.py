@@ -108,7 +108,7 @@ class PanelTrainer:
     ):
         check_compatible(front, end, data)
         self.front, self.end, self.data = front.to(device), end.to(device), data
-        self.specs, self.recipe, self.device = list(specs), recipe, device
+        self.specs, self.recipe, self.device = list(specs), recipe, torch.device(device)
         self.adversarial, self.robust = adversarial, robust
         self.alpha = adversarial.alpha if adversarial else 0.0
         self.mixed_batches = self.alpha > 0 and adversarial.mix == "batch"
