@@ -19,7 +19,7 @@ $(FASHION_MNIST):
 	else echo "note: not root; install dataset-fashion-mnist or let torchvision download it"; fi
 
 quick: setup
-	dvc exp run -S suite=quick
+	stitchkit repro -S suite=quick
 
 test: setup
 	ruff check .

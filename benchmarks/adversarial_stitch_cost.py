@@ -17,8 +17,8 @@ import torch
 from stitch_stream import timed_fit  # the sibling benchmark; run as a script from anywhere
 
 from stitchkit.attacks import AdversarialTraining
+from stitchkit.compute import default_device
 from stitchkit.datasets import prepare_digits
-from stitchkit.device import default_device
 from stitchkit.models import ModelSpec, build_model
 from stitchkit.objectives import MODES
 from stitchkit.stitch_recipe import StitchRecipe, make_spec

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from stitchkit.checkpoints import load_model
 from stitchkit.cli import run_stage
+from stitchkit.compute import stage_device
 from stitchkit.config import load_params, robust_evaluation, training_job
-from stitchkit.device import default_device
 from stitchkit.errors import UserError
 from stitchkit.io import write_json
 from stitchkit.prepared import PreparedDataset, prepared_path
@@ -26,7 +26,7 @@ def main(argv: list[str]) -> None:
     job = training_job(params, model_id)
     settings = robust_evaluation(params)
     data = PreparedDataset.load(prepared_path(job.dataset), f"prepare@{job.dataset}")
-    device = default_device()
+    device = stage_device(params)
     model = load_model(Path("models") / f"{model_id}.pt", device)
     scores = robust_accuracy(model, data.test_images, data.test_labels, settings, device)
     write_json(

@@ -18,8 +18,8 @@ from stitchkit.augment import to_unit_float
 from stitchkit.checkpoints import load_model
 from stitchkit.cka import linear_cka
 from stitchkit.cli import run_stage
+from stitchkit.compute import stage_device
 from stitchkit.config import dataset_stage, load_params, similarity_job
-from stitchkit.device import default_device
 from stitchkit.errors import UserError
 from stitchkit.io import load_torch, write_json
 from stitchkit.prepared import PreparedDataset, prepared_path
@@ -82,7 +82,7 @@ def main(argv: list[str]) -> None:
     (name,) = argv
     params = load_params()
     job = similarity_job(params, name)
-    device = default_device()
+    device = stage_device(params)
     total = sum(len(panel.pairs) for panel in job.panels.values())
     with tqdm(total=total, desc="similarity", unit="point") as bar:
         configs = {

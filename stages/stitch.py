@@ -14,8 +14,8 @@ from pathlib import Path
 from stages.reports import read_report
 from stages.stitching_inputs import load_stitching_inputs
 from stitchkit.cli import run_stage
+from stitchkit.compute import stage_device
 from stitchkit.config import clean_source, load_params, panel_job, robust_evaluation
-from stitchkit.device import default_device
 from stitchkit.errors import UserError
 from stitchkit.io import save_torch, write_json
 from stitchkit.stitching import PanelTrainer
@@ -35,7 +35,7 @@ def main(argv: list[str]) -> None:
     job = panel_job(params, name)
     front, end, data, specs = load_stitching_inputs(params, job)
     robust = robust_evaluation(params) if job.adversarial else None
-    device = default_device()
+    device = stage_device(params)
     started = time.perf_counter()
     trainer = PanelTrainer(front, end, data, specs, job.recipe, device, job.adversarial, robust)
     end_accuracy = trainer.model_accuracy(end)

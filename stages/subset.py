@@ -13,8 +13,8 @@ from pathlib import Path
 from stages.stitching_inputs import load_stitching_inputs
 from stitchkit.class_subsets import fit_on_class_subsets
 from stitchkit.cli import run_stage
+from stitchkit.compute import stage_device
 from stitchkit.config import load_params, subset_job
-from stitchkit.device import default_device
 from stitchkit.errors import UserError
 from stitchkit.io import save_torch, write_json
 from stitchkit.stitching import PanelTrainer
@@ -27,7 +27,7 @@ def main(argv: list[str]) -> None:
     params = load_params()
     job = subset_job(params, name)
     front, end, data, specs = load_stitching_inputs(params, job)
-    device = default_device()
+    device = stage_device(params)
     started = time.perf_counter()
     end_accuracy = PanelTrainer(front, end, data, [], job.recipe, device).model_accuracy(end)
     checkpoints = Path("checkpoints") / f"subset-{name}"

@@ -12,8 +12,8 @@ from dvclive import Live
 
 from stitchkit.checkpoints import load_training_state, save_model
 from stitchkit.cli import run_stage
+from stitchkit.compute import stage_device
 from stitchkit.config import load_params, training_job
-from stitchkit.device import default_device
 from stitchkit.errors import UserError
 from stitchkit.io import write_json
 from stitchkit.models import ModelSpec
@@ -27,12 +27,13 @@ def main(argv: list[str]) -> None:
     if len(argv) != 1:
         raise UserError("usage: python -m stages.train <model-id>")
     (model_id,) = argv
-    job = training_job(load_params(), model_id)
+    params = load_params()
+    job = training_job(params, model_id)
     data = PreparedDataset.load(prepared_path(job.dataset), f"prepare@{job.dataset}")
     mean, std = data.channel_stats()
     channels, size, _ = data.image_shape
     spec = ModelSpec(job.arch, data.num_classes, channels, job.width, mean, std, size)
-    device = default_device()
+    device = stage_device(params)
     checkpoint = CHECKPOINT_DIR / f"{model_id}.pt"
     resume_from = load_training_state(checkpoint)
     started = time.perf_counter()

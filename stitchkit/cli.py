@@ -1,5 +1,7 @@
-"""Entry-point wrapper: a UserError becomes one `error:` line and exit status 2."""
+"""Entry points: stages (`run_stage`) and the `stitchkit` command (`main`). A UserError
+becomes one `error:` line and exit status 2."""
 
+import argparse
 import sys
 from collections.abc import Callable
 
@@ -12,3 +14,67 @@ def run_stage(main: Callable[[list[str]], None]) -> None:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stitchkit")
+    commands = parser.add_subparsers(dest="command", required=True)
+    repro = commands.add_parser(
+        "repro",
+        help="dvc repro, with independent stages running in parallel on Ray",
+        description="Bring the DVC pipeline (or TARGETS and what they depend on) up to "
+        "date, running out-of-date stages side by side on Ray: every core or GPU of this "
+        "machine, or a Ray cluster (--address). Stage logs: .dvc/tmp/stitchkit-repro/.",
+    )
+    repro.add_argument("targets", nargs="*", help="stages as `dvc repro` names them")
+    repro.add_argument("-f", "--force", action="store_true", help="run even unchanged stages")
+    repro.add_argument(
+        "-S",
+        "--set-param",
+        action="append",
+        default=[],
+        metavar="OVERRIDE",
+        help="compose params.yaml from conf/ first, as `dvc exp run -S` does (suite=quick)",
+    )
+    repro.add_argument(
+        "--address",
+        help="a running Ray cluster (`ray start --head` prints it; `auto` finds a local "
+        "one); the repository must be at the same path on every node",
+    )
+    return parser
+
+
+def _repro(args: argparse.Namespace) -> int:
+    from stitchkit.params_compose import compose_params
+    from stitchkit.ray_repro import repro
+
+    if args.set_param:
+        compose_params(args.set_param)
+    outcome = repro(args.targets, force=args.force, address=args.address)
+    print(
+        f"{len(outcome.ran)} stages ran, {len(outcome.skipped)} were up to date or cached",
+        file=sys.stderr,
+    )
+    if outcome.ok:
+        return 0
+    for name, error in outcome.failed.items():
+        print(f"error: stage {name} failed: {error}", file=sys.stderr)
+    if outcome.not_run:
+        print(f"not run (they depend on a failed stage): {', '.join(outcome.not_run)}")
+    print("fix the failure and rerun `stitchkit repro`; it continues from here", file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> None:
+    from stitchkit.errors import UserError
+
+    args = _parser().parse_args(argv)
+    try:
+        status = _repro(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted: finished stages are recorded; rerun to continue", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(status)

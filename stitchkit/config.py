@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, Strict
 
 from stitchkit.attacks import AdversarialTraining
+from stitchkit.compute import ComputeSettings
 from stitchkit.datasets import dataset_options
 from stitchkit.errors import UserError
 from stitchkit.models import ARCHITECTURES, NUM_POINTS
@@ -158,6 +159,7 @@ class ParamsFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    compute: ComputeSettings | None = None
     datasets: dict[Str, dict[Str, Any] | None] = {}
     shortcuts: dict[Str, ShortcutSetting] = {}
     shortcut_examples: dict[Str, ShortcutExamplesEntry] = {}

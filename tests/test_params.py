@@ -12,6 +12,7 @@ from test_suites import composed
 
 from conftest import run_stage, write_params
 from stitchkit.attacks import AdversarialTraining
+from stitchkit.compute import ComputeSettings
 from stitchkit.config import (
     CrossLayerFigureEntry,
     GridEntry,
@@ -45,7 +46,12 @@ ENTRY_CLASSES = {
     "subset_figures": SubsetFigureEntry,
     "cross_layer_figures": CrossLayerFigureEntry,
 }
-FLAT_SECTIONS = {"train": Recipe, "stitch": StitchRecipe, "robust_eval": RobustEvaluation}
+FLAT_SECTIONS = {
+    "compute": ComputeSettings,
+    "train": Recipe,
+    "stitch": StitchRecipe,
+    "robust_eval": RobustEvaluation,
+}
 
 
 def quick_suite() -> dict:

@@ -1,0 +1,95 @@
+"""`dvc repro`'s work on one stage, split so that its command can run on another process.
+
+DVC reproduces a stage in this order: skip it if nothing it depends on changed; remove
+its outputs; restore them from the run cache if this exact stage ran before; otherwise
+record its dependencies and run its command; then hash its outputs into the cache and
+write its entry in dvc.lock. `stitchkit repro` does the same steps with DVC's own
+functions, in the same order, but runs the command on a Ray worker. Only the process
+that calls these functions reads or writes the repository's DVC state.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dvc.dvcfile import PROJECT_FILE
+from dvc.repo import Repo, lock_repo
+from dvc.repo.reproduce import collect_stages, get_active_graph, plan_repro
+from dvc.stage import Stage
+from dvc.stage.cache import RunCacheNotFoundError
+from dvc.stage.run import get_executable, prepare_kwargs
+
+
+@dataclass(frozen=True)
+class StageCommand:
+    """What a worker runs for a stage: shell command lines, in order, in ``cwd``."""
+
+    name: str
+    argv_list: tuple[tuple[str, ...], ...]
+    cwd: str
+    env: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The stages `dvc repro <targets>` would visit, and each one's upstream among them."""
+
+    stages: tuple[Stage, ...]
+    upstream: dict[Stage, tuple[Stage, ...]]
+
+
+def plan(repo: Repo, targets: list[str]) -> Plan:
+    """The stages of ``targets`` (default: all of dvc.yaml) and everything they depend
+    on, in an order that `dvc repro` could run them in."""
+    graph = get_active_graph(repo.index.graph)
+    stages = plan_repro(graph, collect_stages(repo, targets or [PROJECT_FILE]))
+    included = set(stages)
+    upstream = {s: tuple(u for u in graph.successors(s) if u in included) for s in stages}
+    return Plan(tuple(stages), upstream)
+
+
+def needs_command(repo: Repo, stage: Stage, upstream: tuple[Stage, ...], force: bool) -> bool:
+    """Get ``stage`` ready to run, once its upstream stages are recorded. False when
+    nothing changed, or when the run cache restored its outputs (then it is recorded
+    already); True when its command must run."""
+    with lock_repo(repo):
+        if not force and not stage.changed(upstream=list(upstream)):
+            return False
+        stage.remove_outs(ignore_remove=False, force=False)
+        if not force:
+            try:
+                repo.stage_cache.restore(stage)
+            except RunCacheNotFoundError:
+                stage.save_deps()
+            else:
+                _record(stage)
+                return False
+    return True
+
+
+def command(stage: Stage) -> StageCommand:
+    """The stage's command lines as DVC runs them: in the user's shell, from the stage's
+    directory, with DVC_ROOT and DVC_STAGE set."""
+    kwargs = prepare_kwargs(stage)
+    lines = stage.cmd if isinstance(stage.cmd, list) else [stage.cmd]
+    shell = get_executable()
+    argv_list = tuple((shell, "-c", line) for line in lines)
+    return StageCommand(stage.addressing, argv_list, str(kwargs["cwd"]), kwargs["env"])
+
+
+def record(repo: Repo, stage: Stage) -> None:
+    """After the command succeeded: hash and cache the outputs, save the run cache, and
+    write the stage's entry in dvc.lock (what `dvc repro` does after a command)."""
+    with lock_repo(repo):
+        _record(stage)
+
+
+def _record(stage: Stage) -> None:
+    uncached = any(not out.use_cache for out in stage.outs if not (out.is_metric or out.is_plot))
+    stage.save(run_cache=not uncached)
+    stage.commit()
+    stage.dump(update_pipeline=False)
+
+
+def log_dir(repo: Repo) -> Path:
+    """Where each stage's output goes (DVC's own, git-ignored, tmp folder)."""
+    return Path(repo.tmp_dir) / "stitchkit-repro"

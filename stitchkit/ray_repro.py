@@ -1,0 +1,225 @@
+"""`stitchkit repro`: `dvc repro` with the out-of-date stages running side by side on Ray.
+
+DVC runs stages one after another (treeverse/dvc#755). Here the plan, what is out of
+date and all bookkeeping come from DVC itself (stitchkit.dvc_stages); this module only
+schedules: every stage whose upstream stages are recorded runs as a Ray task with the
+resources it needs, and the driver records each finished stage in dvc.lock, one at a
+time. A failed stage is retried once; stages that do not depend on it go on. Whatever
+was recorded stays recorded on Ctrl-C, a killed worker or a failure, so a rerun
+continues where the last one stopped.
+"""
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from tqdm import tqdm
+
+from stitchkit import dvc_stages
+from stitchkit.compute import compute_settings
+from stitchkit.errors import UserError
+from stitchkit.io import write_json
+
+# stages that compute on a GPU when the cluster has one (all others are CPU-only)
+GPU_STAGE_KINDS = frozenset({"train", "robustness", "stitch", "subset", "similarity"})
+ATTEMPTS = 2
+ERROR_LINES = 5
+DURATIONS = "durations.json"  # each stage's last wall time, for benchmarks/dag_schedule.py
+
+
+@dataclass
+class Outcome:
+    """How the run ended: stages run, skipped (up to date or run-cached) and failed."""
+
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # stage -> its last error lines
+    not_run: list[str] = field(default_factory=list)  # downstream of a failure
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each stage run
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def _die_with_parent() -> None:
+    """In the stage's process: end when the Ray worker that started it ends."""
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+def run_stage_command(cmd: dvc_stages.StageCommand, log_path: str) -> tuple[int, float]:
+    """Run a stage's command lines (stopping at the first failure) with their output in
+    ``log_path``; return the exit status and the wall time."""
+    started = time.perf_counter()
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        for argv in cmd.argv_list:
+            status = subprocess.call(
+                argv,
+                cwd=cmd.cwd,
+                env=cmd.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                close_fds=True,
+                preexec_fn=_die_with_parent,
+            )
+            if status != 0:
+                return status, time.perf_counter() - started
+    return 0, time.perf_counter() - started
+
+
+def _last_lines(path: Path, n: int = ERROR_LINES) -> str:
+    if not path.exists():
+        return "(no output)"
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    return "\n".join(lines[-n:]) or "(no output)"
+
+
+def stage_cpus(params_file: Path) -> int:
+    """The cores each stage reserves: `compute.cpu_threads` of params.yaml (the stages
+    check the rest of the file themselves)."""
+    try:
+        params = yaml.safe_load(params_file.read_text()) if params_file.exists() else {}
+    except yaml.YAMLError:
+        raise UserError(f"{params_file} is not valid YAML; fix its syntax") from None
+    return compute_settings(params if isinstance(params, dict) else {}).cpu_threads
+
+
+def record_durations(path: Path, seconds: dict[str, float]) -> None:
+    """Merge this run's stage wall times into ``path`` (written atomically)."""
+    known = json.loads(path.read_text()) if path.exists() else {}
+    write_json(path, {**known, **{name: round(t, 2) for name, t in seconds.items()}})
+
+
+class Scheduler:
+    """Runs a dvc_stages.Plan on a connected Ray: dependencies first, in parallel."""
+
+    def __init__(self, repo, plan: dvc_stages.Plan, force: bool, cpus: int, gpus: bool):
+        import ray
+
+        self.ray, self.repo, self.plan, self.force = ray, repo, plan, force
+        self.logs = dvc_stages.log_dir(repo)
+        self.remote = ray.remote(max_retries=0)(run_stage_command)
+        self.cpus, self.gpus = cpus, gpus
+        self.done: set = set()  # recorded or up to date
+        self.blocked: set = set()  # failed, or downstream of a failure
+        self.running: dict = {}  # ray ObjectRef -> (stage, attempt)
+        self.waiting = deque(plan.stages)
+        self.outcome = Outcome()
+        self.state = ""
+
+    def run(self) -> Outcome:
+        bar = tqdm(total=len(self.plan.stages), desc="stages", unit="stage", smoothing=0)
+        self.bar = bar
+        try:
+            while self.waiting or self.running:
+                self._start_ready()
+                if self.running:
+                    finished, _ = self.ray.wait(list(self.running), num_returns=1, timeout=1.0)
+                    for ref in finished:
+                        self._finish(ref)
+                self._show()
+        except KeyboardInterrupt:
+            for ref in self.running:
+                self.ray.cancel(ref, force=True)
+            bar.close()
+            raise
+        bar.close()
+        return self.outcome
+
+    def _start_ready(self) -> None:
+        for _ in range(len(self.waiting)):
+            stage = self.waiting.popleft()
+            upstream = self.plan.upstream[stage]
+            if any(u in self.blocked for u in upstream):
+                self.blocked.add(stage)
+                self.outcome.not_run.append(stage.addressing)
+                self.bar.update()
+            elif all(u in self.done for u in upstream):
+                if dvc_stages.needs_command(self.repo, stage, upstream, self.force):
+                    self._submit(stage, attempt=1)
+                else:
+                    self.done.add(stage)
+                    self.outcome.skipped.append(stage.addressing)
+                    self.bar.update()
+            else:
+                self.waiting.append(stage)
+
+    def _submit(self, stage, attempt: int) -> None:
+        kind = stage.addressing.split("@")[0]
+        options = {"num_cpus": self.cpus}
+        if self.gpus and kind in GPU_STAGE_KINDS:
+            options["num_gpus"] = 1
+        log = self.logs / f"{stage.addressing.replace('/', '_')}.log"
+        ref = self.remote.options(**options).remote(dvc_stages.command(stage), str(log))
+        self.running[ref] = (stage, attempt, log)
+
+    def _finish(self, ref) -> None:
+        stage, attempt, log = self.running.pop(ref)
+        try:
+            status, seconds = self.ray.get(ref)
+            error = f"exit status {status}" if status else None
+        except self.ray.exceptions.RayError as exc:  # the worker died, or was killed
+            error, seconds = f"{type(exc).__name__}", 0.0
+        if error is None:
+            dvc_stages.record(self.repo, stage)
+            self.done.add(stage)
+            self.outcome.ran.append(stage.addressing)
+            self.outcome.seconds[stage.addressing] = seconds
+            self.bar.write(f"done   {stage.addressing} ({seconds:.1f} s)")
+            self.bar.update()
+        elif attempt < ATTEMPTS:
+            self.bar.write(f"failed {stage.addressing} ({error}); retrying once")
+            self._submit(stage, attempt + 1)
+        else:
+            self.blocked.add(stage)
+            self.outcome.failed[stage.addressing] = f"{error}; log {log}:\n{_last_lines(log)}"
+            self.bar.write(f"failed {stage.addressing} ({error}) twice; see {log}")
+            self.bar.update()
+
+    def _show(self) -> None:
+        names = sorted(stage.addressing for stage, _, _ in self.running.values())
+        state = f"running {len(names)} [{', '.join(names)}], waiting {len(self.waiting)}"
+        if state != self.state:
+            self.state = state
+            self.bar.set_postfix_str(state)
+
+
+def repro(targets: list[str], force: bool = False, address: str | None = None) -> Outcome:
+    """Bring ``targets`` (default: every stage) up to date, on a local Ray (every core
+    and GPU of this machine) or on the Ray cluster at ``address``."""
+    import ray
+    from dvc.repo import Repo
+
+    repo = Repo(os.getcwd())
+    cpus = stage_cpus(Path(repo.root_dir) / "params.yaml")
+    plan = dvc_stages.plan(repo, targets)
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(
+            address=address, include_dashboard=False, log_to_driver=False, logging_level="WARNING"
+        )
+    try:
+        largest = max(node["Resources"].get("CPU", 0) for node in ray.nodes() if node["Alive"])
+        if cpus > largest:
+            raise UserError(
+                f"compute.cpu_threads is {cpus} but the largest Ray node has {largest:g} "
+                "CPUs; lower compute.cpu_threads in params.yaml"
+            )
+        gpus = ray.cluster_resources().get("GPU", 0) > 0
+        with repo.scm_context():
+            outcome = Scheduler(repo, plan, force, cpus, gpus).run()
+        record_durations(dvc_stages.log_dir(repo) / DURATIONS, outcome.seconds)
+        return outcome
+    finally:
+        repo.close()
+        if started_here:
+            ray.shutdown()

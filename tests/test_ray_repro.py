@@ -1,0 +1,253 @@
+"""`stitchkit repro` on small DVC repositories whose stages are shell one-liners:
+the same outputs and dvc.lock as `dvc repro`, independent stages side by side, one
+retry, failures that stop only their dependents, and a rerun that continues."""
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stitchkit.cli import main
+from stitchkit.errors import UserError
+from stitchkit.ray_repro import repro
+
+PY = sys.executable
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def script(body: str) -> str:
+    """A stage command: ``body`` run by this Python (quoted for the shell)."""
+    return f"{PY} -c '{body}'"
+
+
+def make_repo(root: Path, stages: dict) -> Path:
+    root.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run([Path(PY).parent / "dvc", "init", "-q"], cwd=root, check=True)
+    write(root / "params.yaml", yaml.safe_dump({"compute": {"cpu_threads": 1}, "scale": 3}))
+    write(root / "dvc.yaml", yaml.safe_dump({"stages": stages}, sort_keys=False))
+    return root
+
+
+# a diamond (source -> left, right -> joined) beside an independent stage
+DIAMOND = {
+    "source": {
+        "cmd": script('open("source.txt", "w").write("1 2 3")'),
+        "outs": ["source.txt"],
+    },
+    "left": {
+        "cmd": script(
+            'import yaml; s = yaml.safe_load(open("params.yaml"))["scale"]; '
+            'open("left.txt", "w").write(str(s * sum(map(int, open("source.txt").read().split()))))'
+        ),
+        "deps": ["source.txt"],
+        "params": ["scale"],
+        "outs": ["left.txt"],
+    },
+    "right": {
+        "cmd": script('open("right.txt", "w").write(open("source.txt").read()[::-1])'),
+        "deps": ["source.txt"],
+        "outs": ["right.txt"],
+    },
+    "joined": {
+        "cmd": script(
+            'import json; json.dump([open("left.txt").read(), open("right.txt").read()], '
+            'open("joined.json", "w"))'
+        ),
+        "deps": ["left.txt", "right.txt"],
+        "metrics": [{"joined.json": {"cache": False}}],
+    },
+    "alone": {"cmd": script('open("alone.txt", "w").write("x")'), "outs": ["alone.txt"]},
+}
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    yield
+    ray.shutdown()
+
+
+def lock(repo: Path) -> dict:
+    return yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+
+
+def dvc(repo: Path, *args: str) -> str:
+    result = subprocess.run(
+        [Path(PY).parent / "dvc", *args], cwd=repo, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_same_outputs_and_lock_as_dvc_repro(tmp_path, local_ray, monkeypatch):
+    ours = make_repo(tmp_path / "ours", DIAMOND)
+    theirs = tmp_path / "theirs"
+    shutil.copytree(ours, theirs)
+    dvc(theirs, "repro")
+    monkeypatch.chdir(ours)
+    outcome = repro([])
+    assert outcome.ok and sorted(outcome.ran) == sorted(DIAMOND)
+    for name in ("source.txt", "left.txt", "right.txt", "joined.json", "alone.txt"):
+        assert (ours / name).read_bytes() == (theirs / name).read_bytes(), name
+    assert json.loads((ours / "joined.json").read_text()) == ["18", "3 2 1"]
+    assert lock(ours) == lock(theirs)
+    assert "up to date" in dvc(ours, "status")
+    assert repro([]).ran == []  # nothing to do
+    # a changed parameter reruns its stage and what depends on it, nothing else
+    write(ours / "params.yaml", yaml.safe_dump({"compute": {"cpu_threads": 1}, "scale": 4}))
+    assert sorted(repro([]).ran) == ["joined", "left"]
+    assert json.loads((ours / "joined.json").read_text()) == ["24", "3 2 1"]
+    # a target runs with its upstream only; --force reruns even unchanged stages
+    assert sorted(repro(["right"], force=True).ran) == ["right", "source"]
+
+
+MEET = """# mark that this stage started, wait up to a minute for the other's mark
+import sys, time
+from pathlib import Path
+
+me, other = sys.argv[1:]
+Path("marks").mkdir(exist_ok=True)
+(Path("marks") / me).touch()
+started = time.time()
+while not (Path("marks") / other).exists() and time.time() - started < 60:
+    time.sleep(0.1)
+assert (Path("marks") / other).exists(), f"{other} did not start while {me} ran"
+Path(f"{me}.txt").write_text("met")
+"""
+
+FLAKY = """# fail on the first attempt only (attempts are counted in a file)
+from pathlib import Path
+
+attempts = Path("attempts")
+n = int(attempts.read_text()) + 1 if attempts.exists() else 1
+attempts.write_text(str(n))
+assert n > 1, "first attempt"
+Path("flaky.txt").write_text("ok")
+"""
+
+
+def test_independent_stages_run_at_the_same_time(tmp_path, local_ray, monkeypatch):
+    """Each stage waits for the other to start: one after the other, the first fails."""
+    stages = {
+        me: {"cmd": f"{PY} meet.py {me} {other}", "deps": ["meet.py"], "outs": [f"{me}.txt"]}
+        for me, other in (("a", "b"), ("b", "a"))
+    }
+    repo = make_repo(tmp_path / "repo", stages)
+    write(repo / "meet.py", MEET)
+    monkeypatch.chdir(repo)
+    outcome = repro([])
+    assert outcome.ok, outcome.failed
+    assert (repo / "a.txt").read_text() == (repo / "b.txt").read_text() == "met"
+
+
+def test_failure_retries_once_stops_dependents_and_a_rerun_continues(
+    tmp_path, local_ray, monkeypatch
+):
+    stages = {
+        "flaky": {"cmd": f"{PY} flaky.py", "outs": ["flaky.txt"]},
+        "broken": {
+            "cmd": script('import sys; print("step 1"); sys.exit("boom: input missing")'),
+            "outs": ["broken.txt"],
+        },
+        "after": {
+            "cmd": script('open("after.txt", "w").write(open("broken.txt").read())'),
+            "deps": ["broken.txt"],
+            "outs": ["after.txt"],
+        },
+    }
+    repo = make_repo(tmp_path / "repo", stages)
+    write(repo / "flaky.py", FLAKY)
+    monkeypatch.chdir(repo)
+    outcome = repro([])
+    assert outcome.ran == ["flaky"] and (repo / "attempts").read_text() == "2"
+    assert list(outcome.failed) == ["broken"] and outcome.not_run == ["after"]
+    assert "boom: input missing" in outcome.failed["broken"]
+    assert set(lock(repo)) == {"flaky"}  # what finished is recorded
+    stages["broken"]["cmd"] = script('open("broken.txt", "w").write("fixed")')
+    write(repo / "dvc.yaml", yaml.safe_dump({"stages": stages}, sort_keys=False))
+    outcome = repro([])
+    assert outcome.ok and sorted(outcome.ran) == ["after", "broken"]
+    assert outcome.skipped == ["flaky"] and (repo / "after.txt").read_text() == "fixed"
+
+
+def test_more_threads_per_stage_than_any_node_has_is_one_clear_error(
+    tmp_path, local_ray, monkeypatch
+):
+    repo = make_repo(tmp_path / "repo", {"alone": DIAMOND["alone"]})
+    write(repo / "params.yaml", yaml.safe_dump({"compute": {"cpu_threads": 64}}))
+    monkeypatch.chdir(repo)
+    with pytest.raises(UserError, match="lower compute.cpu_threads"):
+        repro([])
+
+
+def test_command_exit_status_names_the_failure(tmp_path, local_ray, monkeypatch, capsys):
+    broken = {"cmd": script('import sys; sys.exit("boom: input missing")'), "outs": ["b.txt"]}
+    repo = make_repo(tmp_path / "repo", {"broken": broken})
+    monkeypatch.chdir(repo)
+    with pytest.raises(SystemExit) as failed:
+        main(["repro"])
+    err = capsys.readouterr().err
+    assert failed.value.code == 1
+    assert "error: stage broken failed: exit status 1" in err and "boom: input missing" in err
+    write(repo / "params.yaml", yaml.safe_dump({"compute": {"cpu_threads": 0}}))
+    with pytest.raises(SystemExit) as refused:
+        main(["repro"])
+    err = capsys.readouterr().err
+    assert refused.value.code == 2
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [
+        "error: compute.cpu_threads: input should be greater than 0, got 0"
+    ]
+
+
+SLOW = """# record this process's id, then run for a minute
+import os, time
+from pathlib import Path
+
+Path("slow.pid").write_text(str(os.getpid()))
+time.sleep(60)
+Path("slow.txt").write_text("slow")
+"""
+
+
+def test_ctrl_c_keeps_what_was_recorded_and_stops_running_stages(tmp_path):
+    stages = {
+        "fast": {"cmd": script('open("fast.txt", "w").write("fast")'), "outs": ["fast.txt"]},
+        "slow": {"cmd": f"{PY} slow.py", "deps": ["fast.txt"], "outs": ["slow.txt"]},
+    }
+    repo = make_repo(tmp_path / "repo", stages)
+    write(repo / "slow.py", SLOW)
+    driver = subprocess.Popen(
+        [Path(PY).parent / "stitchkit", "repro"], cwd=repo, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.time() + 120
+    while not (repo / "slow.pid").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    pid = int((repo / "slow.pid").read_text())
+    driver.send_signal(signal.SIGINT)
+    assert driver.wait(timeout=60) == 130
+    assert "rerun to continue" in driver.stderr.read()
+    assert set(lock(repo)) == {"fast"}
+    deadline = time.time() + 30
+    while running(pid) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not running(pid), "the interrupted stage's process still runs"
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (Linux)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
