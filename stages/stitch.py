@@ -14,7 +14,7 @@ from pathlib import Path
 from stages.reports import read_report
 from stages.stitching_inputs import load_stitching_inputs
 from stitchkit.cli import run_stage
-from stitchkit.compute import stage_device
+from stitchkit.compute import stage_device, stage_precision
 from stitchkit.config import clean_source, load_params, panel_job, robust_evaluation
 from stitchkit.errors import UserError
 from stitchkit.io import save_torch, write_json
@@ -36,8 +36,11 @@ def main(argv: list[str]) -> None:
     front, end, data, specs = load_stitching_inputs(params, job)
     robust = robust_evaluation(params) if job.adversarial else None
     device = stage_device(params)
+    precision = stage_precision(params, device)
     started = time.perf_counter()
-    trainer = PanelTrainer(front, end, data, specs, job.recipe, device, job.adversarial, robust)
+    trainer = PanelTrainer(
+        front, end, data, specs, job.recipe, device, job.adversarial, robust, precision
+    )
     end_accuracy = trainer.model_accuracy(end)
     stamped = trainer.shortcut is not None
     end_shortcut_accuracy = trainer.model_accuracy(end, "shortcut") if stamped else None
@@ -85,6 +88,7 @@ def main(argv: list[str]) -> None:
             "hint_norm": job.recipe.hint_norm,
             "bn_policy": job.recipe.bn,
             "device": device.type,
+            "precision": precision.name,
             **robust_fields,
             "results": [r.summary() for r in results],
         },

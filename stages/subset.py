@@ -13,7 +13,7 @@ from pathlib import Path
 from stages.stitching_inputs import load_stitching_inputs
 from stitchkit.class_subsets import fit_on_class_subsets
 from stitchkit.cli import run_stage
-from stitchkit.compute import stage_device
+from stitchkit.compute import stage_device, stage_precision
 from stitchkit.config import load_params, subset_job
 from stitchkit.errors import UserError
 from stitchkit.io import save_torch, write_json
@@ -28,11 +28,14 @@ def main(argv: list[str]) -> None:
     job = subset_job(params, name)
     front, end, data, specs = load_stitching_inputs(params, job)
     device = stage_device(params)
+    precision = stage_precision(params, device)
     started = time.perf_counter()
-    end_accuracy = PanelTrainer(front, end, data, [], job.recipe, device).model_accuracy(end)
+    end_accuracy = PanelTrainer(
+        front, end, data, [], job.recipe, device, precision=precision
+    ).model_accuracy(end)
     checkpoints = Path("checkpoints") / f"subset-{name}"
     by_k = fit_on_class_subsets(
-        front, end, data, specs, job.recipe, list(job.classes), device, checkpoints
+        front, end, data, specs, job.recipe, list(job.classes), device, checkpoints, precision
     )
     save_torch(
         {f"{k}/{r.spec.key}": r.layer_state() for k, results in by_k.items() for r in results},
@@ -50,6 +53,7 @@ def main(argv: list[str]) -> None:
             "class_names": data.class_names,
             "bn_policy": job.recipe.bn,
             "device": device.type,
+            "precision": precision.name,
             "results": [
                 {"classes": k, **r.summary()} for k, results in by_k.items() for r in results
             ],

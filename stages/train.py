@@ -12,7 +12,7 @@ from dvclive import Live
 
 from stitchkit.checkpoints import load_training_state, save_model
 from stitchkit.cli import run_stage
-from stitchkit.compute import stage_device
+from stitchkit.compute import stage_device, stage_precision
 from stitchkit.config import load_params, training_job
 from stitchkit.errors import UserError
 from stitchkit.io import write_json
@@ -34,6 +34,7 @@ def main(argv: list[str]) -> None:
     channels, size, _ = data.image_shape
     spec = ModelSpec(job.arch, data.num_classes, channels, job.width, mean, std, size)
     device = stage_device(params)
+    precision = stage_precision(params, device)
     checkpoint = CHECKPOINT_DIR / f"{model_id}.pt"
     resume_from = load_training_state(checkpoint)
     started = time.perf_counter()
@@ -46,7 +47,7 @@ def main(argv: list[str]) -> None:
             live.next_step()
 
         result = train_model(
-            spec, job.recipe, job.seed, data, device, checkpoint, resume_from, log_epoch
+            spec, job.recipe, job.seed, data, device, checkpoint, resume_from, log_epoch, precision
         )
     save_model(result.model, Path("models") / f"{model_id}.pt")
     write_json(
@@ -61,6 +62,7 @@ def main(argv: list[str]) -> None:
             "train_samples": min(job.recipe.train_samples or 10**12, len(data.train_labels)),
             "test_accuracy": result.test_accuracy,
             "device": device.type,
+            "precision": precision.name,
         },
     )
     write_json(

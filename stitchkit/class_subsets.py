@@ -14,6 +14,7 @@ from tqdm import tqdm
 from stitchkit.checkpoints import load_training_state
 from stitchkit.errors import UserError
 from stitchkit.io import save_torch
+from stitchkit.precision import FP32, Precision
 from stitchkit.prepared import PreparedDataset
 from stitchkit.stitch_recipe import StitchRecipe, StitchResult
 from stitchkit.stitching import PanelTrainer
@@ -28,9 +29,11 @@ def fit_on_class_subsets(
     classes: list[int],
     device,
     checkpoint_dir: Path | None = None,
+    precision: Precision = FP32,
     progress: bool = True,
 ) -> dict[int, list[StitchResult]]:
-    """{k: results of ``specs`` fitted on classes 0..k-1} for every k in ``classes``.
+    """{k: results of ``specs`` fitted on classes 0..k-1} for every k in ``classes``,
+    in ``precision``.
 
     With ``checkpoint_dir``, each finished k is saved there and an interrupted run
     resumes: finished k are reloaded, the running one continues from its last epoch.
@@ -44,7 +47,13 @@ def fit_on_class_subsets(
     results = {}
     for k in tqdm(classes, desc="classes", unit="subset", disable=not progress):
         trainer = PanelTrainer(
-            copy.deepcopy(front), copy.deepcopy(end), data.first_classes(k), specs, recipe, device
+            copy.deepcopy(front),
+            copy.deepcopy(end),
+            data.first_classes(k),
+            specs,
+            recipe,
+            device,
+            precision=precision,
         )
         done = checkpoint_dir and Path(checkpoint_dir) / f"classes-{k}.pt"
         fingerprint = trainer.fingerprint()  # before fitting changes BatchNorm statistics

@@ -14,6 +14,11 @@ its own front and reference passes, and its own front BatchNorm statistics, whic
 its mixed batches. With the ``loss`` mix (eq. 4) the loss is (1 - alpha) L(x) +
 alpha L(x_adv), and the front and reference passes on x_adv run on throwaway copies of
 the statistics, which follow clean batches only.
+
+In bf16 precision (precision.py) every training step and every clean evaluation runs
+under autocast on channels_last images. The DM least-squares fit, robust accuracy and
+stacked stitches (autocast does not reach into vmap) stay in fp32; a stack's shared
+front and reference passes are bf16.
 """
 
 import copy
@@ -34,6 +39,7 @@ from stitchkit.errors import UserError
 from stitchkit.io import save_torch
 from stitchkit.models import StitchableResNet
 from stitchkit.objectives import OBJECTIVES, ReferencePass, StitchedPass, hint_loss
+from stitchkit.precision import FP32, Precision
 from stitchkit.prepared import PreparedDataset
 from stitchkit.robustness import RobustEvaluation, robust_accuracy
 from stitchkit.schedule import step_lr
@@ -93,7 +99,8 @@ def _data_digest(data: PreparedDataset) -> str:
 
 class PanelTrainer:
     """Fits every stitch of a panel on one shared, seeded stream of batches, optionally
-    under ``adversarial`` training, and scores it (robust accuracy too given ``robust``)."""
+    under ``adversarial`` training, and scores it (robust accuracy too given ``robust``),
+    in ``precision``."""
 
     def __init__(
         self,
@@ -105,9 +112,11 @@ class PanelTrainer:
         device,
         adversarial: AdversarialTraining | None = None,
         robust: RobustEvaluation | None = None,
+        precision: Precision = FP32,
     ):
         check_compatible(front, end, data)
-        self.front, self.end, self.data = front.to(device), end.to(device), data
+        self.front, self.end = (precision.prepare(model.to(device)) for model in (front, end))
+        self.data, self.precision = data, precision
         self.specs, self.recipe, self.device = list(specs), recipe, torch.device(device)
         self.adversarial, self.robust = adversarial, robust
         self.alpha = adversarial.alpha if adversarial else 0.0
@@ -198,19 +207,20 @@ class PanelTrainer:
         correct = [0] * len(stitches)
         size = self.recipe.eval_batch_size
         for start in range(0, len(labels), size):
-            x = to_unit_float(images[start : start + size].to(self.device))
+            x = self.precision.images(to_unit_float(images[start : start + size].to(self.device)))
             y = labels[start : start + size].to(self.device)
-            shared = self.front.activations(x, points) if points else {}
-            for n, stitch in enumerate(stitches):
-                if stitch.front_bn is None:
-                    s = stitch.spec
-                    with bn_state.swapped(self.end, stitch.end_bn):
-                        logits = self.end.forward_from(
-                            stitch.layer(shared[s.front_point]), s.end_point
-                        )
-                else:
-                    logits = self.stitched_model(stitch)(x)
-                correct[n] += (logits.argmax(1) == y).sum().item()
+            with self.precision.autocast():
+                shared = self.front.activations(x, points) if points else {}
+                for n, stitch in enumerate(stitches):
+                    if stitch.front_bn is None:
+                        s = stitch.spec
+                        with bn_state.swapped(self.end, stitch.end_bn):
+                            logits = self.end.forward_from(
+                                stitch.layer(shared[s.front_point]), s.end_point
+                            )
+                    else:
+                        logits = self.stitched_model(stitch)(x)
+                    correct[n] += (logits.argmax(1) == y).sum().item()
         return [c / len(labels) for c in correct]
 
     def evaluate_all(self, stitches: list[FittedStitch]) -> list[dict]:
@@ -239,9 +249,10 @@ class PanelTrainer:
         model.eval()
         correct, size = 0, self.recipe.eval_batch_size
         for start in range(0, len(labels), size):
-            x = to_unit_float(images[start : start + size].to(self.device))
+            x = self.precision.images(to_unit_float(images[start : start + size].to(self.device)))
             y = labels[start : start + size].to(self.device)
-            correct += (model(x).argmax(1) == y).sum().item()
+            with self.precision.autocast():
+                correct += (model(x).argmax(1) == y).sum().item()
         return correct / len(labels)
 
     # -- training ---------------------------------------------------------------------
@@ -276,6 +287,7 @@ class PanelTrainer:
             _model_digest(self.end),
             _data_digest(self.data),
             asdict(self.adversarial) if self.adversarial else None,
+            self.precision.name,
         )
 
     def _new_stitch(self, inits, spec: StitchSpec) -> dict:
@@ -359,12 +371,13 @@ class PanelTrainer:
                 lr = step_lr(r.lr, r.lr_drops, epoch * steps + step, steps)
                 idx = order[step * r.batch_size : (step + 1) * r.batch_size]
                 x, y = self.batch(images, labels, carries, idx, generator)
-                shared = None if self.mixed_batches else self._shared_pass(x, reference_bn)
-                losses = self._stack_steps(stacks, x, y, shared, reference_bn, lr)
-                for stitch in stitches:
-                    if id(stitch) not in stacked:
-                        terms = self._terms(stitch, x, y, shared, reference_bn)
-                        losses[id(stitch)] = self._step(stitch, terms, y, lr)
+                with self.precision.autocast():  # backward ops keep their forward dtypes
+                    shared = None if self.mixed_batches else self._shared_pass(x, reference_bn)
+                    losses = self._stack_steps(stacks, x, y, shared, reference_bn, lr)
+                    for stitch in stitches:
+                        if id(stitch) not in stacked:
+                            terms = self._terms(stitch, x, y, shared, reference_bn)
+                            losses[id(stitch)] = self._step(stitch, terms, y, lr)
                 for n, stitch in enumerate(stitches):
                     sums[n] += losses[id(stitch)]
                     if stitch["initial_loss"] is None:
@@ -405,15 +418,16 @@ class PanelTrainer:
         """One step of every stack, on the shared pass or (mixed batches) on its
         stitches' own mixed batches; id(stitch record) -> its loss."""
         losses = {}
-        for stack in stacks:
-            if self.mixed_batches:
-                front_act, references = self._stacked_mixed_pass(stack, x, y, reference_bn)
-                step = stack.step(front_act, references, y, lr, per_stitch=True)
-            else:
-                reference, front_acts = shared
-                reference = self._from_end_point(reference, stack.end_point)
-                step = stack.step(front_acts[stack.front_point], reference, y, lr)
-            losses.update(zip(map(id, stack.stitches), step, strict=True))
+        with torch.autocast(self.device.type, enabled=False):  # it does not reach into vmap
+            for stack in stacks:
+                if self.mixed_batches:
+                    front_act, references = self._stacked_mixed_pass(stack, x, y, reference_bn)
+                    step = stack.step(front_act, references, y, lr, per_stitch=True)
+                else:
+                    reference, front_acts = shared
+                    reference = self._from_end_point(reference, stack.end_point)
+                    step = stack.step(front_acts[stack.front_point].float(), reference, y, lr)
+                losses.update(zip(map(id, stack.stitches), step, strict=True))
         return losses
 
     def _stacked_mixed_pass(self, stack: StitchStack, x, y, reference_bn) -> tuple:
@@ -452,7 +466,7 @@ class PanelTrainer:
         y = labels[idx]
         if self.shortcut is not None:
             batch = self.shortcut.stamp(batch, y, generator, carry=carries[idx])
-        return to_unit_float(batch), y.to(self.device)
+        return self.precision.images(to_unit_float(batch)), y.to(self.device)
 
     @torch.no_grad()
     def _reference(self, x, reference_bn) -> ReferencePass:
@@ -620,15 +634,17 @@ def stitch(
     progress: bool = True,
     adversarial: AdversarialTraining | None = None,
     robust: RobustEvaluation | None = None,
+    precision: Precision = FP32,
 ) -> StitchResult:
     """Fit one stitch f_{<=i} -> T -> g_{>j} with ``mode`` on ``data``, optionally under
-    ``adversarial`` training and with ``robust`` accuracy; see StitchResult.
+    ``adversarial`` training and with ``robust`` accuracy, in ``precision``; see
+    StitchResult.
 
     ``front`` and ``end`` are not modified (their BatchNorm statistics are copied).
     """
     front, end = copy.deepcopy(front), copy.deepcopy(end)
     spec = make_spec(mode, front_point, end_point, end, weights=weights)
     trainer = PanelTrainer(
-        front, end, data, [spec], recipe, torch.device(device), adversarial, robust
+        front, end, data, [spec], recipe, torch.device(device), adversarial, robust, precision
     )
     return trainer.fit(progress=progress)[0]

@@ -25,6 +25,7 @@ from stitchkit.augment import crop_and_flip, to_unit_float
 from stitchkit.evaluation import accuracy
 from stitchkit.io import save_torch
 from stitchkit.models import ModelSpec, StitchableResNet, build_model
+from stitchkit.precision import FP32, Precision
 from stitchkit.prepared import PreparedDataset
 from stitchkit.schedule import check_drops, step_lr
 from stitchkit.schema import Bool, Float, NonNegativeInt, PositiveInt, section
@@ -103,10 +104,13 @@ def training_loss(model, x, y, adversarial: AdversarialTraining | None, generato
     return terms[0][1], loss
 
 
-def run_fingerprint(spec: ModelSpec, recipe: Recipe, seed: int, data: PreparedDataset) -> str:
+def run_fingerprint(
+    spec: ModelSpec, recipe: Recipe, seed: int, data: PreparedDataset, precision: str = "fp32"
+) -> str:
     """Hash of everything that determines a run; a checkpoint resumes only a matching run."""
     blob = json.dumps(
-        [spec.to_dict(), asdict(recipe), seed, list(data.train_images.shape)], sort_keys=True
+        [spec.to_dict(), asdict(recipe), seed, list(data.train_images.shape), precision],
+        sort_keys=True,
     )  # asdict turns lr_drops into a list either way, so YAML lists and tuples agree
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -120,15 +124,17 @@ def train_model(
     checkpoint_path: Path,
     resume_from: dict | None = None,
     on_epoch: Callable[[dict], None] = lambda record: None,
+    precision: Precision = FP32,
 ) -> TrainResult:
-    """Train, saving resumable state to ``checkpoint_path`` every few epochs.
+    """Train in ``precision``, saving resumable state to ``checkpoint_path`` every few
+    epochs.
 
     ``resume_from`` (the content of such a checkpoint) is resumed only if it was written
-    by the same run (same spec, recipe, seed and data); ``on_epoch`` sees every epoch,
-    the resumed ones included.
+    by the same run (same spec, recipe, seed, data and precision); ``on_epoch`` sees
+    every epoch, the resumed ones included.
     """
     torch.manual_seed(seed)
-    model = build_model(spec).to(device)
+    model = precision.prepare(build_model(spec).to(device))
     optimizer = torch.optim.SGD(
         model.parameters(),
         lr=recipe.lr,
@@ -137,7 +143,7 @@ def train_model(
         weight_decay=recipe.weight_decay,
     )
     generator = torch.Generator().manual_seed(seed)
-    fingerprint = run_fingerprint(spec, recipe, seed, data)
+    fingerprint = run_fingerprint(spec, recipe, seed, data, precision.name)
     history: list[dict] = []
     start = 0
     state = resume_from
@@ -164,7 +170,10 @@ def train_model(
             x = to_unit_float(
                 crop_and_flip(images[idx], recipe.crop_padding, recipe.hflip, generator)
             )
-            logits, loss = training_loss(model, x, labels[idx], recipe.adversarial, generator)
+            with precision.autocast():
+                logits, loss = training_loss(
+                    model, precision.images(x), labels[idx], recipe.adversarial, generator
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -179,9 +188,10 @@ def train_model(
         }
         if (epoch + 1) % recipe.eval_every == 0 or epoch + 1 == recipe.epochs:
             model.eval()
-            record["test_accuracy"] = accuracy(
-                model, data.test_images, data.test_labels, recipe.eval_batch_size, device
-            )
+            with precision.autocast():
+                record["test_accuracy"] = accuracy(
+                    model, data.test_images, data.test_labels, recipe.eval_batch_size, device
+                )
         bar.set_postfix(epoch=epoch + 1, loss=f"{record['train_loss']:.3f}")
         history.append(record)
         on_epoch(record)

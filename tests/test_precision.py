@@ -1,0 +1,84 @@
+"""bf16 autocast with channels_last (compute.precision) against fp32, on the CPU."""
+
+import copy
+from dataclasses import replace
+
+import pytest
+import torch
+
+from stitchkit.compute import stage_precision
+from stitchkit.datasets import prepare_digits
+from stitchkit.errors import UserError
+from stitchkit.models import ModelSpec
+from stitchkit.precision import FP32, Precision
+from stitchkit.stitch_recipe import StitchRecipe, make_spec
+from stitchkit.stitching import PanelTrainer
+from stitchkit.training import Recipe, run_fingerprint, train_model
+
+BF16 = Precision(bf16=True, device_type="cpu")
+RECIPE = Recipe(epochs=3, batch_size=64, lr=0.03, lr_drops=(2,), crop_padding=0, hflip=False)
+STITCH = StitchRecipe(
+    epochs=1, batch_size=64, train_samples=512, crop_padding=0, hflip=False, lr_drops=(),
+    lr=0.01, eval_batch_size=500,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return prepare_digits(0.25, 0)
+
+
+@pytest.fixture(scope="module")
+def models(digits, tmp_path_factory):
+    """A digits ResNet18 trained in fp32 and the same run in bf16."""
+    mean, std = digits.channel_stats()
+    spec = ModelSpec("resnet18", 10, 1, 8, mean, std)
+    checkpoint = tmp_path_factory.mktemp("ckpt") / "unused.pt"
+    return {
+        p.name: train_model(spec, RECIPE, 0, digits, torch.device("cpu"), checkpoint, precision=p)
+        for p in (FP32, BF16)
+    }
+
+
+def test_auto_is_bf16_on_cuda_only_and_unknown_names_fail():
+    assert Precision.resolve("auto", "cpu") == FP32
+    assert Precision.resolve("auto", "cuda") == Precision(True, "cuda")
+    assert Precision.resolve("bf16", "cpu") == BF16
+    assert stage_precision({"compute": {"precision": "fp32"}}, torch.device("cuda")).name == "fp32"
+    with pytest.raises(UserError, match="compute.precision"):
+        stage_precision({"compute": {"precision": "fp16"}}, torch.device("cpu"))
+
+
+def test_bf16_training_keeps_fp32_weights_and_fp32_accuracy(models, digits):
+    fp32, bf16 = models["fp32"], models["bf16"]
+    assert fp32.test_accuracy > 0.85
+    assert abs(bf16.test_accuracy - fp32.test_accuracy) < 0.05
+    conv = bf16.model.segments[0][1].weight
+    assert conv.dtype == torch.float32
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    spec = bf16.model.spec
+    assert run_fingerprint(spec, RECIPE, 0, digits, "bf16") != run_fingerprint(
+        spec, RECIPE, 0, digits, "fp32"
+    )
+
+
+def _fit(model, data, precision, batching="per-stitch"):
+    specs = [make_spec(m, k, k, model) for m in ("dm", "hint", "fula") for k in (3, 7)]
+    twins = copy.deepcopy(model), copy.deepcopy(model)
+    recipe = replace(STITCH, batching=batching)
+    trainer = PanelTrainer(*twins, data, specs, recipe, "cpu", precision=precision)
+    return trainer, {r.spec.key: r.test_accuracy for r in trainer.fit(progress=False)}
+
+
+def test_bf16_self_stitch_recovers_the_model_and_matches_fp32(models, digits):
+    model = models["fp32"].model
+    trainer, bf16 = _fit(model, digits, BF16)
+    own = trainer.model_accuracy(model)
+    assert abs(own - models["fp32"].test_accuracy) < 0.02
+    for k in (3, 7):  # DM of a model with itself is the identity, up to bf16 rounding
+        assert abs(bf16[f"dm/{k}/{k}"] - own) < 0.02
+    _, fp32 = _fit(model, digits, FP32)
+    _, stacked = _fit(model, digits, BF16, batching="stacked")
+    for key, accuracy in fp32.items():
+        assert abs(bf16[key] - accuracy) < 0.03, key
+        assert abs(stacked[key] - bf16[key]) < 0.03, key

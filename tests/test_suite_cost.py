@@ -1,0 +1,47 @@
+"""The cost projection (benchmarks/suite_cost.py) and the DAG simulation behind it."""
+
+import sys
+
+import pytest
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from dag_schedule import longest_paths, simulate  # noqa: E402
+from suite_cost import autoattack_flops, model_flops  # noqa: E402
+
+
+def test_resnet18_flops_match_the_published_count_and_split_into_front_and_end():
+    flops = model_flops("resnet18", 64, 3, 10)
+    # the CIFAR ResNet18 (kuangliu, Madry's robustness) is 0.56 GMACs: 1.11 GFLOPs
+    assert flops.total == pytest.approx(1.11e9, rel=0.01)
+    for k in range(1, 10):
+        assert flops.front[k] + flops.end[k] == pytest.approx(flops.total)
+    assert flops.shape[1] == (64, 32, 32) and flops.shape[9] == (512, 4, 4)
+
+
+def test_autoattack_cost_by_hand():
+    params = {
+        "robust_eval": {
+            "backend": "autoattack",
+            "samples": 100,
+            "epsilon": "8/255",
+            "iterations": 10,
+            "eot_iterations": 2,
+        }
+    }
+    # two clean passes; APGD-CE on all 100 images, APGD-DLR on half of them on robust
+    # models; each 10 x 2 steps of forward and input gradient (2 passes)
+    assert autoattack_flops(params, 1.0, 10_000, robust=False) == 100 * (2 + 10 * 2 * 2)
+    assert autoattack_flops(params, 1.0, 10_000, robust=True) == 100 * (2 + 1.5 * 10 * 2 * 2)
+    assert autoattack_flops(params, 1.0, 50, robust=False) == 50 * (2 + 10 * 2 * 2)
+
+
+def test_simulated_makespan_of_a_diamond():
+    order = ["a", "b", "c", "d"]
+    upstream = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]}
+    seconds = {"a": 1.0, "b": 2.0, "c": 3.0, "d": 1.0}
+    first = {name: n for n, name in enumerate(order)}
+    assert simulate(order, upstream, seconds, 1, first.get) == 7.0
+    assert simulate(order, upstream, seconds, 2, first.get) == 5.0
+    assert longest_paths(order, upstream, seconds) == {"a": 5.0, "b": 3.0, "c": 4.0, "d": 1.0}
