@@ -124,6 +124,14 @@ class StitchableResNet(nn.Module):
 
     num_points = NUM_POINTS
 
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return self.spec.input_shape
+
+    @property
+    def num_classes(self) -> int:
+        return self.spec.num_classes
+
     def check_point(self, k: int) -> None:
         if not 1 <= k <= self.num_points:
             raise UserError(f"stitching point {k} is out of range; use 1..{self.num_points}")

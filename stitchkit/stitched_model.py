@@ -4,8 +4,8 @@ import torch
 from torch import nn
 
 from stitchkit import bn_state
-from stitchkit.models import StitchableResNet
 from stitchkit.stitch_layer import StitchLayer
+from stitchkit.stitchable import Stitchable
 
 
 class StitchedModel(nn.Module):
@@ -15,9 +15,9 @@ class StitchedModel(nn.Module):
 
     def __init__(
         self,
-        front: StitchableResNet,
+        front: Stitchable,
         layer: StitchLayer,
-        end: StitchableResNet,
+        end: Stitchable,
         front_point: int,
         end_point: int,
         end_bn: dict | None = None,
@@ -28,12 +28,18 @@ class StitchedModel(nn.Module):
         self.front_point, self.end_point = front_point, end_point
         self.end_bn, self.front_bn = end_bn, front_bn
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The end model's penultimate pooled features on the stitched path."""
+    def _stitched(self, x: torch.Tensor) -> torch.Tensor:
+        """T applied to the front's activation at point i."""
         with bn_state.swapped(self.front, self.front_bn):
-            z = self.layer(self.front.forward_to(x, self.front_point))
+            return self.layer(self.front.forward_to(x, self.front_point))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The end model's penultimate pooled features on the stitched path (our ResNets)."""
+        z = self._stitched(x)
         with bn_state.swapped(self.end, self.end_bn):
             return self.end.features_from(z, self.end_point)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.end.fc(self.features(x))
+        z = self._stitched(x)
+        with bn_state.swapped(self.end, self.end_bn):
+            return self.end.forward_from(z, self.end_point)

@@ -37,7 +37,6 @@ from stitchkit.augment import crop_and_flip, to_unit_float
 from stitchkit.checkpoints import load_training_state
 from stitchkit.errors import UserError
 from stitchkit.io import save_torch
-from stitchkit.models import StitchableResNet
 from stitchkit.objectives import OBJECTIVES, ReferencePass, StitchedPass, hint_loss
 from stitchkit.precision import FP32, Precision
 from stitchkit.prepared import PreparedDataset
@@ -46,24 +45,25 @@ from stitchkit.schedule import step_lr
 from stitchkit.stitch_layer import StitchLayer, fit_direct_matching
 from stitchkit.stitch_recipe import FittedStitch, StitchRecipe, StitchResult, StitchSpec, make_spec
 from stitchkit.stitch_stack import StitchStack, stackable
+from stitchkit.stitchable import Stitchable
 from stitchkit.stitched_model import StitchedModel
 
 
-def check_compatible(front: StitchableResNet, end: StitchableResNet, data: PreparedDataset):
+def check_compatible(front, end, data: PreparedDataset):
     """Front, end and data must agree on the input shape; the end on the classes."""
     shapes = {
-        "front": front.spec.input_shape,
-        "end": end.spec.input_shape,
-        "data": data.image_shape,
+        "front": tuple(front.input_shape),
+        "end": tuple(end.input_shape),
+        "data": tuple(data.image_shape),
     }
     if len(set(shapes.values())) != 1:
         raise UserError(
             f"front, end and stitching data must share one input shape, got {shapes}; "
             "stitch models trained on inputs of the same shape"
         )
-    if end.spec.num_classes != data.num_classes:
+    if end.num_classes != data.num_classes:
         raise UserError(
-            f"the end model has {end.spec.num_classes} classes but the stitching data "
+            f"the end model has {end.num_classes} classes but the stitching data "
             f"has {data.num_classes}; stitch on data of the end model's task"
         )
 
@@ -86,7 +86,7 @@ def _tensor_digest(*tensors) -> str:
     return h.hexdigest()[:16]
 
 
-def _model_digest(model: StitchableResNet) -> str:
+def _model_digest(model: Stitchable) -> str:
     return _tensor_digest(*model.state_dict().values())
 
 
@@ -151,6 +151,14 @@ class PanelTrainer:
         pairs = sorted({(s.front_point, s.end_point) for s in self.specs})
         front_acts = self.front.activations(x, self.front_points)
         end_acts = self.end.activations(x, sorted({j for _, j in pairs}))
+        for side, acts in (("front", front_acts), ("end", end_acts)):
+            for k, act in acts.items():
+                if act.dim() != 4:
+                    raise UserError(
+                        f"the {side} model's activation at point {k} has shape "
+                        f"{tuple(act.shape[1:])}; stitch layers connect feature maps "
+                        "(channels, height, width) only; pick points with feature maps"
+                    )
         inits = {}
         for i, j in pairs:
             layer = StitchLayer(front_acts[i].shape[1], end_acts[j].shape[1], self.end_sizes[j])
@@ -244,7 +252,7 @@ class PanelTrainer:
         return robust_accuracy(model, images, labels, self.robust, self.device)
 
     @torch.no_grad()
-    def model_accuracy(self, model: StitchableResNet, split: str = "clean") -> float:
+    def model_accuracy(self, model: Stitchable, split: str = "clean") -> float:
         images, labels = self.evaluation_split(split)
         model.eval()
         correct, size = 0, self.recipe.eval_batch_size
@@ -478,7 +486,7 @@ class PanelTrainer:
         with bn_state.swapped(self.end, reference_bn):
             bn_state.set_bn_mode(self.end, self.recipe.bn)
             acts = self.end.activations(x, points)
-            logits = self.end.fc(self.end.pool(acts[self.end.num_points]))
+            logits = self.end.forward_from(acts[self.end.num_points], self.end.num_points)
         self.end.eval()
         return ReferencePass([acts[k] for k in sorted(acts)], logits)
 
@@ -622,8 +630,8 @@ def _load_state(path, fingerprint) -> dict | None:
 
 
 def stitch(
-    front: StitchableResNet,
-    end: StitchableResNet,
+    front: Stitchable,
+    end: Stitchable,
     front_point: int,
     end_point: int,
     mode: str,

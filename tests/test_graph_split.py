@@ -1,0 +1,178 @@
+"""Stitching points derived from a model's graph (torch.fx) compose to the whole model."""
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from stitchkit.errors import UserError
+from stitchkit.graph_split import GraphSplit
+from stitchkit.models import ModelSpec, build_model
+
+OUR_POINTS = [f"segments.{i}" for i in range(9)]
+RESNET18_POINTS = ["relu", "layer1.0", "layer1.1", "layer2.0", "layer2.1"]
+RESNET18_POINTS += ["layer3.0", "layer3.1", "layer4.0", "layer4.1"]
+# the authors' VGG16-BN points: the ReLUs after conv1_1, conv1_2, conv2_2, conv3_3,
+# conv4_3 and conv5_3
+VGG16_POINTS = ["features.2", "features.5", "features.12", "features.22"]
+VGG16_POINTS += ["features.32", "features.42"]
+VIT_POINTS = [f"encoder.layers.encoder_layer_{i}" for i in range(4)] + ["encoder.ln"]
+
+
+def ours(arch: str) -> nn.Module:
+    return build_model(ModelSpec(arch, 10, 3, 8, (0.5,) * 3, (0.25,) * 3))
+
+
+def small_vit() -> nn.Module:
+    return torchvision.models.VisionTransformer(
+        image_size=32, patch_size=4, num_layers=4, num_heads=3, hidden_dim=48, mlp_dim=96,
+        num_classes=10,
+    )  # fmt: skip
+
+
+MODELS = {
+    "ours-resnet18": (lambda: ours("resnet18"), OUR_POINTS),
+    "ours-resnet34": (lambda: ours("resnet34"), OUR_POINTS),
+    "ours-plain18": (lambda: ours("plain18"), OUR_POINTS),
+    "torchvision-resnet18": (lambda: torchvision.models.resnet18(num_classes=10), RESNET18_POINTS),
+    "torchvision-vgg16_bn": (lambda: torchvision.models.vgg16_bn(num_classes=10), VGG16_POINTS),
+    "torchvision-vit": (small_vit, VIT_POINTS),
+}
+
+
+def _trained_statistics(model: nn.Module) -> nn.Module:
+    """``model`` in eval mode with BatchNorm statistics that are not the identity."""
+    generator = torch.Generator().manual_seed(0)
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.running_mean.normal_(0, 0.1, generator=generator)
+            module.running_var.uniform_(0.5, 1.5, generator=generator)
+    return model.eval()
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_point_composes_to_the_whole_model(name):
+    build, points = MODELS[name]
+    torch.manual_seed(0)
+    model = _trained_statistics(build())
+    split = GraphSplit(model, points, (3, 32, 32))
+    x = torch.rand(3, 3, 32, 32)
+    with torch.no_grad():
+        expected = model(x)
+        assert torch.equal(split(x), expected)
+        for k in range(1, len(points) + 1):
+            assert torch.equal(split.forward_from(split.forward_to(x, k), k), expected), k
+        terms = list(split.end_terms(split.forward_to(x, 2), 2))
+    assert len(terms) == len(points) and torch.equal(terms[-1], expected)
+
+
+def test_derived_points_equal_the_hand_written_ones_of_our_resnets():
+    model = _trained_statistics(ours("resnet18"))
+    split = GraphSplit(model, OUR_POINTS, (3, 32, 32))
+    x = torch.rand(3, 3, 32, 32)
+    with torch.no_grad():
+        theirs, derived = model.activations(x, range(1, 10)), split.activations(x, range(1, 10))
+        for k in range(1, 10):
+            assert torch.equal(derived[k], theirs[k])
+            assert torch.equal(split.forward_from(theirs[k], k), model.forward_from(theirs[k], k))
+
+
+def test_the_split_shares_the_models_parameters_and_mode():
+    model = ours("resnet18")
+    split = GraphSplit(model, OUR_POINTS, (3, 32, 32))
+    assert sum(p.numel() for p in split.parameters()) == sum(p.numel() for p in model.parameters())
+    with torch.no_grad():
+        model.segments[0][1].weight.zero_()
+    split.to(torch.float64).eval()
+    x = torch.rand(2, 3, 32, 32, dtype=torch.float64)
+    with torch.no_grad():
+        assert torch.equal(split.forward_to(x, 1), model.forward_to(x, 1))
+        assert torch.equal(split(x), model(x))
+    assert split.num_classes == 10
+
+
+class DataDependent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        return self.conv(x) if x.sum() > 0 else x
+
+
+@pytest.mark.parametrize(
+    ("build", "points", "message"),
+    [
+        (lambda: ours("resnet18"), ["segments.0", "nope"], "'nope' is not a module"),
+        (lambda: ours("resnet18"), ["segments.3", "segments.1"], "list points in forward order"),
+        (
+            lambda: torchvision.models.resnet18(),
+            ["layer1.0.conv1", "layer2"],
+            "'layer1.0.conv1' is not a cut",
+        ),
+        (DataDependent, ["conv"], "DataDependent cannot be traced by torch.fx"),
+    ],
+    ids=["unknown", "order", "not-a-cut", "untraceable"],
+)
+def test_bad_points_fail_with_one_line_naming_them(build, points, message):
+    with pytest.raises(UserError, match=message) as caught:
+        GraphSplit(build(), points, (3, 32, 32))
+    assert "\n" not in str(caught.value)
+
+
+class GrayToRGB(nn.Module):
+    def forward(self, x):
+        return x.expand(-1, 3, -1, -1)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from stitchkit.datasets import prepare_digits
+
+    return prepare_digits(0.25, 0)
+
+
+def torchvision_split(build, points, seed: int) -> GraphSplit:
+    """A randomly initialised torchvision model on 1x32x32 digits, with its own
+    preprocessing (grey to RGB, ImageNet normalisation)."""
+    torch.manual_seed(seed)
+    preprocess = nn.Sequential(
+        GrayToRGB(), torchvision.transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    )
+    return GraphSplit(build(num_classes=10).eval(), points, (1, 32, 32), preprocess)
+
+
+def test_stitch_torchvision_models_of_the_same_and_of_other_architectures(digits):
+    from stitchkit.evaluation import accuracy
+    from stitchkit.stitch_recipe import StitchRecipe
+    from stitchkit.stitching import stitch
+
+    recipe = StitchRecipe(
+        epochs=1, batch_size=64, train_samples=256, crop_padding=0, hflip=False, lr_drops=(),
+        dm_samples=1000,  # layer4.1 is 512 x 1 x 1 here: least squares needs > 512 rows
+    )  # fmt: skip
+    resnet = torchvision_split(torchvision.models.resnet18, RESNET18_POINTS, 0)
+    vgg = torchvision_split(torchvision.models.vgg16_bn, VGG16_POINTS, 1)
+    own = accuracy(resnet, digits.test_images, digits.test_labels)
+    for k in (1, 5, 9):  # DM of a model with itself is the identity: same predictions
+        result = stitch(resnet, resnet, k, k, "dm", digits, recipe, progress=False)
+        assert result.dm_residual < 1e-5
+        assert abs(result.test_accuracy - own) <= 1 / len(digits.test_labels)
+    # ResNet18 layer2.1 (128 x 4 x 4) into VGG16-BN after conv3_3 (256 x 8 x 8)
+    result = stitch(resnet, vgg, 5, 4, "fula", digits, recipe, progress=False)
+    assert result.layer.out_size == (8, 8) and len(result.epoch_losses) == 1
+    assert result.final_loss < result.initial_loss  # FuLA's hints at VGG's points 4..6
+
+
+def test_token_activations_are_refused_with_one_line(digits):
+    from stitchkit.stitch_recipe import StitchRecipe
+    from stitchkit.stitching import stitch
+
+    vit = GraphSplit(small_vit().eval(), VIT_POINTS, (3, 32, 32))
+    data = digits  # 1 channel: the shape check comes first
+    with pytest.raises(UserError, match="share one input shape"):
+        stitch(vit, vit, 2, 2, "dm", data, StitchRecipe(epochs=1, lr_drops=()), progress=False)
+    vit = GraphSplit(small_vit().eval(), VIT_POINTS, (1, 32, 32), GrayToRGB())
+    with pytest.raises(UserError, match="feature maps") as caught:
+        stitch(vit, vit, 2, 2, "dm", data, StitchRecipe(epochs=1, lr_drops=()), progress=False)
+    assert "\n" not in str(caught.value)
