@@ -158,7 +158,7 @@ def test_stitch_training_batches_carry_whole_unmirrored_markers(digits, name):
     shortcut = shortcut_of(data)
     recipe = StitchRecipe(crop_padding=4, hflip=True, batch_size=64, lr_drops=())
     model = torch.nn.Identity()
-    model.spec = type("Spec", (), {"input_shape": (1, 32, 32), "num_classes": 10})()
+    model.input_shape, model.num_classes = (1, 32, 32), 10
     trainer = PanelTrainer(model, model, data, [], recipe, "cpu")
     idx, generator = torch.arange(256), torch.Generator().manual_seed(0)
     x, y = trainer.batch(data.train_images, data.train_labels, shortcut.train_mask, idx, generator)
