@@ -33,6 +33,18 @@ class _PointTracer(fx.Tracer):
         return qualname in self.points or super().is_leaf_module(module, qualname)
 
 
+class _InputOnly(nn.Module):
+    """The model called with its input alone: while tracing, its other arguments keep
+    their defaults instead of becoming graph inputs (timm's ViT takes ``attn_mask``)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor):
+        return self.model(x)
+
+
 def _trace(model: nn.Module, points: Sequence[str]) -> fx.GraphModule:
     modules = dict(model.named_modules())
     missing = [p for p in points if p not in modules]
@@ -44,21 +56,23 @@ def _trace(model: nn.Module, points: Sequence[str]) -> fx.GraphModule:
     if len(set(points)) < len(points):
         raise UserError(f"stitching points {list(points)} name a module twice")
     try:
-        graph = _PointTracer(points).trace(model)
+        wrapped = _InputOnly(model)
+        graph = _PointTracer([f"model.{p}" for p in points]).trace(wrapped)
     except Exception as exc:  # fx raises many kinds; one line names the model and cause
         raise UserError(
             f"{type(model).__name__} cannot be traced by torch.fx ({type(exc).__name__}: "
             f"{str(exc).splitlines()[0] if str(exc) else ''}); stitch it by module paths "
             "of a traceable model, or give it forward_to/forward_from"
         ) from None
-    return fx.GraphModule(model, graph)
+    return fx.GraphModule(wrapped, graph)
 
 
 def _point_nodes(traced: fx.GraphModule, points: Sequence[str]) -> list[fx.Node]:
     calls: dict[str, list[fx.Node]] = {p: [] for p in points}
     for node in traced.graph.nodes:
-        if node.op == "call_module" and node.target in calls:
-            calls[node.target].append(node)
+        path = node.target.removeprefix("model.") if node.op == "call_module" else None
+        if path in calls:
+            calls[path].append(node)
     order = {node: n for n, node in enumerate(traced.graph.nodes)}
     nodes = []
     for point in points:

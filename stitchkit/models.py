@@ -1,26 +1,32 @@
-"""CIFAR-style ResNets (3x3 stem, no max-pool) with explicit stitching points.
+"""The architectures a model can have, and how to build one from its spec.
 
-A model is a chain of 9 segments followed by a head (global average pool, linear).
-Stitching point k (1-based, as in the paper's figures) is the output of segment k:
-1 = the first conv (conv-BN-ReLU stem); then the first and the last block of each
-of the 4 stages. ``forward_from(forward_to(x, k), k) == forward(x)`` for every k.
+Our CIFAR-style ResNets (3x3 stem, no max-pool) have hand-written stitching points: a
+chain of 9 segments followed by a head (global average pool, linear). Stitching point k
+(1-based, as in the paper's figures) is the output of segment k: 1 = the first conv
+(conv-BN-ReLU stem); then the first and the last block of each of the 4 stages.
+``forward_from(forward_to(x, k), k) == forward(x)`` for every k.
+
+VGG16-BN (vgg.py, torchvision's) and ViT-Tiny/4 (vit.py, timm's) are cut at the
+authors' stitching points by graph_split.GraphSplit; ``ARCHITECTURES`` holds every
+architecture's builder and stitching-point table.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
 from stitchkit.errors import UserError
+from stitchkit.graph_split import GraphSplit
 
 # name -> (blocks per stage, residual connections)
-ARCHITECTURES = {
+RESNETS = {
     "resnet18": ((2, 2, 2, 2), True),
     "resnet34": ((3, 4, 6, 3), True),
     "plain18": ((2, 2, 2, 2), False),
 }
-NUM_POINTS = 9
+NUM_POINTS = 9  # of our ResNets
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class ModelSpec:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     image_size: int = 32
+    depth: int | None = None  # blocks of a ViT (None: the architecture's own)
 
     def __post_init__(self):
         if self.arch not in ARCHITECTURES:
@@ -44,6 +51,7 @@ class ModelSpec:
             raise UserError(
                 f"model spec needs width >= 1, num_classes >= 2, in_channels >= 1; got {self}"
             )
+        ARCHITECTURES[self.arch].check(self.arch, self.width, self.depth)
         if len(self.mean) != self.in_channels or len(self.std) != self.in_channels:
             raise UserError("normalisation mean/std need one value per input channel")
 
@@ -52,7 +60,12 @@ class ModelSpec:
         return (self.in_channels, self.image_size, self.image_size)
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "mean": list(self.mean), "std": list(self.std)}
+        """The spec as plain data; without depth when it is the architecture's own, so
+        that files of models without one are as before it existed."""
+        d = {**asdict(self), "mean": list(self.mean), "std": list(self.std)}
+        if self.depth is None:
+            del d["depth"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelSpec":
@@ -101,7 +114,7 @@ class StitchableResNet(nn.Module):
     def __init__(self, spec: ModelSpec):
         super().__init__()
         self.spec = spec
-        blocks_per_stage, residual = ARCHITECTURES[spec.arch]
+        blocks_per_stage, residual = RESNETS[spec.arch]
         w = spec.width
         segments = [
             nn.Sequential(
@@ -193,5 +206,86 @@ class StitchableResNet(nn.Module):
         return self.fc(self.features(x))
 
 
-def build_model(spec: ModelSpec) -> StitchableResNet:
-    return StitchableResNet(spec)
+class SplitModel(GraphSplit):
+    """A network built from its spec, normalising its inputs, cut at the stitching
+    points of its architecture (graph_split.GraphSplit)."""
+
+    def __init__(self, spec: ModelSpec, network: nn.Module, points: list[str]):
+        super().__init__(network, points, spec.input_shape, Normalize(spec.mean, spec.std))
+        self.spec = spec
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """How to build an architecture from a spec, how many stitching points a model of
+    a given depth has, and what its spec must satisfy."""
+
+    label: str  # for tables and figures
+    build: Callable[[ModelSpec], nn.Module]
+    num_points: Callable[[int | None], int]  # of a model of depth (None: its own)
+    takes_depth: bool = False
+    width_multiple: int = 1
+
+    def check(self, name: str, width: int, depth: int | None) -> None:
+        """Raise UserError unless this architecture (called ``name``) takes them."""
+        if depth is not None and not self.takes_depth:
+            raise UserError(f"{name} has a fixed depth; drop depth")
+        if depth is not None and depth < 1:
+            raise UserError(f"depth must be >= 1, got {depth}")
+        if width % self.width_multiple:
+            raise UserError(
+                f"{name} needs a width that is a multiple of {self.width_multiple}, got {width}"
+            )
+
+
+# stitching points of the graph-split architectures (module paths), from the authors'
+# models/model_utils.py: VGG16-BN's ReLUs after conv1_1, conv1_2, conv2_2, conv3_3,
+# conv4_3 and conv5_3; every ViT block, then the pre-head features (the final norm's
+# class token)
+VGG16_BN_POINTS = [f"features.{i}" for i in (2, 5, 12, 22, 32, 42)]
+VIT_TINY_DEPTH, VIT_TINY_HEADS = 12, 3
+
+
+def vit_points(depth: int | None) -> list[str]:
+    return [f"blocks.{i}" for i in range(depth or VIT_TINY_DEPTH)] + ["head_drop"]
+
+
+def _vgg16_bn(spec: ModelSpec) -> SplitModel:
+    from stitchkit.vgg import VGG  # torchvision's models: imported only to build one
+
+    network = VGG(spec.width, spec.in_channels, spec.num_classes)
+    return SplitModel(spec, network, VGG16_BN_POINTS)
+
+
+def _vit_tiny(spec: ModelSpec) -> SplitModel:
+    from stitchkit.vit import vision_transformer  # timm: imported only to build one
+
+    depth = spec.depth or VIT_TINY_DEPTH
+    network = vision_transformer(
+        spec.width, depth, VIT_TINY_HEADS, spec.in_channels, spec.num_classes, spec.image_size
+    )
+    return SplitModel(spec, network, vit_points(depth))
+
+
+ARCHITECTURES = {
+    name: Architecture(label, StitchableResNet, lambda depth: NUM_POINTS)
+    for name, label in (
+        ("resnet18", "ResNet18"),
+        ("resnet34", "ResNet34"),
+        ("plain18", "ResNet18 (w/o residuals)"),
+    )
+} | {
+    "vgg16_bn": Architecture("VGG16-BN", _vgg16_bn, lambda depth: len(VGG16_BN_POINTS)),
+    "vit_tiny": Architecture(
+        "ViT-Tiny/4",
+        _vit_tiny,
+        lambda depth: len(vit_points(depth)),
+        takes_depth=True,
+        width_multiple=VIT_TINY_HEADS,  # heads of equal size
+    ),
+}
+
+
+def build_model(spec: ModelSpec) -> StitchableResNet | SplitModel:
+    """A freshly initialised model of ``spec`` (seed torch first), in train mode."""
+    return ARCHITECTURES[spec.arch].build(spec).train()

@@ -1,5 +1,7 @@
 """Stitching points derived from a model's graph (torch.fx) compose to the whole model."""
 
+import copy
+
 import pytest
 import torch
 import torchvision
@@ -23,10 +25,10 @@ def ours(arch: str) -> nn.Module:
     return build_model(ModelSpec(arch, 10, 3, 8, (0.5,) * 3, (0.25,) * 3))
 
 
-def small_vit() -> nn.Module:
+def small_vit(num_classes: int = 10) -> nn.Module:
     return torchvision.models.VisionTransformer(
         image_size=32, patch_size=4, num_layers=4, num_heads=3, hidden_dim=48, mlp_dim=96,
-        num_classes=10,
+        num_classes=num_classes,
     )  # fmt: skip
 
 
@@ -160,19 +162,93 @@ def test_stitch_torchvision_models_of_the_same_and_of_other_architectures(digits
         assert abs(result.test_accuracy - own) <= 1 / len(digits.test_labels)
     # ResNet18 layer2.1 (128 x 4 x 4) into VGG16-BN after conv3_3 (256 x 8 x 8)
     result = stitch(resnet, vgg, 5, 4, "fula", digits, recipe, progress=False)
-    assert result.layer.out_size == (8, 8) and len(result.epoch_losses) == 1
+    assert result.layer.end_shape == (256, 8, 8) and len(result.epoch_losses) == 1
     assert result.final_loss < result.initial_loss  # FuLA's hints at VGG's points 4..6
 
 
-def test_token_activations_are_refused_with_one_line(digits):
+@torch.no_grad()
+def permuted_embedding_twin(vit: nn.Module, seed: int = 0):
+    """A copy of a torchvision ViT computing the same function with its embedding
+    dimensions permuted: every token activation of the copy is the original's [..., p]."""
+    twin = copy.deepcopy(vit)
+    p = torch.randperm(vit.hidden_dim, generator=torch.Generator().manual_seed(seed))
+
+    def writes(linear):  # a map into the embedding: permute its outputs
+        linear.weight.copy_(linear.weight[p])
+        linear.bias.copy_(linear.bias[p])
+
+    def reads(weight):  # a map from the embedding: permute its inputs
+        weight.copy_(weight[:, p])
+
+    writes(twin.conv_proj)
+    twin.class_token.copy_(twin.class_token[..., p])
+    twin.encoder.pos_embedding.copy_(twin.encoder.pos_embedding[..., p])
+    for block in twin.encoder.layers:
+        writes(block.ln_1)
+        reads(block.self_attention.in_proj_weight)
+        writes(block.self_attention.out_proj)
+        writes(block.ln_2)
+        reads(block.mlp[0].weight)
+        writes(block.mlp[3])
+    writes(twin.encoder.ln)
+    reads(twin.heads.head.weight)
+    return twin
+
+
+def test_dm_recovers_a_permuted_embedding_twin_of_a_vit_at_every_point(digits):
+    from stitchkit.evaluation import accuracy
     from stitchkit.stitch_recipe import StitchRecipe
     from stitchkit.stitching import stitch
 
-    vit = GraphSplit(small_vit().eval(), VIT_POINTS, (3, 32, 32))
-    data = digits  # 1 channel: the shape check comes first
-    with pytest.raises(UserError, match="share one input shape"):
-        stitch(vit, vit, 2, 2, "dm", data, StitchRecipe(epochs=1, lr_drops=()), progress=False)
-    vit = GraphSplit(small_vit().eval(), VIT_POINTS, (1, 32, 32), GrayToRGB())
-    with pytest.raises(UserError, match="feature maps") as caught:
-        stitch(vit, vit, 2, 2, "dm", data, StitchRecipe(epochs=1, lr_drops=()), progress=False)
+    vit = torchvision_split(small_vit, VIT_POINTS, 0)
+    twin = GraphSplit(permuted_embedding_twin(vit.model), VIT_POINTS, (1, 32, 32), vit.preprocess)
+    x = torch.rand(4, 1, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(twin(x), vit(x), atol=1e-5)
+    own = accuracy(vit, digits.test_images, digits.test_labels)
+    recipe = StitchRecipe(epochs=1, lr_drops=())
+    for k in range(1, vit.num_points + 1):
+        result = stitch(vit, twin, k, k, "dm", digits, recipe, progress=False)
+        assert result.layer.end_shape == (65, 48)  # 64 patches and the class token
+        assert result.dm_residual < 1e-5, k
+        assert abs(result.test_accuracy - own) <= 1 / len(digits.test_labels), k
+
+
+def test_stitch_between_feature_maps_and_tokens_both_ways(digits):
+    from stitchkit.stitch_layer import AxisStitch
+    from stitchkit.stitch_recipe import StitchRecipe
+    from stitchkit.stitching import stitch
+
+    recipe = StitchRecipe(epochs=1, batch_size=64, train_samples=256, lr_drops=())
+    resnet = torchvision_split(torchvision.models.resnet18, RESNET18_POINTS, 0)
+    vit = torchvision_split(small_vit, VIT_POINTS, 1)
+    # ResNet18 layer2.1 (128 x 4 x 4) into the ViT's tokens after block 1 (65 x 48), and back
+    for front, end, i, j in ((resnet, vit, 5, 2), (vit, resnet, 2, 5)):
+        result = stitch(front, end, i, j, "fula", digits, recipe, progress=False)
+        assert isinstance(result.layer, AxisStitch) and result.dm_residual is None
+        assert result.final_loss < result.initial_loss  # FuLA's hints on tokens / maps
+    with pytest.raises(UserError, match="mode dm has no least-squares solution") as caught:
+        stitch(resnet, vit, 5, 2, "dm", digits, recipe, progress=False)
     assert "\n" not in str(caught.value)
+
+
+def test_vector_points_stitch_by_dm_and_into_feature_maps(digits):
+    from stitchkit.evaluation import accuracy
+    from stitchkit.stitch_layer import FromVectorStitch
+    from stitchkit.stitch_recipe import StitchRecipe
+    from stitchkit.stitching import stitch
+
+    torch.manual_seed(0)
+    mlp = nn.Sequential(
+        nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(),
+        nn.Linear(4 * 16 * 16, 32), nn.ReLU(), nn.Linear(32, 10),
+    )  # fmt: skip
+    split = GraphSplit(mlp.eval(), ["1", "4"], (1, 32, 32))  # (4, 16, 16), then (32,)
+    recipe = StitchRecipe(epochs=1, batch_size=64, train_samples=256, lr_drops=())
+    result = stitch(split, split, 2, 2, "dm", digits, recipe, progress=False)
+    assert result.dm_residual < 1e-5
+    own = accuracy(split, digits.test_images, digits.test_labels)
+    assert abs(result.test_accuracy - own) <= 1 / len(digits.test_labels)
+    result = stitch(split, split, 2, 1, "tlm", digits, recipe, progress=False)
+    assert isinstance(result.layer, FromVectorStitch) and result.layer.end_shape == (4, 16, 16)
+    assert result.final_loss < result.initial_loss
