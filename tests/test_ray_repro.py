@@ -236,7 +236,7 @@ def test_ctrl_c_keeps_what_was_recorded_and_stops_running_stages(tmp_path):
         time.sleep(0.2)
     pid = int((repo / "slow.pid").read_text())
     driver.send_signal(signal.SIGINT)
-    assert driver.wait(timeout=60) == 130
+    assert driver.wait(timeout=300) == 130  # Ray shuts down slowly on a loaded machine
     assert "rerun to continue" in driver.stderr.read()
     assert set(lock(repo)) == {"fast"}
     deadline = time.time() + 30
