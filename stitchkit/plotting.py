@@ -184,12 +184,13 @@ def stitching_grid(cells: list[list[dict]], row_labels, column_labels, title: st
     from several with merge_panels); modes as in drawn_modes."""
     _style()
     rows, columns = len(cells), len(cells[0])
+    point_counts = {panel.get("end_points", 9) for row in cells for panel in row}
     fig, axes = plt.subplots(
         rows,
         columns,
         figsize=(4.2 * columns, 3.3 * rows + 0.9),
         squeeze=False,
-        sharex=True,
+        sharex=len(point_counts) == 1,  # architectures with different point counts
         sharey=True,
         layout="constrained",
     )
