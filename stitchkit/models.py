@@ -1,17 +1,18 @@
 """The architectures a model can have, and how to build one from its spec.
 
-Our CIFAR-style ResNets (3x3 stem, no max-pool) have hand-written stitching points: a
-chain of 9 segments followed by a head (global average pool, linear). Stitching point k
-(1-based, as in the paper's figures) is the output of segment k: 1 = the first conv
-(conv-BN-ReLU stem); then the first and the last block of each of the 4 stages.
-``forward_from(forward_to(x, k), k) == forward(x)`` for every k.
-
-VGG16-BN (vgg.py, torchvision's) and ViT-Tiny/4 (vit.py, timm's) are cut at the
-authors' stitching points by graph_split.GraphSplit; ``ARCHITECTURES`` holds every
-architecture's builder and stitching-point table.
+Every model is a network cut at its architecture's stitching points by
+graph_split.GraphSplit (``SplitModel``), with the input normalisation in front.
+``ARCHITECTURES`` holds each architecture's builder and stitching-point table (module
+paths):
+- our CIFAR-style ResNets (3x3 stem, no max-pool): a chain of 9 segments, then global
+  average pooling and a linear classifier; point k (1-based, as in the paper's figures)
+  is the output of segment k: 1 = the conv-BN-ReLU stem, then the first and the last
+  block of each of the 4 stages;
+- VGG16-BN (vgg.py, torchvision's) and ViT-Tiny/4 (vit.py, timm's) at the authors'
+  stitching points.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -26,7 +27,7 @@ RESNETS = {
     "resnet34": ((3, 4, 6, 3), True),
     "plain18": ((2, 2, 2, 2), False),
 }
-NUM_POINTS = 9  # of our ResNets
+RESNET_POINTS = [f"segments.{i}" for i in range(9)]
 
 
 @dataclass(frozen=True)
@@ -108,17 +109,17 @@ class BasicBlock(nn.Module):
         return torch.relu(out)
 
 
-class StitchableResNet(nn.Module):
-    """ResNet whose front (to point k) and end (from point k) can run separately."""
+class ResNet(nn.Module):
+    """CIFAR-style ResNet: a chain of 9 segments (``segments.0`` .. ``segments.8``, the
+    stitching points), then global average pooling and the classifier ``fc``. Inputs
+    are normalised images."""
 
     def __init__(self, spec: ModelSpec):
         super().__init__()
-        self.spec = spec
         blocks_per_stage, residual = RESNETS[spec.arch]
         w = spec.width
         segments = [
             nn.Sequential(
-                Normalize(spec.mean, spec.std),
                 nn.Conv2d(spec.in_channels, w, 3, 1, 1, bias=False),
                 nn.BatchNorm2d(w),
                 nn.ReLU(),
@@ -135,83 +136,20 @@ class StitchableResNet(nn.Module):
         self.segments = nn.ModuleList(segments)
         self.fc = nn.Linear(in_planes, spec.num_classes)
 
-    num_points = NUM_POINTS
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        return self.spec.input_shape
-
-    @property
-    def num_classes(self) -> int:
-        return self.spec.num_classes
-
-    def check_point(self, k: int) -> None:
-        if not 1 <= k <= self.num_points:
-            raise UserError(f"stitching point {k} is out of range; use 1..{self.num_points}")
-
-    def forward_to(self, x: torch.Tensor, k: int) -> torch.Tensor:
-        """Activation at stitching point k (the front f_{<=k})."""
-        self.check_point(k)
-        for segment in self.segments[:k]:
-            x = segment(x)
-        return x
-
-    def activations(self, x: torch.Tensor, points) -> dict[int, torch.Tensor]:
-        """Activations at each of ``points`` from one forward pass up to the deepest."""
-        for k in points:
-            self.check_point(k)
-        wanted, out = set(points), {}
-        for k, segment in enumerate(self.segments[: max(wanted)], start=1):
-            x = segment(x)
-            if k in wanted:
-                out[k] = x
-        return out
-
-    def end_terms(self, h: torch.Tensor, k: int) -> Iterator[torch.Tensor]:
-        """Lazily, from the activation ``h`` at point k: h, the activations at points
-        k+1..9, then the logits. FuLA's hint terms are all but the logits:
-        ``num_hint_terms(k)`` of them (as in the authors' code: no pooled features)."""
-        self.check_point(k)
-        yield h
-        for segment in self.segments[k:]:
-            h = segment(h)
-            yield h
-        yield self.fc(self.pool(h))
-
-    def num_hint_terms(self, k: int) -> int:
-        """The stitching points k..9."""
-        return self.num_points - k + 1
-
-    def features_from(self, h: torch.Tensor, k: int) -> torch.Tensor:
-        """Penultimate pooled features from the activation at stitching point k."""
-        self.check_point(k)
-        for segment in self.segments[k:]:
-            h = segment(h)
-        return self.pool(h)
-
-    def forward_from(self, h: torch.Tensor, k: int) -> torch.Tensor:
-        """Logits from the activation at stitching point k (the end f_{>k})."""
-        return self.fc(self.features_from(h, k))
-
-    @staticmethod
-    def pool(h: torch.Tensor) -> torch.Tensor:
-        """Penultimate features: global average pool of the last stitching point."""
-        return h.mean(dim=(2, 3))
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Penultimate pooled features (input of the linear classifier)."""
-        return self.pool(self.forward_to(x, self.num_points))
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.features(x))
+        for segment in self.segments:
+            x = segment(x)
+        return self.fc(x.mean(dim=(2, 3)))
 
 
 class SplitModel(GraphSplit):
     """A network built from its spec, normalising its inputs, cut at the stitching
     points of its architecture (graph_split.GraphSplit)."""
 
-    def __init__(self, spec: ModelSpec, network: nn.Module, points: list[str]):
-        super().__init__(network, points, spec.input_shape, Normalize(spec.mean, spec.std))
+    def __init__(self, spec: ModelSpec, network: nn.Module, points: list[str], classifier: str):
+        super().__init__(
+            network, points, spec.input_shape, Normalize(spec.mean, spec.std), classifier
+        )
         self.spec = spec
 
 
@@ -254,7 +192,7 @@ def _vgg16_bn(spec: ModelSpec) -> SplitModel:
     from stitchkit.vgg import VGG  # torchvision's models: imported only to build one
 
     network = VGG(spec.width, spec.in_channels, spec.num_classes)
-    return SplitModel(spec, network, VGG16_BN_POINTS)
+    return SplitModel(spec, network, VGG16_BN_POINTS, "classifier.6")
 
 
 def _vit_tiny(spec: ModelSpec) -> SplitModel:
@@ -264,11 +202,15 @@ def _vit_tiny(spec: ModelSpec) -> SplitModel:
     network = vision_transformer(
         spec.width, depth, VIT_TINY_HEADS, spec.in_channels, spec.num_classes, spec.image_size
     )
-    return SplitModel(spec, network, vit_points(depth))
+    return SplitModel(spec, network, vit_points(depth), "head")
+
+
+def _resnet(spec: ModelSpec) -> SplitModel:
+    return SplitModel(spec, ResNet(spec), RESNET_POINTS, "fc")
 
 
 ARCHITECTURES = {
-    name: Architecture(label, StitchableResNet, lambda depth: NUM_POINTS)
+    name: Architecture(label, _resnet, lambda depth: len(RESNET_POINTS))
     for name, label in (
         ("resnet18", "ResNet18"),
         ("resnet34", "ResNet34"),
@@ -286,6 +228,6 @@ ARCHITECTURES = {
 }
 
 
-def build_model(spec: ModelSpec) -> StitchableResNet | SplitModel:
+def build_model(spec: ModelSpec) -> SplitModel:
     """A freshly initialised model of ``spec`` (seed torch first), in train mode."""
     return ARCHITECTURES[spec.arch].build(spec).train()

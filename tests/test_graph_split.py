@@ -9,7 +9,7 @@ from torch import nn
 
 from stitchkit.errors import UserError
 from stitchkit.graph_split import GraphSplit
-from stitchkit.models import ModelSpec, build_model
+from stitchkit.models import ModelSpec, ResNet
 
 OUR_POINTS = [f"segments.{i}" for i in range(9)]
 RESNET18_POINTS = ["relu", "layer1.0", "layer1.1", "layer2.0", "layer2.1"]
@@ -21,8 +21,9 @@ VGG16_POINTS += ["features.32", "features.42"]
 VIT_POINTS = [f"encoder.layers.encoder_layer_{i}" for i in range(4)] + ["encoder.ln"]
 
 
-def ours(arch: str) -> nn.Module:
-    return build_model(ModelSpec(arch, 10, 3, 8, (0.5,) * 3, (0.25,) * 3))
+def ours(arch: str) -> ResNet:
+    """One of our ResNets as a plain network (build_model splits it with GraphSplit)."""
+    return ResNet(ModelSpec(arch, 10, 3, 8, (0.5,) * 3, (0.25,) * 3))
 
 
 def small_vit(num_classes: int = 10) -> nn.Module:
@@ -68,15 +69,32 @@ def test_every_point_composes_to_the_whole_model(name):
     assert len(terms) == len(points) and torch.equal(terms[-1], expected)
 
 
-def test_derived_points_equal_the_hand_written_ones_of_our_resnets():
+def test_derived_points_are_our_resnets_segments_run_one_after_another():
+    """What the hand-written forward_to / forward_from of our ResNets computed."""
     model = _trained_statistics(ours("resnet18"))
-    split = GraphSplit(model, OUR_POINTS, (3, 32, 32))
+    split = GraphSplit(model, OUR_POINTS, (3, 32, 32), classifier="fc")
     x = torch.rand(3, 3, 32, 32)
     with torch.no_grad():
-        theirs, derived = model.activations(x, range(1, 10)), split.activations(x, range(1, 10))
+        h, by_hand = x, {}
+        for k, segment in enumerate(model.segments, start=1):
+            h = by_hand[k] = segment(h)
+        derived = split.activations(x, range(1, 10))
         for k in range(1, 10):
-            assert torch.equal(derived[k], theirs[k])
-            assert torch.equal(split.forward_from(theirs[k], k), model.forward_from(theirs[k], k))
+            assert torch.equal(derived[k], by_hand[k])
+            tail = by_hand[k]
+            for segment in model.segments[k:]:
+                tail = segment(tail)
+            pooled = tail.mean(dim=(2, 3))
+            assert torch.equal(split.features_from(by_hand[k], k), pooled)
+            assert torch.equal(split.forward_from(by_hand[k], k), model.fc(pooled))
+
+
+def test_features_need_a_classifier_called_after_the_last_point():
+    split = GraphSplit(ours("resnet18"), OUR_POINTS, (3, 32, 32))
+    with pytest.raises(UserError, match="give GraphSplit the classifier's module path"):
+        split.features(torch.rand(1, 3, 32, 32))
+    with pytest.raises(UserError, match="classifier 'segments.1' must be one module called"):
+        GraphSplit(ours("resnet18"), OUR_POINTS[2:], (3, 32, 32), classifier="segments.1")
 
 
 def test_the_split_shares_the_models_parameters_and_mode():
@@ -84,11 +102,11 @@ def test_the_split_shares_the_models_parameters_and_mode():
     split = GraphSplit(model, OUR_POINTS, (3, 32, 32))
     assert sum(p.numel() for p in split.parameters()) == sum(p.numel() for p in model.parameters())
     with torch.no_grad():
-        model.segments[0][1].weight.zero_()
+        model.segments[0][0].weight.zero_()
     split.to(torch.float64).eval()
     x = torch.rand(2, 3, 32, 32, dtype=torch.float64)
     with torch.no_grad():
-        assert torch.equal(split.forward_to(x, 1), model.forward_to(x, 1))
+        assert torch.equal(split.forward_to(x, 1), model.segments[0](x))
         assert torch.equal(split(x), model(x))
     assert split.num_classes == 10
 
@@ -102,6 +120,16 @@ class DataDependent(nn.Module):
         return self.conv(x) if x.sum() > 0 else x
 
 
+class WithDataDependentBlock(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 3, 1)
+        self.blocks = nn.Sequential(nn.Identity(), DataDependent())
+
+    def forward(self, x):
+        return self.blocks(self.stem(x)).mean(dim=(2, 3))
+
+
 @pytest.mark.parametrize(
     ("build", "points", "message"),
     [
@@ -112,9 +140,14 @@ class DataDependent(nn.Module):
             ["layer1.0.conv1", "layer2"],
             "'layer1.0.conv1' is not a cut",
         ),
-        (DataDependent, ["conv"], "DataDependent cannot be traced by torch.fx"),
+        (DataDependent, ["conv"], "DataDependent cannot be traced by torch.fx at its own forward"),
+        (
+            WithDataDependentBlock,
+            ["stem"],
+            "WithDataDependentBlock cannot be traced by torch.fx at module 'blocks.1'",
+        ),
     ],
-    ids=["unknown", "order", "not-a-cut", "untraceable"],
+    ids=["unknown", "order", "not-a-cut", "untraceable", "untraceable-inside"],
 )
 def test_bad_points_fail_with_one_line_naming_them(build, points, message):
     with pytest.raises(UserError, match=message) as caught:

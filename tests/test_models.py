@@ -54,13 +54,13 @@ def test_stitching_points_are_stem_then_first_and_last_block_of_each_stage(arch)
         (8 * w, 4, 4),
     ]
     blocks, _ = RESNETS[arch]
-    assert [len(s) for s in model.segments[1:]] == [n for b in blocks for n in (1, b - 1)]
+    assert [len(s) for s in model.model.segments[1:]] == [n for b in blocks for n in (1, b - 1)]
     assert model.features(torch.rand(2, 3, 32, 32)).shape == (2, 8 * w)
 
 
 def test_normalisation_is_the_explicit_first_module():
     model = trained_like("resnet18")
-    first = model.segments[0][0]
+    first = model.preprocess
     assert isinstance(first, Normalize)
     x = torch.rand(2, 3, 8, 8)
     expected = (x - torch.tensor(SPEC["mean"]).view(1, 3, 1, 1)) / 0.2
@@ -69,7 +69,7 @@ def test_normalisation_is_the_explicit_first_module():
 
 def test_plain18_has_no_residual_connections():
     plain, resnet = trained_like("plain18"), trained_like("resnet18")
-    assert all(not b.residual for s in plain.segments[1:] for b in s)
+    assert all(not b.residual for s in plain.model.segments[1:] for b in s)
     assert sum(p.numel() for p in plain.parameters()) < sum(p.numel() for p in resnet.parameters())
 
 

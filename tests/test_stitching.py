@@ -9,7 +9,7 @@ import torch
 
 from stitchkit.errors import UserError
 from stitchkit.evaluation import accuracy
-from stitchkit.models import RESNETS, ModelSpec
+from stitchkit.models import RESNETS, ModelSpec, build_model
 from stitchkit.objectives import (
     LossOptions,
     ReferencePass,
@@ -74,12 +74,13 @@ def permuted_copy(model, seed=0):
     the permutation of the activation at each stitching point (a' = a[:, perm])."""
     g = torch.Generator().manual_seed(seed)
     m = copy.deepcopy(model)
-    conv, bn = m.segments[0][1], m.segments[0][2]
+    network = m.model
+    conv, bn = network.segments[0][0], network.segments[0][1]
     current = torch.randperm(conv.out_channels, generator=g)
     conv.weight.data = conv.weight.data[current]
     _permute_bn(bn, current)
     perms = {1: current}
-    for k, segment in enumerate(m.segments[1:], start=2):
+    for k, segment in enumerate(network.segments[1:], start=2):
         for block in segment:
             q = torch.randperm(block.conv1.out_channels, generator=g)
             identity_shortcut = block.residual and len(block.shortcut) == 0
@@ -93,7 +94,7 @@ def permuted_copy(model, seed=0):
                 _permute_bn(block.shortcut[1], out)
             current = out
         perms[k] = current
-    m.fc.weight.data = m.fc.weight.data[:, current]
+    network.fc.weight.data = network.fc.weight.data[:, current]
     return m, perms
 
 
@@ -317,10 +318,6 @@ def test_unknown_mode_and_point_out_of_range(trained):
 
 
 def test_front_and_end_on_inputs_of_different_shape_are_refused(trained, digits):
-    rgb = (
-        trained["resnet18"]
-        .__class__(ModelSpec("resnet18", 10, 3, 4, (0.5,) * 3, (0.2,) * 3))
-        .eval()
-    )
+    rgb = build_model(ModelSpec("resnet18", 10, 3, 4, (0.5,) * 3, (0.2,) * 3)).eval()
     with pytest.raises(UserError, match="share one input shape"):
         check_compatible(rgb, trained["resnet18"], digits)
