@@ -1,5 +1,6 @@
-"""Front/end derived from the graph (graph_split.GraphSplit) against our ResNet18's
-hand-written forward_to / forward_from, in one run.
+"""Front/end derived from the graph (graph_split.GraphSplit) against hand-written
+forward_to / forward_from on our ResNet18 (the code our ResNets had before they were
+split from their graph: a loop over their segments), in one run.
 
 Per width, times a front pass to point k plus an end pass from it (eval, no gradients)
 and a stitch-training end pass (train-mode BatchNorm, backward to the activation),
@@ -15,7 +16,24 @@ import time
 import torch
 
 from stitchkit.graph_split import GraphSplit
-from stitchkit.models import ModelSpec, build_model
+from stitchkit.models import RESNET_POINTS, ModelSpec, ResNet
+
+
+class HandWritten:
+    """Our ResNet's front and end as explicit loops over its segments."""
+
+    def __init__(self, network: ResNet):
+        self.network = network
+
+    def forward_to(self, x: torch.Tensor, k: int) -> torch.Tensor:
+        for segment in self.network.segments[:k]:
+            x = segment(x)
+        return x
+
+    def forward_from(self, h: torch.Tensor, k: int) -> torch.Tensor:
+        for segment in self.network.segments[k:]:
+            h = segment(h)
+        return self.network.fc(h.mean(dim=(2, 3)))
 
 
 def _seconds(fn) -> float:
@@ -32,20 +50,21 @@ def inference(model, net, x, k: int) -> None:
 
 def end_training(model, net, x, k: int) -> None:
     model.train()
-    h = model.forward_to(x, k).detach().requires_grad_()
+    h = net.forward_to(x, k).detach().requires_grad_()
     net.forward_from(h, k).sum().backward()
 
 
 def compare(width: int, k: int, batch: int, repeats: int) -> None:
     torch.manual_seed(0)
-    model = build_model(ModelSpec("resnet18", 10, 3, width, (0.5,) * 3, (0.25,) * 3))
-    split = GraphSplit(model, [f"segments.{i}" for i in range(9)], (3, 32, 32))
+    model = ResNet(ModelSpec("resnet18", 10, 3, width, (0.5,) * 3, (0.25,) * 3))
+    hand_written = HandWritten(model)
+    split = GraphSplit(model, RESNET_POINTS, (3, 32, 32), classifier="fc")
     x = torch.rand(batch, 3, 32, 32)
     for name, run in (("inference", inference), ("end, backward", end_training)):
-        run(model, model, x, k), run(model, split, x, k)  # warm-up
+        run(model, hand_written, x, k), run(model, split, x, k)  # warm-up
         hand, derived = [], []
         for _ in range(repeats):
-            hand.append(_seconds(lambda: run(model, model, x, k)))  # noqa: B023
+            hand.append(_seconds(lambda: run(model, hand_written, x, k)))  # noqa: B023
             derived.append(_seconds(lambda: run(model, split, x, k)))  # noqa: B023
         a, b = statistics.median(hand), statistics.median(derived)
         print(f"{width:>5} {name:<14} {a * 1e3:>10.1f} ms {b * 1e3:>6.1f} ms {b / a:>6.3f}")

@@ -47,7 +47,8 @@ from stitchkit.config import (
     subset_job,
     training_job,
 )
-from stitchkit.models import ModelSpec, build_model
+from stitchkit.models import RESNETS, ModelSpec, build_model
+from stitchkit.stitch_layer import stitch_layer
 
 # (training images, test images, channels, classes) of each dataset as prepared
 DATASET_SIZES = {
@@ -66,6 +67,7 @@ TESTBEDS = (
     "Shortcuts (Sec. 3.2)",
     "Class subsets (Sec. 3.2)",
     "Cross-layer (Sec. 3.3)",
+    "VGG16-BN and ViT-Tiny (v2)",
     "Data and figures (CPU)",
 )
 
@@ -100,8 +102,11 @@ def _flops(fn, *args) -> float:
 
 
 @cache
-def model_flops(arch: str, width: int, channels: int, classes: int) -> ModelFlops:
-    spec = ModelSpec(arch, classes, channels, width, (0.0,) * channels, (1.0,) * channels)
+def model_flops(arch: str, width: int, depth: int | None, channels: int, classes: int):
+    """The FLOPs of a model of ``arch`` (a ModelFlops)."""
+    spec = ModelSpec(
+        arch, classes, channels, width, (0.0,) * channels, (1.0,) * channels, depth=depth
+    )
     model = build_model(spec).eval()
     x = torch.zeros(1, *spec.input_shape)
     front, end, shape = {}, {}, {}
@@ -126,7 +131,7 @@ def dataset_sizes(params: dict, dataset: str) -> tuple[int, int, int, int]:
 def flops_of(params: dict, model_id: str) -> ModelFlops:
     job = training_job(params, model_id)
     _, _, channels, classes = dataset_sizes(params, job.dataset)
-    return model_flops(job.arch, job.width, channels, classes)
+    return model_flops(job.arch, job.width, job.depth, channels, classes)
 
 
 def _is_robust(params: dict, model_id: str) -> bool:
@@ -142,9 +147,15 @@ def autoattack_flops(params: dict, forward: float, test_images: int, robust: boo
     return n * forward * (2 + attacked * steps * GRAD_PASSES)
 
 
+@cache
+def _layer_flops(front_shape: tuple, end_shape: tuple) -> float:
+    with torch.no_grad():
+        return _flops(stitch_layer(front_shape, end_shape), torch.zeros(1, *front_shape))
+
+
 def _stitch_flops(front: ModelFlops, end: ModelFlops, i: int, j: int) -> float:
-    (c_in, _, _), (c_out, h, w) = front.shape[i], end.shape[j]
-    return 2.0 * c_in * c_out * h * w  # the 1x1 convolution at the end point's size
+    """The stitch layer's FLOPs per image (e.g. a 1x1 convolution at the end's size)."""
+    return _layer_flops(front.shape[i], end.shape[j])
 
 
 def panel_flops(params: dict, job, train_images: int, test_images: int, splits: int):
@@ -179,6 +190,11 @@ def panel_flops(params: dict, job, train_images: int, test_images: int, splits: 
     return flops, attacks, len(trained_modes) * len(job.pairs)
 
 
+def _base_testbed(arch: str) -> str:
+    """Table 1's ResNets, or v2's other architectures."""
+    return TESTBEDS[0] if arch in RESNETS else TESTBEDS[6]
+
+
 def stage_cost(params: dict, stage: str) -> StageCost:
     kind, _, key = stage.partition("@")
     if kind == "train":
@@ -190,20 +206,23 @@ def stage_cost(params: dict, stage: str) -> StageCost:
         pgd = adv.alpha * adv.steps * GRAD_PASSES if adv else 0.0
         evals = -(-r.epochs // r.eval_every)
         flops = r.epochs * n_train * f * (TRAIN_PASSES + pgd) + evals * n_test * f
-        return StageCost(TESTBEDS[0], flops, trainings=1)
+        return StageCost(_base_testbed(job.arch), flops, trainings=1)
     if kind == "robustness":
         job = training_job(params, key)
         _, n_test, _, _ = dataset_sizes(params, job.dataset)
         flops = autoattack_flops(
             params, flops_of(params, key).total, n_test, _is_robust(params, key)
         )
-        return StageCost(TESTBEDS[0], flops, attack_flops=flops)
+        return StageCost(_base_testbed(job.arch), flops, attack_flops=flops)
     if kind == "stitch":
         job = panel_job(params, key)
         n_train, n_test, _, _ = dataset_sizes(params, job.data)
         shortcut = job.data in (params.get("shortcuts") or {})
         flops, attacks, stitches = panel_flops(params, job, n_train, n_test, 3 if shortcut else 1)
-        if job.adversarial:
+        archs = {training_job(params, m).arch for m in (job.front, job.end)}
+        if not archs <= set(RESNETS):
+            testbed = TESTBEDS[6]
+        elif job.adversarial:
             testbed = TESTBEDS[2]
         elif shortcut:
             testbed = TESTBEDS[3]
@@ -231,7 +250,7 @@ def stage_cost(params: dict, stage: str) -> StageCost:
                 passes = job.adversarial.steps * GRAD_PASSES + 3  # PGD, then the features
                 cost.flops += similarity.samples * stitched * passes
         return cost
-    return StageCost(TESTBEDS[6])
+    return StageCost(TESTBEDS[7])
 
 
 def _table(costs: dict[str, StageCost], rate: float) -> None:

@@ -24,7 +24,7 @@ from stitchkit.errors import UserError
 from stitchkit.io import load_torch, write_json
 from stitchkit.prepared import PreparedDataset, prepared_path
 from stitchkit.shortcuts import evaluation_split
-from stitchkit.stitch_layer import StitchLayer
+from stitchkit.stitch_layer import StitchLayer, stitch_layer
 from stitchkit.stitched_model import StitchedModel
 
 
@@ -34,9 +34,8 @@ def _panel_outputs(name: str) -> tuple[dict, dict]:
     return report, layers
 
 
-def _layer(state: dict, out_size, device) -> StitchLayer:
-    out_channels, in_channels = state["conv.weight"].shape[:2]
-    layer = StitchLayer(in_channels, out_channels, out_size)
+def _layer(state: dict, front_shape, end_shape, device) -> StitchLayer:
+    layer = stitch_layer(front_shape, end_shape)
     layer.load_state_dict(state)
     return layer.to(device).eval()
 
@@ -57,8 +56,8 @@ def configuration_rows(params, job, samples: int, fula_mode: str, device, bar) -
     a, rows = job.adversarial, []
     for point, _ in job.pairs:
         with torch.no_grad():
-            out_size = end.forward_to(x[:1], point).shape[-2:]
-        layer = _layer(layers[f"dm/{point}/{point}"], out_size, device)
+            shapes = [model.forward_to(x[:1], point).shape[1:] for model in (front, end)]
+        layer = _layer(layers[f"dm/{point}/{point}"], *shapes, device)
         stitched = StitchedModel(front, layer, end, point, point).eval()
         x_adv = a.attack(stitched, x, y, torch.Generator().manual_seed(0))
         with torch.no_grad():

@@ -80,6 +80,8 @@ def main(argv: list[str]) -> None:
             "front": job.front,
             "end": job.end,
             "data": job.data,
+            "front_points": front.num_points,
+            "end_points": end.num_points,
             "front_accuracy": front_accuracy,
             "front_accuracy_on": front_dataset,
             "end_accuracy": end_accuracy,

@@ -11,8 +11,8 @@ from pathlib import Path
 from stages.reports import read_report
 from stitchkit.config import model_ids, training_job
 from stitchkit.io import atomic_path
+from stitchkit.models import ARCHITECTURES
 
-ARCH_NAMES = {"resnet18": "ResNet18", "resnet34": "ResNet34", "plain18": "ResNet18 (w/o residuals)"}
 COLUMNS = (
     "model_id",
     "dataset",
@@ -37,7 +37,7 @@ def rows(params: dict) -> list[dict]:
             {
                 "model_id": model_id,
                 "dataset": job.dataset,
-                "architecture": ARCH_NAMES[job.arch],
+                "architecture": ARCHITECTURES[job.arch].label,
                 "adversarial_training": f"alpha={adversarial.alpha:g}" if adversarial else "no",
                 "accuracy": f"{100 * metrics['test_accuracy']:.2f}",
                 "robust_accuracy": f"{100 * robust['robust_accuracy']:.2f}",

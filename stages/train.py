@@ -32,7 +32,7 @@ def main(argv: list[str]) -> None:
     data = PreparedDataset.load(prepared_path(job.dataset), f"prepare@{job.dataset}")
     mean, std = data.channel_stats()
     channels, size, _ = data.image_shape
-    spec = ModelSpec(job.arch, data.num_classes, channels, job.width, mean, std, size)
+    spec = ModelSpec(job.arch, data.num_classes, channels, job.width, mean, std, size, job.depth)
     device = stage_device(params)
     precision = stage_precision(params, device)
     checkpoint = CHECKPOINT_DIR / f"{model_id}.pt"

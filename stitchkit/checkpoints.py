@@ -5,15 +5,16 @@ from pathlib import Path
 import torch
 
 from stitchkit.io import load_torch, save_torch
-from stitchkit.models import ModelSpec, StitchableResNet, build_model
+from stitchkit.models import ModelSpec, build_model
+from stitchkit.stitchable import Stitchable
 
 
-def save_model(model: StitchableResNet, path) -> None:
+def save_model(model: Stitchable, path) -> None:
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     save_torch({"spec": model.spec.to_dict(), "state_dict": state}, path)
 
 
-def load_model(path, device: torch.device | str = "cpu") -> StitchableResNet:
+def load_model(path, device: torch.device | str = "cpu") -> Stitchable:
     """Rebuild a saved model in eval mode; a missing or damaged file is a UserError."""
     stem = Path(path).stem
     content = load_torch(path, f"rebuild it with `dvc repro -f train@{stem}`")

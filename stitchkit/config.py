@@ -17,7 +17,7 @@ from stitchkit.attacks import AdversarialTraining
 from stitchkit.compute import ComputeSettings
 from stitchkit.datasets import dataset_options
 from stitchkit.errors import UserError
-from stitchkit.models import ARCHITECTURES, NUM_POINTS
+from stitchkit.models import ARCHITECTURES
 from stitchkit.objectives import MODES, fula_weights
 from stitchkit.robustness import RobustEvaluation
 from stitchkit.schema import Bool, Int, PositiveInt, Str, section, validated
@@ -26,7 +26,7 @@ from stitchkit.stitch_recipe import StitchRecipe
 from stitchkit.training import Recipe
 
 PARAMS_FILE = Path("params.yaml")
-Point = Annotated[int, Strict(), Field(ge=1, le=NUM_POINTS)]
+Point = Annotated[int, Strict(), Field(ge=1)]  # at most the model's (model_points)
 Points = Annotated[tuple[Point, ...], Field(min_length=1)]
 Names = Annotated[tuple[Str, ...], Field(min_length=1)]
 
@@ -52,6 +52,7 @@ class ModelEntry:
     arch: Literal[tuple(ARCHITECTURES)]
     seed: Int
     width: PositiveInt
+    depth: PositiveInt | None = None  # a ViT's blocks (default: the architecture's)
     train: dict[Str, Any] = field(default_factory=dict)
 
 
@@ -245,12 +246,28 @@ class TrainingJob:
     arch: str
     seed: int
     width: int
+    depth: int | None
     recipe: Recipe
+
+
+def _model_entry(params: dict, model_id: str) -> ModelEntry:
+    entry = _entry(params, "models", model_id, ModelEntry)
+    try:
+        ARCHITECTURES[entry.arch].check(entry.arch, entry.width, entry.depth)
+    except UserError as exc:
+        raise UserError(f"models.{model_id}: {exc}") from None
+    return entry
+
+
+def model_points(params: dict, model_id: str) -> int:
+    """The number of stitching points of model ``models.<model_id>``."""
+    entry = _model_entry(params, model_id)
+    return ARCHITECTURES[entry.arch].num_points(entry.depth)
 
 
 def training_job(params: dict, model_id: str) -> TrainingJob:
     """The validated training job for ``models.<model_id>`` with the shared `train:` recipe."""
-    entry = _entry(params, "models", model_id, ModelEntry)
+    entry = _model_entry(params, model_id)
     if entry.dataset not in (params.get("datasets") or {}):
         raise UserError(
             f"models.{model_id}.dataset: {entry.dataset!r} is not under `datasets:`; add it "
@@ -259,7 +276,9 @@ def training_job(params: dict, model_id: str) -> TrainingJob:
     recipe = _merged(
         Recipe, params.get("train") or {}, entry.train, "train", f"models.{model_id}.train"
     )
-    return TrainingJob(model_id, entry.dataset, entry.arch, entry.seed, entry.width, recipe)
+    return TrainingJob(
+        model_id, entry.dataset, entry.arch, entry.seed, entry.width, entry.depth, recipe
+    )
 
 
 def model_ids(params: dict) -> list[str]:
@@ -305,8 +324,20 @@ def _check_models_and_data(params: dict, where: str, entry) -> None:
         )
 
 
+def _check_points(params: dict, where: str, model_id: str, points) -> None:
+    """Every point of ``points`` (written at ``where``) is one of the model's."""
+    n = model_points(params, model_id)
+    beyond = [k for k in points if k > n]
+    if beyond:
+        arch = params["models"][model_id]["arch"]
+        raise UserError(
+            f"{where}: point {beyond[0]} is beyond the {n} stitching points of model "
+            f"{model_id!r} ({arch}); use points 1..{n}"
+        )
+
+
 # -- stitching ----------------------------------------------------------------------
-def _modes(where: str, modes: dict, end_points, bn: str) -> dict:
+def _modes(where: str, modes: dict, end_points, bn: str, end_num_points: int) -> dict:
     """label -> {objective, weights, soft, recalibrate}, checked at every end point."""
     out = {}
     for label, mode in modes.items():
@@ -325,7 +356,7 @@ def _modes(where: str, modes: dict, end_points, bn: str) -> dict:
         if objective == "fula":
             for k in sorted(set(end_points)):
                 try:
-                    fula_weights(weights or "uniform", NUM_POINTS - k + 1)
+                    fula_weights(weights or "uniform", end_num_points - k + 1)
                 except UserError as exc:
                     raise UserError(f"{where}.modes.{label} at point {k}: {exc}") from None
         out[label] = {
@@ -365,10 +396,15 @@ def panel_job(params: dict, name: str) -> PanelJob:
     _check_models_and_data(params, where, entry)
     if entry.points is not None:
         pairs = tuple((k, k) for k in entry.points)
+        for role in ("front", "end"):
+            _check_points(params, f"{where}.points", getattr(entry, role), entry.points)
     else:
         pairs = tuple((i, j) for i in entry.front_points for j in entry.end_points)
+        _check_points(params, f"{where}.front_points", entry.front, entry.front_points)
+        _check_points(params, f"{where}.end_points", entry.end, entry.end_points)
     recipe = stitch_recipe(params, entry.stitch, f"{where}.stitch")
-    modes = _modes(where, entry.modes, [j for _, j in pairs], recipe.bn)
+    end_points = model_points(params, entry.end)
+    modes = _modes(where, entry.modes, [j for _, j in pairs], recipe.bn, end_points)
     if entry.adversarial is not None and params.get("robust_eval") is None:
         raise UserError(f"{where}.adversarial: adversarial panels need a `robust_eval:` section")
     return PanelJob(
@@ -407,8 +443,11 @@ def subset_job(params: dict, name: str) -> SubsetJob:
     where = f"subsets.{name}"
     entry = _entry(params, "subsets", name, SubsetEntry)
     _check_models_and_data(params, where, entry)
+    for role in ("front", "end"):
+        _check_points(params, f"{where}.point", getattr(entry, role), [entry.point])
     recipe = stitch_recipe(params)
-    modes = _modes(where, entry.modes, [entry.point], recipe.bn)
+    end_points = model_points(params, entry.end)
+    modes = _modes(where, entry.modes, [entry.point], recipe.bn, end_points)
     return SubsetJob(
         name,
         entry.front,

@@ -8,6 +8,9 @@ point k, and the head maps the activation at the last point to the output. A poi
 valid cut only if nothing after it reads anything computed before it (a residual
 connection that skips over the point, say); otherwise the error names that point.
 
+With ``classifier`` (the module path of the final classifier, e.g. ``fc``), the model also
+gives its penultimate features: the classifier's input (for CKA, say).
+
 The segments are GraphModules that share the model's modules, parameters and buffers:
 the model stays their owner (its state dict, its device, its train/eval mode). Python
 branches on ``self.training`` are fixed at the mode the model was traced in; modules
@@ -23,14 +26,36 @@ from stitchkit.errors import UserError
 
 
 class _PointTracer(fx.Tracer):
-    """Traces through every module but the stitching points, which stay single calls."""
+    """Traces through every module but the stitching points (and the classifier), which
+    stay single calls."""
 
     def __init__(self, points: Sequence[str]):
         super().__init__()
         self.points = set(points)
+        self.broken_at: str | None = None  # the innermost module whose tracing failed
 
     def is_leaf_module(self, module: nn.Module, qualname: str) -> bool:
         return qualname in self.points or super().is_leaf_module(module, qualname)
+
+    def call_module(self, module, forward, args, kwargs):
+        try:
+            return super().call_module(module, forward, args, kwargs)
+        except Exception:
+            if self.broken_at is None:
+                self.broken_at = self.path_of_module(module)
+            raise
+
+
+class _InputOnly(nn.Module):
+    """The model called with its input alone: while tracing, its other arguments keep
+    their defaults instead of becoming graph inputs (timm's ViT takes ``attn_mask``)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor):
+        return self.model(x)
 
 
 def _trace(model: nn.Module, points: Sequence[str]) -> fx.GraphModule:
@@ -43,22 +68,28 @@ def _trace(model: nn.Module, points: Sequence[str]) -> fx.GraphModule:
         )
     if len(set(points)) < len(points):
         raise UserError(f"stitching points {list(points)} name a module twice")
+    wrapped, tracer = _InputOnly(model), _PointTracer([f"model.{p}" for p in points])
     try:
-        graph = _PointTracer(points).trace(model)
-    except Exception as exc:  # fx raises many kinds; one line names the model and cause
+        graph = tracer.trace(wrapped)
+    except Exception as exc:  # fx raises many kinds; one line names the module and cause
+        path = (tracer.broken_at or "model").removeprefix("model").removeprefix(".")
+        where = f"module {path!r}" if path else "its own forward"
         raise UserError(
-            f"{type(model).__name__} cannot be traced by torch.fx ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}); stitch it by module paths "
-            "of a traceable model, or give it forward_to/forward_from"
+            f"{type(model).__name__} cannot be traced by torch.fx at {where} "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); make "
+            "that module a stitching point or part of one, or give the model "
+            "forward_to/forward_from"
         ) from None
-    return fx.GraphModule(model, graph)
+    return fx.GraphModule(wrapped, graph)
 
 
 def _point_nodes(traced: fx.GraphModule, points: Sequence[str]) -> list[fx.Node]:
+    """The one call of each of ``points`` in the graph, checked to be in forward order."""
     calls: dict[str, list[fx.Node]] = {p: [] for p in points}
     for node in traced.graph.nodes:
-        if node.op == "call_module" and node.target in calls:
-            calls[node.target].append(node)
+        path = node.target.removeprefix("model.") if node.op == "call_module" else None
+        if path in calls:
+            calls[path].append(node)
     order = {node: n for n, node in enumerate(traced.graph.nodes)}
     nodes = []
     for point in points:
@@ -121,7 +152,8 @@ class GraphSplit(nn.Module):
     ``forward_from(h, k)`` the output from it, and ``forward_from(forward_to(x, k), k)
     == model(preprocess(x))`` exactly. Inputs are images in [0, 1] of ``input_shape``
     (channels, height, width); ``preprocess`` (a module, e.g. torchvision's Normalize)
-    maps them to what ``model`` expects."""
+    maps them to what ``model`` expects. ``classifier``, the module path of the final
+    classifier (after the last point), enables ``features_from``."""
 
     def __init__(
         self,
@@ -129,6 +161,7 @@ class GraphSplit(nn.Module):
         points: Sequence[str],
         input_shape: Sequence[int],
         preprocess: nn.Module | None = None,
+        classifier: str | None = None,
     ):
         super().__init__()
         if not points:
@@ -136,13 +169,23 @@ class GraphSplit(nn.Module):
         self.model, self.points = model, list(points)
         self.preprocess = preprocess or nn.Identity()
         self.input_shape = tuple(input_shape)
-        traced = _trace(model, self.points)
+        traced = _trace(model, self.points + ([classifier] if classifier else []))
         nodes = _point_nodes(traced, self.points)
         starts, stops, names = [None, *nodes], [*nodes, None], ["the input", *self.points]
         self._parts = [  # not registered: the model owns every parameter
             _segment(traced, start, stop, name)
             for start, stop, name in zip(starts, stops, names, strict=True)
         ]
+        self._features = None  # the last point -> the classifier's input
+        if classifier:
+            (head,) = _point_nodes(traced, [classifier])
+            order = list(traced.graph.nodes)
+            if order.index(head) < order.index(nodes[-1]) or len(head.all_input_nodes) != 1:
+                raise UserError(
+                    f"classifier {classifier!r} must be one module called on one input after "
+                    f"the last stitching point {self.points[-1]!r}"
+                )
+            self._features = _segment(traced, nodes[-1], head.all_input_nodes[0], self.points[-1])
         self.num_classes = self._output_size()
 
     def _output_size(self) -> int:
@@ -206,6 +249,23 @@ class GraphSplit(nn.Module):
         for part in self._parts[k:]:
             h = part(h)
             yield h
+
+    def features_from(self, h: torch.Tensor, k: int) -> torch.Tensor:
+        """The penultimate features (the classifier's input) from the activation at
+        point k."""
+        self.check_point(k)
+        if self._features is None:
+            raise UserError(
+                f"{type(self.model).__name__} has no penultimate features here; "
+                "give GraphSplit the classifier's module path"
+            )
+        for part in self._parts[k:-1]:
+            h = part(h)
+        return self._features(h)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The penultimate features of inputs ``x``."""
+        return self.features_from(self.forward_to(x, self.num_points), self.num_points)
 
     def forward_from(self, h: torch.Tensor, k: int) -> torch.Tensor:
         """The output from the activation at point k (the end g_{>k})."""

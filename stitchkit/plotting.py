@@ -107,7 +107,8 @@ def _second_series(results: list[dict]) -> tuple | None:
 
 def stitching_plot(panel: dict, ax=None, title: str | None = None, legend: bool = True, modes=None):
     """Accuracy against stitching point, one line per mode (see drawn_modes); x = 0 is
-    the end model and x = 10 the front model, as in the paper's stitching plots. On a
+    the end model and x = n + 1 the front model for n stitching points (10 for our
+    ResNets, as in the paper's stitching plots). On a
     shortcut dataset the accuracy on the shortcut test split, on an adversarial panel the
     robust accuracy, is drawn dashed beside the clean one (solid)."""
     _style()
@@ -118,7 +119,7 @@ def stitching_plot(panel: dict, ax=None, title: str | None = None, legend: bool 
     modes = drawn_modes(same_point, modes)
     drawn = [r for r in same_point if r["mode"] in dict(modes)]
     second = _second_series(drawn)
-    last = 10
+    last = panel.get("end_points", 9) + 1
     for mode, legend_label in modes:
         rows = sorted((r for r in drawn if r["mode"] == mode), key=lambda r: r["front_point"])
         xs = [0] + [r["front_point"] for r in rows] + [last]
@@ -183,12 +184,13 @@ def stitching_grid(cells: list[list[dict]], row_labels, column_labels, title: st
     from several with merge_panels); modes as in drawn_modes."""
     _style()
     rows, columns = len(cells), len(cells[0])
+    point_counts = {panel.get("end_points", 9) for row in cells for panel in row}
     fig, axes = plt.subplots(
         rows,
         columns,
         figsize=(4.2 * columns, 3.3 * rows + 0.9),
         squeeze=False,
-        sharex=True,
+        sharex=len(point_counts) == 1,  # architectures with different point counts
         sharey=True,
         layout="constrained",
     )

@@ -159,6 +159,7 @@ class Scheduler:
         if self.gpus and kind in GPU_STAGE_KINDS:
             options["num_gpus"] = 1
         log = self.logs / f"{stage.addressing.replace('/', '_')}.log"
+        log.unlink(missing_ok=True)  # its log appears when Ray starts the stage (_show)
         ref = self.remote.options(**options).remote(dvc_stages.command(stage), str(log))
         self.running[ref] = (stage, attempt, log)
 
@@ -186,8 +187,15 @@ class Scheduler:
             self.bar.update()
 
     def _show(self) -> None:
-        names = sorted(stage.addressing for stage, _, _ in self.running.values())
-        state = f"running {len(names)} [{', '.join(names)}], waiting {len(self.waiting)}"
+        """Stages running (their log exists), queued in Ray for resources, and waiting
+        for upstream stages."""
+        submitted = self.running.values()
+        names = sorted(stage.addressing for stage, _, log in submitted if log.exists())
+        queued = len(submitted) - len(names)
+        state = (
+            f"running {len(names)} [{', '.join(names)}], queued {queued}, "
+            f"waiting {len(self.waiting)}"
+        )
         if state != self.state:
             self.state = state
             self.bar.set_postfix_str(state)

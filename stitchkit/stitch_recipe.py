@@ -7,11 +7,11 @@ from pydantic import Field
 
 from stitchkit import bn_state
 from stitchkit.errors import UserError
-from stitchkit.models import StitchableResNet
 from stitchkit.objectives import HINT_NORMS, MODES, LossOptions, fula_weights
 from stitchkit.schedule import check_drops
 from stitchkit.schema import Bool, Float, Int, NonNegativeInt, PositiveInt, section
-from stitchkit.stitch_layer import StitchLayer
+from stitchkit.stitch_layer import StitchLayer, stitch_layer
+from stitchkit.stitchable import Stitchable
 
 
 @section
@@ -77,7 +77,7 @@ def make_spec(
     mode: str,
     front_point: int,
     end_point: int,
-    end: StitchableResNet,
+    end: Stitchable,
     objective=None,
     weights=None,
     soft: bool = False,
@@ -114,7 +114,7 @@ class StitchResult:
     spec: StitchSpec
     layer: StitchLayer
     test_accuracy: float
-    dm_residual: float
+    dm_residual: float | None  # None: no least-squares solution (stitch_layer.py)
     shortcut_accuracy: float | None = None
     rolled_accuracy: float | None = None
     robust_accuracy: float | None = None
@@ -139,14 +139,16 @@ class StitchResult:
 
     def state(self) -> dict:
         """The fitted layer and the scores, for checkpoints; see from_state."""
-        return {"layer": self.layer_state(), "out_size": list(self.layer.out_size)} | {
-            name: getattr(self, name) for name in self.SCORES
-        }
+        shapes = {"front_shape": self.layer.front_shape, "end_shape": self.layer.end_shape}
+        return (
+            {"layer": self.layer_state()}
+            | shapes
+            | {name: getattr(self, name) for name in self.SCORES}
+        )
 
     @classmethod
     def from_state(cls, spec: StitchSpec, state: dict, device) -> "StitchResult":
-        out_channels, in_channels = state["layer"]["conv.weight"].shape[:2]
-        layer = StitchLayer(in_channels, out_channels, state["out_size"])
+        layer = stitch_layer(state["front_shape"], state["end_shape"])
         layer.load_state_dict(state["layer"])
         return cls(spec, layer.to(device), **{name: state[name] for name in cls.SCORES})
 

@@ -1,6 +1,6 @@
 """What the stitching engine needs of a model: numbered stitching points 1..num_points,
-its front to a point and its end from one. Our ResNets (models.py) provide it by hand;
-graph_split.GraphSplit derives it for any torch.fx-traceable model."""
+its front to a point and its end from one. graph_split.GraphSplit derives it for any
+torch.fx-traceable model (every model of models.py); a model may also provide it by hand."""
 
 from collections.abc import Iterable, Iterator
 from typing import Protocol

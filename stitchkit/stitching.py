@@ -42,7 +42,13 @@ from stitchkit.precision import FP32, Precision
 from stitchkit.prepared import PreparedDataset
 from stitchkit.robustness import RobustEvaluation, robust_accuracy
 from stitchkit.schedule import step_lr
-from stitchkit.stitch_layer import StitchLayer, fit_direct_matching
+from stitchkit.stitch_layer import (
+    StitchLayer,
+    activation_kind,
+    fit_direct_matching,
+    has_least_squares,
+    stitch_layer,
+)
 from stitchkit.stitch_recipe import FittedStitch, StitchRecipe, StitchResult, StitchSpec, make_spec
 from stitchkit.stitch_stack import StitchStack, stackable
 from stitchkit.stitchable import Stitchable
@@ -66,6 +72,13 @@ def check_compatible(front, end, data: PreparedDataset):
             f"the end model has {end.num_classes} classes but the stitching data "
             f"has {data.num_classes}; stitch on data of the end model's task"
         )
+
+
+@torch.no_grad()
+def _point_shapes(model, image_shape, device) -> dict[int, tuple[int, ...]]:
+    x = torch.zeros(1, *image_shape, device=device)
+    acts = model.activations(x, range(1, model.num_points + 1))
+    return {k: tuple(a.shape[1:]) for k, a in acts.items()}
 
 
 def _subset(n: int, k: int | None, seed: int) -> torch.Tensor:
@@ -135,11 +148,23 @@ class PanelTrainer:
 
     # -- DM initialisation ------------------------------------------------------------
     @torch.no_grad()
-    def init_layers(self) -> dict[tuple[int, int], tuple[dict, float]]:
-        """DM least-squares solution and residual for every (i, j) pair, on dm_samples
-        training images drawn with dm_seed (with their shortcut markers, if any), front
-        and end in eval mode."""
+    def init_layers(self) -> dict[tuple[int, int], tuple[dict, float | None]]:
+        """Initial layer state and DM residual for every (i, j) pair: the least-squares
+        solution on dm_samples training images drawn with dm_seed (with their shortcut
+        markers, if any), front and end in eval mode; between kinds of activation with no
+        such solution (stitch_layer.py), a random initialisation seeded by dm_seed and no
+        residual."""
         r, data = self.recipe, self.data
+        pairs = sorted({(s.front_point, s.end_point) for s in self.specs})
+        for i, j in sorted({(s.front_point, s.end_point) for s in self.specs if not s.trained}):
+            if has_least_squares(self.front_shapes[i], self.end_shapes[j]):
+                continue
+            raise UserError(
+                f"mode dm has no least-squares solution from the front's "
+                f"{activation_kind(self.front_shapes[i])} at point {i} to the end's "
+                f"{activation_kind(self.end_shapes[j])} at point {j}; drop dm from the "
+                "modes, or stitch points of one kind"
+            )
         keep = _subset(len(data.train_labels), r.dm_samples, r.dm_seed)
         images, labels = data.train_images[keep], data.train_labels[keep]
         if self.shortcut is not None:
@@ -148,38 +173,37 @@ class PanelTrainer:
                 images, labels, generator, carry=self.shortcut.train_mask[keep]
             )
         x = to_unit_float(images.to(self.device))
-        pairs = sorted({(s.front_point, s.end_point) for s in self.specs})
         front_acts = self.front.activations(x, self.front_points)
         end_acts = self.end.activations(x, sorted({j for _, j in pairs}))
-        for side, acts in (("front", front_acts), ("end", end_acts)):
-            for k, act in acts.items():
-                if act.dim() != 4:
-                    raise UserError(
-                        f"the {side} model's activation at point {k} has shape "
-                        f"{tuple(act.shape[1:])}; stitch layers connect feature maps "
-                        "(channels, height, width) only; pick points with feature maps"
-                    )
         inits = {}
         for i, j in pairs:
-            layer = StitchLayer(front_acts[i].shape[1], end_acts[j].shape[1], self.end_sizes[j])
-            residual = fit_direct_matching(layer.to(self.device), front_acts[i], end_acts[j])
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(r.dm_seed)
+                layer = self._blank_layer(i, j).to(self.device)
+            residual = None
+            if layer.solvable:
+                residual = fit_direct_matching(layer, front_acts[i], end_acts[j])
             inits[(i, j)] = ({k: v.clone() for k, v in layer.state_dict().items()}, residual)
         return inits
 
+    def _blank_layer(self, i: int, j: int) -> StitchLayer:
+        return stitch_layer(self.front_shapes[i], self.end_shapes[j])
+
     def _layer_from(self, inits, spec: StitchSpec) -> StitchLayer:
         state, _ = inits[(spec.front_point, spec.end_point)]
-        shapes = state["conv.weight"].shape
-        layer = StitchLayer(shapes[1], shapes[0], self.end_sizes[spec.end_point]).to(self.device)
+        layer = self._blank_layer(spec.front_point, spec.end_point).to(self.device)
         layer.load_state_dict(state)
         return layer
 
     @cached_property
-    def end_sizes(self) -> dict[int, tuple[int, int]]:
-        """Spatial size of the end model's activation at every stitching point."""
-        with torch.no_grad():
-            x = torch.zeros(1, *self.data.image_shape, device=self.device)
-            acts = self.end.activations(x, range(1, self.end.num_points + 1))
-        return {k: tuple(a.shape[-2:]) for k, a in acts.items()}
+    def front_shapes(self) -> dict[int, tuple[int, ...]]:
+        """Per-sample shape of the front model's activation at every stitching point."""
+        return _point_shapes(self.front, self.data.image_shape, self.device)
+
+    @cached_property
+    def end_shapes(self) -> dict[int, tuple[int, ...]]:
+        """Per-sample shape of the end model's activation at every stitching point."""
+        return _point_shapes(self.end, self.data.image_shape, self.device)
 
     # -- evaluation -------------------------------------------------------------------
     def evaluation_split(self, split: str = "clean"):

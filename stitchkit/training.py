@@ -24,11 +24,12 @@ from stitchkit.attacks import AdversarialTraining
 from stitchkit.augment import crop_and_flip, to_unit_float
 from stitchkit.evaluation import accuracy
 from stitchkit.io import save_torch
-from stitchkit.models import ModelSpec, StitchableResNet, build_model
+from stitchkit.models import ModelSpec, build_model
 from stitchkit.precision import FP32, Precision
 from stitchkit.prepared import PreparedDataset
 from stitchkit.schedule import check_drops, step_lr
 from stitchkit.schema import Bool, Float, NonNegativeInt, PositiveInt, section
+from stitchkit.stitchable import Stitchable
 
 
 @section
@@ -61,7 +62,7 @@ class Recipe:
 
 @dataclass
 class TrainResult:
-    model: StitchableResNet
+    model: Stitchable
     history: list[dict]
     test_accuracy: float
     resumed_from_epoch: int
@@ -102,6 +103,21 @@ def training_loss(model, x, y, adversarial: AdversarialTraining | None, generato
         terms.insert(0, (1 - alpha, model(x)))
     loss = sum(weight * F.cross_entropy(logits, y) for weight, logits in terms)
     return terms[0][1], loss
+
+
+def _dropout_rng(device) -> torch.Tensor:
+    """The state of the generator that dropout draws from on ``device`` (torch's
+    default one, seeded by train_model), for a bitwise resume."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.get_rng_state(device)
+    return torch.get_rng_state()
+
+
+def _set_dropout_rng(state: torch.Tensor, device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.set_rng_state(state, device)
+    else:
+        torch.set_rng_state(state)
 
 
 def run_fingerprint(
@@ -151,6 +167,8 @@ def train_model(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
+        if "dropout_rng" in state:  # checkpoints of earlier versions lack it
+            _set_dropout_rng(state["dropout_rng"], device)
         history, start = state["history"], state["epoch"]
     for record in history:
         on_epoch(record)
@@ -203,6 +221,7 @@ def train_model(
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "generator": generator.get_state(),
+                    "dropout_rng": _dropout_rng(device),
                     "history": history,
                 },
                 checkpoint_path,

@@ -67,7 +67,11 @@ def test_dm_on_one_class_differs_from_dm_on_all(stitch_workdir):
     [
         ({"classes": [1, 11]}, r"class counts \[11\] are outside 1\.\.10"),
         ({"classes": [0, 2]}, r"subsets\.ab\.classes\.0: input should be greater than 0"),
-        ({"point": 10}, r"subsets\.ab\.point: input should be less than or equal to 9, got 10"),
+        (
+            {"point": 10},
+            r"subsets\.ab\.point: point 10 is beyond the 9 stitching points of model 'a' "
+            r"\(resnet18\); use points 1\.\.9",
+        ),
         ({"modes": {"kd": {}}}, r"subsets\.ab\.modes\.kd: unknown stitching mode 'kd'"),
     ],
     ids=["k-too-large", "k-zero", "point", "mode"],

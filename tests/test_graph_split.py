@@ -1,5 +1,7 @@
 """Stitching points derived from a model's graph (torch.fx) compose to the whole model."""
 
+import copy
+
 import pytest
 import torch
 import torchvision
@@ -7,7 +9,7 @@ from torch import nn
 
 from stitchkit.errors import UserError
 from stitchkit.graph_split import GraphSplit
-from stitchkit.models import ModelSpec, build_model
+from stitchkit.models import ModelSpec, ResNet
 
 OUR_POINTS = [f"segments.{i}" for i in range(9)]
 RESNET18_POINTS = ["relu", "layer1.0", "layer1.1", "layer2.0", "layer2.1"]
@@ -19,14 +21,15 @@ VGG16_POINTS += ["features.32", "features.42"]
 VIT_POINTS = [f"encoder.layers.encoder_layer_{i}" for i in range(4)] + ["encoder.ln"]
 
 
-def ours(arch: str) -> nn.Module:
-    return build_model(ModelSpec(arch, 10, 3, 8, (0.5,) * 3, (0.25,) * 3))
+def ours(arch: str) -> ResNet:
+    """One of our ResNets as a plain network (build_model splits it with GraphSplit)."""
+    return ResNet(ModelSpec(arch, 10, 3, 8, (0.5,) * 3, (0.25,) * 3))
 
 
-def small_vit() -> nn.Module:
+def small_vit(num_classes: int = 10) -> nn.Module:
     return torchvision.models.VisionTransformer(
         image_size=32, patch_size=4, num_layers=4, num_heads=3, hidden_dim=48, mlp_dim=96,
-        num_classes=10,
+        num_classes=num_classes,
     )  # fmt: skip
 
 
@@ -66,15 +69,32 @@ def test_every_point_composes_to_the_whole_model(name):
     assert len(terms) == len(points) and torch.equal(terms[-1], expected)
 
 
-def test_derived_points_equal_the_hand_written_ones_of_our_resnets():
+def test_derived_points_are_our_resnets_segments_run_one_after_another():
+    """What the hand-written forward_to / forward_from of our ResNets computed."""
     model = _trained_statistics(ours("resnet18"))
-    split = GraphSplit(model, OUR_POINTS, (3, 32, 32))
+    split = GraphSplit(model, OUR_POINTS, (3, 32, 32), classifier="fc")
     x = torch.rand(3, 3, 32, 32)
     with torch.no_grad():
-        theirs, derived = model.activations(x, range(1, 10)), split.activations(x, range(1, 10))
+        h, by_hand = x, {}
+        for k, segment in enumerate(model.segments, start=1):
+            h = by_hand[k] = segment(h)
+        derived = split.activations(x, range(1, 10))
         for k in range(1, 10):
-            assert torch.equal(derived[k], theirs[k])
-            assert torch.equal(split.forward_from(theirs[k], k), model.forward_from(theirs[k], k))
+            assert torch.equal(derived[k], by_hand[k])
+            tail = by_hand[k]
+            for segment in model.segments[k:]:
+                tail = segment(tail)
+            pooled = tail.mean(dim=(2, 3))
+            assert torch.equal(split.features_from(by_hand[k], k), pooled)
+            assert torch.equal(split.forward_from(by_hand[k], k), model.fc(pooled))
+
+
+def test_features_need_a_classifier_called_after_the_last_point():
+    split = GraphSplit(ours("resnet18"), OUR_POINTS, (3, 32, 32))
+    with pytest.raises(UserError, match="give GraphSplit the classifier's module path"):
+        split.features(torch.rand(1, 3, 32, 32))
+    with pytest.raises(UserError, match="classifier 'segments.1' must be one module called"):
+        GraphSplit(ours("resnet18"), OUR_POINTS[2:], (3, 32, 32), classifier="segments.1")
 
 
 def test_the_split_shares_the_models_parameters_and_mode():
@@ -82,11 +102,11 @@ def test_the_split_shares_the_models_parameters_and_mode():
     split = GraphSplit(model, OUR_POINTS, (3, 32, 32))
     assert sum(p.numel() for p in split.parameters()) == sum(p.numel() for p in model.parameters())
     with torch.no_grad():
-        model.segments[0][1].weight.zero_()
+        model.segments[0][0].weight.zero_()
     split.to(torch.float64).eval()
     x = torch.rand(2, 3, 32, 32, dtype=torch.float64)
     with torch.no_grad():
-        assert torch.equal(split.forward_to(x, 1), model.forward_to(x, 1))
+        assert torch.equal(split.forward_to(x, 1), model.segments[0](x))
         assert torch.equal(split(x), model(x))
     assert split.num_classes == 10
 
@@ -100,6 +120,16 @@ class DataDependent(nn.Module):
         return self.conv(x) if x.sum() > 0 else x
 
 
+class WithDataDependentBlock(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 3, 1)
+        self.blocks = nn.Sequential(nn.Identity(), DataDependent())
+
+    def forward(self, x):
+        return self.blocks(self.stem(x)).mean(dim=(2, 3))
+
+
 @pytest.mark.parametrize(
     ("build", "points", "message"),
     [
@@ -110,9 +140,14 @@ class DataDependent(nn.Module):
             ["layer1.0.conv1", "layer2"],
             "'layer1.0.conv1' is not a cut",
         ),
-        (DataDependent, ["conv"], "DataDependent cannot be traced by torch.fx"),
+        (DataDependent, ["conv"], "DataDependent cannot be traced by torch.fx at its own forward"),
+        (
+            WithDataDependentBlock,
+            ["stem"],
+            "WithDataDependentBlock cannot be traced by torch.fx at module 'blocks.1'",
+        ),
     ],
-    ids=["unknown", "order", "not-a-cut", "untraceable"],
+    ids=["unknown", "order", "not-a-cut", "untraceable", "untraceable-inside"],
 )
 def test_bad_points_fail_with_one_line_naming_them(build, points, message):
     with pytest.raises(UserError, match=message) as caught:
@@ -160,19 +195,93 @@ def test_stitch_torchvision_models_of_the_same_and_of_other_architectures(digits
         assert abs(result.test_accuracy - own) <= 1 / len(digits.test_labels)
     # ResNet18 layer2.1 (128 x 4 x 4) into VGG16-BN after conv3_3 (256 x 8 x 8)
     result = stitch(resnet, vgg, 5, 4, "fula", digits, recipe, progress=False)
-    assert result.layer.out_size == (8, 8) and len(result.epoch_losses) == 1
+    assert result.layer.end_shape == (256, 8, 8) and len(result.epoch_losses) == 1
     assert result.final_loss < result.initial_loss  # FuLA's hints at VGG's points 4..6
 
 
-def test_token_activations_are_refused_with_one_line(digits):
+@torch.no_grad()
+def permuted_embedding_twin(vit: nn.Module, seed: int = 0):
+    """A copy of a torchvision ViT computing the same function with its embedding
+    dimensions permuted: every token activation of the copy is the original's [..., p]."""
+    twin = copy.deepcopy(vit)
+    p = torch.randperm(vit.hidden_dim, generator=torch.Generator().manual_seed(seed))
+
+    def writes(linear):  # a map into the embedding: permute its outputs
+        linear.weight.copy_(linear.weight[p])
+        linear.bias.copy_(linear.bias[p])
+
+    def reads(weight):  # a map from the embedding: permute its inputs
+        weight.copy_(weight[:, p])
+
+    writes(twin.conv_proj)
+    twin.class_token.copy_(twin.class_token[..., p])
+    twin.encoder.pos_embedding.copy_(twin.encoder.pos_embedding[..., p])
+    for block in twin.encoder.layers:
+        writes(block.ln_1)
+        reads(block.self_attention.in_proj_weight)
+        writes(block.self_attention.out_proj)
+        writes(block.ln_2)
+        reads(block.mlp[0].weight)
+        writes(block.mlp[3])
+    writes(twin.encoder.ln)
+    reads(twin.heads.head.weight)
+    return twin
+
+
+def test_dm_recovers_a_permuted_embedding_twin_of_a_vit_at_every_point(digits):
+    from stitchkit.evaluation import accuracy
     from stitchkit.stitch_recipe import StitchRecipe
     from stitchkit.stitching import stitch
 
-    vit = GraphSplit(small_vit().eval(), VIT_POINTS, (3, 32, 32))
-    data = digits  # 1 channel: the shape check comes first
-    with pytest.raises(UserError, match="share one input shape"):
-        stitch(vit, vit, 2, 2, "dm", data, StitchRecipe(epochs=1, lr_drops=()), progress=False)
-    vit = GraphSplit(small_vit().eval(), VIT_POINTS, (1, 32, 32), GrayToRGB())
-    with pytest.raises(UserError, match="feature maps") as caught:
-        stitch(vit, vit, 2, 2, "dm", data, StitchRecipe(epochs=1, lr_drops=()), progress=False)
+    vit = torchvision_split(small_vit, VIT_POINTS, 0)
+    twin = GraphSplit(permuted_embedding_twin(vit.model), VIT_POINTS, (1, 32, 32), vit.preprocess)
+    x = torch.rand(4, 1, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(twin(x), vit(x), atol=1e-5)
+    own = accuracy(vit, digits.test_images, digits.test_labels)
+    recipe = StitchRecipe(epochs=1, lr_drops=())
+    for k in range(1, vit.num_points + 1):
+        result = stitch(vit, twin, k, k, "dm", digits, recipe, progress=False)
+        assert result.layer.end_shape == (65, 48)  # 64 patches and the class token
+        assert result.dm_residual < 1e-5, k
+        assert abs(result.test_accuracy - own) <= 1 / len(digits.test_labels), k
+
+
+def test_stitch_between_feature_maps_and_tokens_both_ways(digits):
+    from stitchkit.stitch_layer import AxisStitch
+    from stitchkit.stitch_recipe import StitchRecipe
+    from stitchkit.stitching import stitch
+
+    recipe = StitchRecipe(epochs=1, batch_size=64, train_samples=256, lr_drops=())
+    resnet = torchvision_split(torchvision.models.resnet18, RESNET18_POINTS, 0)
+    vit = torchvision_split(small_vit, VIT_POINTS, 1)
+    # ResNet18 layer2.1 (128 x 4 x 4) into the ViT's tokens after block 1 (65 x 48), and back
+    for front, end, i, j in ((resnet, vit, 5, 2), (vit, resnet, 2, 5)):
+        result = stitch(front, end, i, j, "fula", digits, recipe, progress=False)
+        assert isinstance(result.layer, AxisStitch) and result.dm_residual is None
+        assert result.final_loss < result.initial_loss  # FuLA's hints on tokens / maps
+    with pytest.raises(UserError, match="mode dm has no least-squares solution") as caught:
+        stitch(resnet, vit, 5, 2, "dm", digits, recipe, progress=False)
     assert "\n" not in str(caught.value)
+
+
+def test_vector_points_stitch_by_dm_and_into_feature_maps(digits):
+    from stitchkit.evaluation import accuracy
+    from stitchkit.stitch_layer import FromVectorStitch
+    from stitchkit.stitch_recipe import StitchRecipe
+    from stitchkit.stitching import stitch
+
+    torch.manual_seed(0)
+    mlp = nn.Sequential(
+        nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(),
+        nn.Linear(4 * 16 * 16, 32), nn.ReLU(), nn.Linear(32, 10),
+    )  # fmt: skip
+    split = GraphSplit(mlp.eval(), ["1", "4"], (1, 32, 32))  # (4, 16, 16), then (32,)
+    recipe = StitchRecipe(epochs=1, batch_size=64, train_samples=256, lr_drops=())
+    result = stitch(split, split, 2, 2, "dm", digits, recipe, progress=False)
+    assert result.dm_residual < 1e-5
+    own = accuracy(split, digits.test_images, digits.test_labels)
+    assert abs(result.test_accuracy - own) <= 1 / len(digits.test_labels)
+    result = stitch(split, split, 2, 1, "tlm", digits, recipe, progress=False)
+    assert isinstance(result.layer, FromVectorStitch) and result.layer.end_shape == (4, 16, 16)
+    assert result.final_loss < result.initial_loss

@@ -125,3 +125,37 @@ def test_a_stage_reports_a_wrong_type_in_an_unrelated_section_and_writes_nothing
         "error: robust_eval.iterations: input should be a valid integer, got 'many'"
     )
     assert not (workdir / "models").exists() and not (workdir / "reports").exists()
+
+
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        (
+            ("panels", "same-task-vgg16_bn", "points"),
+            [1, 7],
+            "panels.same-task-vgg16_bn.points: point 7 is beyond the 6 stitching points of "
+            "model 'fashion-mnist_0-vgg16_bn' (vgg16_bn); use points 1..6",
+        ),
+        (
+            ("models", "fashion-mnist_0-vit_tiny", "width"),
+            50,
+            "models.fashion-mnist_0-vit_tiny: vit_tiny needs a width that is a multiple of 3, "
+            "got 50",
+        ),
+        (
+            ("models", "fashion-mnist_0-resnet18", "depth"),
+            4,
+            "models.fashion-mnist_0-resnet18: resnet18 has a fixed depth; drop depth",
+        ),
+        (
+            ("panels", "same-task-vit_tiny", "points"),
+            [1, 6],
+            "panels.same-task-vit_tiny.points: point 6 is beyond the 5 stitching points of "
+            "model 'fashion-mnist_0-vit_tiny' (vit_tiny); use points 1..5",
+        ),
+    ],
+)
+def test_points_and_architecture_settings_are_checked_per_model(path, value, message):
+    with pytest.raises(UserError) as err:
+        check_params(_set(QUICK, path, value))
+    assert str(err.value) == message

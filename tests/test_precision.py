@@ -53,7 +53,7 @@ def test_bf16_training_keeps_fp32_weights_and_fp32_accuracy(models, digits):
     fp32, bf16 = models["fp32"], models["bf16"]
     assert fp32.test_accuracy > 0.85
     assert abs(bf16.test_accuracy - fp32.test_accuracy) < 0.05
-    conv = bf16.model.segments[0][1].weight
+    conv = bf16.model.model.segments[0][0].weight
     assert conv.dtype == torch.float32
     assert conv.is_contiguous(memory_format=torch.channels_last)
     spec = bf16.model.spec

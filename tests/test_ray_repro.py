@@ -152,6 +152,27 @@ def test_independent_stages_run_at_the_same_time(tmp_path, local_ray, monkeypatc
     assert (repo / "a.txt").read_text() == (repo / "b.txt").read_text() == "met"
 
 
+def test_progress_tells_running_stages_from_those_queued_for_cores(
+    tmp_path, local_ray, monkeypatch, capsys
+):
+    """Three independent stages of 2 threads each on a 2-core Ray: one runs at a time,
+    and the progress line says so rather than counting the queued ones as running."""
+    stages = {
+        name: {
+            "cmd": script(f'import time; time.sleep(1.5); open("{name}.txt", "w").write("")'),
+            "outs": [f"{name}.txt"],
+        }
+        for name in ("p", "q", "r")
+    }
+    repo = make_repo(tmp_path / "repo", stages)
+    write(repo / "params.yaml", yaml.safe_dump({"compute": {"cpu_threads": 2}}))
+    monkeypatch.chdir(repo)
+    assert repro([]).ok
+    progress = capsys.readouterr().err
+    assert "running 1 [" in progress and "queued 2" in progress
+    assert "running 2" not in progress and "running 3" not in progress
+
+
 def test_failure_retries_once_stops_dependents_and_a_rerun_continues(
     tmp_path, local_ray, monkeypatch
 ):

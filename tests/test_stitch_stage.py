@@ -47,7 +47,11 @@ def assert_clean_failure(result, pattern, workdir):
 @pytest.mark.parametrize(
     "panel, pattern",
     [
-        ({"points": [2, 12]}, r"panels\.ab\.points\.1: input should be less than or equal to 9"),
+        (
+            {"points": [2, 12]},
+            r"panels\.ab\.points: point 12 is beyond the 9 stitching points of model 'a' "
+            r"\(resnet18\); use points 1\.\.9",
+        ),
         ({"modes": {"kd": {}}}, r"panels\.ab\.modes\.kd: unknown stitching mode 'kd'"),
         (
             {"modes": {"fula": {"weights": [1.5] + [-0.5] + [0.0] * 6}}, "points": [2]},

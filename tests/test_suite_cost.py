@@ -12,7 +12,7 @@ from suite_cost import autoattack_flops, model_flops  # noqa: E402
 
 
 def test_resnet18_flops_match_the_published_count_and_split_into_front_and_end():
-    flops = model_flops("resnet18", 64, 3, 10)
+    flops = model_flops("resnet18", 64, None, 3, 10)
     # the CIFAR ResNet18 (kuangliu, Madry's robustness) is 0.56 GMACs: 1.11 GFLOPs
     assert flops.total == pytest.approx(1.11e9, rel=0.01)
     for k in range(1, 10):

@@ -48,7 +48,8 @@ def test_every_model_and_dataset_of_a_suite_validates(tmp_path, suite):
     params = composed(tmp_path, suite)
     assert set(params["datasets"]) <= set(PREPARERS)
     jobs = [training_job(params, model_id) for model_id in params["models"]]
-    archs = {"resnet18"} | ({"resnet34", "plain18"} if suite == "paper" else set())
+    archs = {"resnet18", "vgg16_bn", "vit_tiny"}
+    archs |= {"resnet34", "plain18"} if suite == "paper" else set()
     assert {job.arch for job in jobs} == archs
 
 
@@ -107,7 +108,11 @@ def test_paper_suite_trains_the_eighteen_models_of_table_1(tmp_path):
         for arch in ("plain18", "resnet18", "resnet34")
         for robust in ("", "-robust")
     }
-    assert set(params["models"]) == expected
+    v2 = {f"cifar10_{seed}-{arch}" for seed in (0, 1) for arch in ("vgg16_bn", "vit_tiny")}
+    assert set(params["models"]) == expected | v2
+    for job in (training_job(params, m) for m in v2):  # the authors' low-resolution baselines
+        assert job.recipe.lr == 0.01 and job.recipe.epochs == 200 and job.depth is None
+        assert job.width == {"vgg16_bn": 64, "vit_tiny": 192}[job.arch]
     jobs = [training_job(params, m) for m in expected]
     robust = [j.recipe.adversarial for j in jobs if j.model_id.endswith("-robust")]
     assert robust == [AdversarialTraining(0.5, 8 / 255, 2 / 255, 10)] * 9

@@ -141,3 +141,29 @@ def test_a_checkpoint_of_another_configuration_is_not_resumed(workdir):
     write_params(workdir, tiny_params(epochs=2, lr=0.05))
     assert run_stage("train", "tiny", cwd=workdir).returncode == 0
     assert json.loads((workdir / "reports/timing/tiny.json").read_text())["resumed_from_epoch"] == 0
+
+
+def test_a_resumed_training_replays_the_dropout_masks_bitwise(tmp_path):
+    """VGG16-BN's classifier has dropout; its masks come from torch's default generator,
+    whose state the checkpoint carries."""
+    from stitchkit.checkpoints import load_training_state
+    from stitchkit.datasets import prepare_digits
+    from stitchkit.models import ModelSpec
+    from stitchkit.training import train_model
+
+    data = prepare_digits(0.25, 0)
+    spec = ModelSpec("vgg16_bn", 10, 1, 4, *data.channel_stats())
+    recipe = Recipe(
+        epochs=3, batch_size=64, lr=0.01, lr_drops=(), crop_padding=0, hflip=False,
+        train_samples=256, checkpoint_every=1, eval_every=3,
+    )  # fmt: skip
+    cpu = torch.device("cpu")
+    whole = train_model(spec, recipe, 0, data, cpu, tmp_path / "whole.pt")
+    state = load_training_state(tmp_path / "whole.pt")  # written after epoch 2 of 3
+    assert state["epoch"] == 2
+    resumed = train_model(spec, recipe, 0, data, cpu, tmp_path / "resumed.pt", resume_from=state)
+    assert resumed.resumed_from_epoch == 2
+    for (name, a), b in zip(
+        whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
