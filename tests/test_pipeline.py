@@ -19,6 +19,7 @@ import yaml
 
 from conftest import REPO
 from stitchkit.checkpoints import load_model
+from stitchkit.models import RESNETS
 from stitchkit.prepared import PreparedDataset
 
 pytestmark = pytest.mark.slow
@@ -106,9 +107,11 @@ def test_quick_suite_outputs_are_valid(quick_repo):
         robustness = json.loads((repo / f"reports/robustness/{model_id}.json").read_text())
         assert robustness["backend"] == "autoattack"
         robust = "adversarial" in entry.get("train", {})
-        assert (
-            robustness["robust_accuracy"] > 0.3 if robust else robustness["robust_accuracy"] < 0.1
-        )
+        if robust:
+            assert robustness["robust_accuracy"] > 0.3, model_id
+        elif entry["arch"] in RESNETS:  # the small quick VGG16-BN keeps up to 20% (README)
+            assert robustness["robust_accuracy"] < 0.1, model_id
+        assert robustness["robust_accuracy"] <= robustness["clean_accuracy"], model_id
     table = (repo / "reports/table1.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in table[1:]] == list(params["models"])
     for panel, entry in params["panels"].items():
@@ -163,7 +166,7 @@ def test_second_repro_runs_nothing_and_parallel_forced_rerun_is_byte_identical(q
     before, lock = snapshot(repo), deterministic_lock(repo)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     n = {key: len(params[key]) for key in params if isinstance(params[key], dict)}
-    assert n["shortcuts"] == 5 and n["subsets"] == 2 and n["grids"] == 4 and n["panels"] == 18
+    assert n["shortcuts"] == 5 and n["subsets"] == 2 and n["grids"] == 5 and n["panels"] == 20
     assert n["similarities"] == 1 and n["subset_figures"] == 1 and n["cross_layer_figures"] == 1
     data, models, figures = n["datasets"] + n["shortcuts"], n["models"], n["grids"]
     figures += n["subset_figures"] + n["cross_layer_figures"] + n["shortcut_examples"]
