@@ -17,6 +17,7 @@ from stitchkit.attacks import AdversarialTraining
 from stitchkit.compute import ComputeSettings
 from stitchkit.datasets import dataset_options
 from stitchkit.errors import UserError
+from stitchkit.iris import IriSettings
 from stitchkit.models import ARCHITECTURES
 from stitchkit.objectives import MODES, fula_weights
 from stitchkit.robustness import RobustEvaluation
@@ -94,6 +95,14 @@ class PanelEntry:
 
 
 @section
+class IriSetEntry:
+    """`iri_sets.<front>-<point>`: the IRIs of a front model at one stitching point."""
+
+    front: Str
+    point: Point
+
+
+@section
 class SubsetEntry:
     """`subsets.<name>`: stitches fitted on the first k classes, for each k in classes."""
 
@@ -167,6 +176,8 @@ class ParamsFile(BaseModel):
     train: dict[Str, Any] = {}
     models: dict[Str, ModelEntry] = {}
     robust_eval: RobustEvaluation | None = None
+    iris: IriSettings | None = None
+    iri_sets: dict[Str, IriSetEntry] = {}
     stitch: dict[Str, Any] = {}
     panels: dict[Str, PanelEntry] = {}
     grids: dict[Str, GridEntry] = {}
@@ -203,6 +214,7 @@ def check_params(params: dict) -> None:
         shortcut_setting(params, name)
     builders = {
         "models": training_job,
+        "iri_sets": iri_set_job,
         "panels": panel_job,
         "subsets": subset_job,
         "grids": grid_job,
@@ -309,6 +321,32 @@ def clean_source(params: dict, name: str) -> str:
 def dataset_stage(params: dict, name: str) -> str:
     """The DVC stage that writes data/prepared/<name>.pt."""
     return f"shortcut@{name}" if name in (params.get("shortcuts") or {}) else f"prepare@{name}"
+
+
+@dataclass(frozen=True)
+class IriSetJob:
+    """IRIs of ``front`` (trained on ``data``) at ``point``, made with ``settings``."""
+
+    name: str
+    front: str
+    point: int
+    data: str
+    settings: IriSettings
+
+
+def iri_set_job(params: dict, name: str) -> IriSetJob:
+    """The validated job of ``iri_sets.<name>``, with the shared `iris:` settings."""
+    entry = _entry(params, "iri_sets", name, IriSetEntry)
+    where = f"iri_sets.{name}"
+    if entry.front not in (params.get("models") or {}):
+        raise UserError(f"{where}.front: model {entry.front!r} is not under `models:`")
+    _check_points(params, where, entry.front, (entry.point,))
+    expected = f"{entry.front}-{entry.point}"
+    if name != expected:
+        raise UserError(f"{where}: an IRI set is named <front>-<point>; rename it {expected}")
+    settings = validated(IriSettings, params.get("iris") or {}, "iris")
+    data = params["models"][entry.front]["dataset"]
+    return IriSetJob(name, entry.front, entry.point, data, settings)
 
 
 def _check_models_and_data(params: dict, where: str, entry) -> None:

@@ -31,6 +31,7 @@ from stitchkit.io import write_json
 GPU_STAGE_KINDS = frozenset({"train", "robustness", "stitch", "subset", "similarity"})
 ATTEMPTS = 2
 ERROR_LINES = 5
+CANCEL_WAIT_S = 60  # how long Ctrl-C waits for running stages' workers to be killed
 DURATIONS = "durations.json"  # each stage's last wall time, for benchmarks/dag_schedule.py
 
 
@@ -128,12 +129,21 @@ class Scheduler:
                         self._finish(ref)
                 self._show()
         except KeyboardInterrupt:
-            for ref in self.running:
-                self.ray.cancel(ref, force=True)
+            self._cancel_running()
             bar.close()
             raise
         bar.close()
         return self.outcome
+
+    def _cancel_running(self) -> None:
+        """Kill the workers of running stages (their commands die with them) and wait
+        until Ray reports them dead: `ray.cancel` only asks, and a Ray shut down before
+        the kill lands would leave the stage's command running."""
+        refs = list(self.running)
+        for ref in refs:
+            self.ray.cancel(ref, force=True)
+        if refs:
+            self.ray.wait(refs, num_returns=len(refs), timeout=CANCEL_WAIT_S)
 
     def _start_ready(self) -> None:
         for _ in range(len(self.waiting)):

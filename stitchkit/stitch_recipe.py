@@ -118,6 +118,8 @@ class StitchResult:
     shortcut_accuracy: float | None = None
     rolled_accuracy: float | None = None
     robust_accuracy: float | None = None
+    # per test split ("clean", with a shortcut "shortcut" and "rolled"): agreement.METRICS
+    agreement: dict[str, dict[str, float]] = field(default_factory=dict)
     initial_loss: float | None = None
     final_loss: float | None = None
     epoch_losses: list[float] = field(default_factory=list)
@@ -128,6 +130,7 @@ class StitchResult:
         "shortcut_accuracy",
         "rolled_accuracy",
         "robust_accuracy",
+        "agreement",
         "initial_loss",
         "final_loss",
         "epoch_losses",
@@ -165,6 +168,7 @@ class StitchResult:
             "shortcut_test_accuracy": self.shortcut_accuracy,
             "rolled_test_accuracy": self.rolled_accuracy,
             "robust_accuracy": self.robust_accuracy,
+            "agreement": self.agreement,
             "dm_residual": self.dm_residual,
             "initial_loss": self.initial_loss,
             "final_loss": self.final_loss,

@@ -32,6 +32,8 @@ import torch
 from tqdm import tqdm
 
 from stitchkit import bn_state, shortcuts
+from stitchkit.agreement import METRICS as AGREEMENT_METRICS
+from stitchkit.agreement import AgreementTally
 from stitchkit.attacks import AdversarialTraining
 from stitchkit.augment import crop_and_flip, to_unit_float
 from stitchkit.checkpoints import load_training_state
@@ -227,23 +229,25 @@ class PanelTrainer:
         )
 
     @torch.no_grad()
-    def evaluate(self, stitches: list[FittedStitch], split: str = "clean") -> list[float]:
-        """Test accuracy of each stitched model, in eval mode, on a test split; stitches
-        that share the front's statistics share one front pass."""
+    def evaluate(self, stitches: list[FittedStitch], split: str = "clean") -> list[dict]:
+        """Per stitch, on a test split, in eval mode: accuracy and the agreement of the
+        stitched model with the end model (stitchkit.agreement). Stitches that share the
+        front's statistics share one front pass; the end model runs once per batch."""
         if not stitches:
             return []
         images, labels = self.evaluation_split(split)
         self.front.eval()
         self.end.eval()
         points = sorted({s.spec.front_point for s in stitches if s.front_bn is None})
-        correct = [0] * len(stitches)
+        tallies = [AgreementTally() for _ in stitches]
         size = self.recipe.eval_batch_size
         for start in range(0, len(labels), size):
             x = self.precision.images(to_unit_float(images[start : start + size].to(self.device)))
             y = labels[start : start + size].to(self.device)
             with self.precision.autocast():
+                end_logits = self.end(x)
                 shared = self.front.activations(x, points) if points else {}
-                for n, stitch in enumerate(stitches):
+                for tally, stitch in zip(tallies, stitches, strict=True):
                     if stitch.front_bn is None:
                         s = stitch.spec
                         with bn_state.swapped(self.end, stitch.end_bn):
@@ -252,22 +256,32 @@ class PanelTrainer:
                             )
                     else:
                         logits = self.stitched_model(stitch)(x)
-                    correct[n] += (logits.argmax(1) == y).sum().item()
-        return [c / len(labels) for c in correct]
+                    tally.add(logits, end_logits, y)
+        return [tally.scores() for tally in tallies]
 
     def evaluate_all(self, stitches: list[FittedStitch]) -> list[dict]:
-        """Per stitch: test_accuracy; with a shortcut, shortcut_ and rolled_accuracy; with
-        robust evaluation settings, robust_accuracy (else None)."""
-        scores = [{"test_accuracy": a} for a in self.evaluate(stitches)]
-        for split in ("shortcut", "rolled"):
-            stamped = self.evaluate(stitches, split) if self.shortcut else [None] * len(stitches)
-            for score, accuracy in zip(scores, stamped, strict=True):
-                score[f"{split}_accuracy"] = accuracy
-        for score, stitch in zip(scores, stitches, strict=True):
-            score["robust_accuracy"] = None
+        """Per stitch: test_accuracy and its agreement with the end model on the clean
+        test split; with a shortcut, also shortcut_ and rolled_accuracy and the agreement
+        on those splits; with robust evaluation settings, robust_accuracy (else None)."""
+        splits = ("clean", "shortcut", "rolled") if self.shortcut else ("clean",)
+        by_split = {split: self.evaluate(stitches, split) for split in splits}
+        scores = []
+        for n, stitch in enumerate(stitches):
+            score = {
+                "test_accuracy": by_split["clean"][n]["accuracy"],
+                "shortcut_accuracy": None,
+                "rolled_accuracy": None,
+                "robust_accuracy": None,
+                "agreement": {},
+            }
+            for split, results in by_split.items():
+                if split != "clean":
+                    score[f"{split}_accuracy"] = results[n]["accuracy"]
+                score["agreement"][split] = {m: results[n][m] for m in AGREEMENT_METRICS}
             if self.robust is not None:
                 model = self.stitched_model(stitch)
                 score["robust_accuracy"] = self.robust_scores(model)["robust_accuracy"]
+            scores.append(score)
         return scores
 
     def robust_scores(self, model) -> dict:

@@ -80,6 +80,7 @@ def snapshot(repo: Path) -> dict[str, bytes]:
     paths += [*repo.glob("reports/stitch/*.json"), *repo.glob("reports/subset/*.json")]
     paths += [*repo.glob("reports/figures/**/*.p*"), *repo.glob("reports/robustness/*.json")]
     paths += [*repo.glob("reports/similarity/*.json"), *repo.glob("reports/table1.*")]
+    paths += [*repo.glob("data/iris/*.pt"), *repo.glob("reports/iris/*.json")]
     return {str(p.relative_to(repo)): p.read_bytes() for p in sorted(paths)}
 
 
@@ -123,6 +124,10 @@ def test_quick_suite_outputs_are_valid(quick_repo):
         assert {(r["front_point"], r["end_point"]) for r in report["results"]} == pairs
         for suffix in ("png", "pdf"):
             assert (repo / f"reports/figures/panels/{panel}.{suffix}").stat().st_size > 1000
+        for r in report["results"]:  # v2's agreement with the end model, every stitch
+            agreement = r["agreement"]["clean"]
+            assert 0 <= agreement["agreement_prob"] <= 1 and 0 <= agreement["agreement_ratio"] <= 1
+            assert -1 <= agreement["hard_kappa"] <= 1 and -1 <= agreement["soft_kappa"] <= 1
         if "self-" in panel:  # a model stitched to itself by DM keeps its accuracy at i = j
             for r in report["results"]:
                 if r["mode"] == "dm" and r["front_point"] == r["end_point"]:
@@ -145,6 +150,11 @@ def test_quick_suite_outputs_are_valid(quick_repo):
             report = json.loads((repo / f"reports/stitch/{panel}.json").read_text())
             assert all(0 <= r["shortcut_test_accuracy"] <= 1 for r in report["results"])
             assert all(0 <= r["rolled_test_accuracy"] <= 1 for r in report["results"])
+    for name, entry in params["iri_sets"].items():
+        iris = PreparedDataset.load(repo / f"data/iris/{name}.pt")
+        assert len(iris.train_labels) == params["iris"]["samples"]
+        report = json.loads((repo / f"reports/iris/{name}.json").read_text())
+        assert report["point"] == entry["point"] and 0 < report["hint_residual_mean"] < 1
     for name, entry in params["subsets"].items():
         report = json.loads((repo / f"reports/subset/{name}.json").read_text())
         assert {r["classes"] for r in report["results"]} == set(entry["classes"])
@@ -168,15 +178,17 @@ def test_second_repro_runs_nothing_and_parallel_forced_rerun_is_byte_identical(q
     n = {key: len(params[key]) for key in params if isinstance(params[key], dict)}
     assert n["shortcuts"] == 5 and n["subsets"] == 2 and n["grids"] == 5 and n["panels"] == 20
     assert n["similarities"] == 1 and n["subset_figures"] == 1 and n["cross_layer_figures"] == 1
+    assert n["iri_sets"] == 3
     data, models, figures = n["datasets"] + n["shortcuts"], n["models"], n["grids"]
     figures += n["subset_figures"] + n["cross_layer_figures"] + n["shortcut_examples"]
     results, similarities = n["panels"] + n["subsets"], n["similarities"]
     table = 2  # reports/table1.md and .csv, from one stage
-    files = data + 3 * models + table + 2 * results + 2 * (figures + n["panels"])
+    iri_sets = n["iri_sets"]
+    files = data + 3 * models + table + 2 * results + 2 * (figures + n["panels"]) + 2 * iri_sets
     assert len(before) == files + 3 * similarities
     out = sh("stitchkit", "repro", "--force", cwd=repo, env=env)
     report = 1  # one stage draws every figure and table
-    stages = data + 2 * models + results + similarities + report
+    stages = data + 2 * models + iri_sets + results + similarities + report
     assert f"{stages} stages ran" in out
     after = snapshot(repo)
     changed = [name for name in before if before[name] != after[name]]

@@ -122,10 +122,15 @@ def test_permuted_copy_is_recovered_by_dm_and_fully_similar_under_every_mode(
             weight = r.layer.conv.weight[:, :, 0, 0]
             assert torch.allclose(weight, expected, atol=1e-4), r.spec.key
             assert r.dm_residual < 1e-6
+            # the twin is the same function: the stitch agrees with its end fully (v2)
+            assert r.agreement["clean"]["agreement_ratio"] == 1.0, r.spec.key
+            assert r.agreement["clean"]["agreement_prob"] > 0.9999, r.spec.key
+            assert r.agreement["clean"]["hard_kappa"] == pytest.approx(1.0), r.spec.key
         # DM is exact (above); trained modes stay within 2 points (9 of 450 images):
         # Adam's first steps move every weight of T by about lr even at the optimum
         # (TLM's train loss can rise over these 4 steps), flipping a few borderline images
         assert r.test_accuracy >= base - 0.02, (r.spec.key, r.test_accuracy, base)
+        assert r.agreement["clean"]["agreement_prob"] >= 0.95, r.spec.key
 
 
 @pytest.mark.parametrize("arch", sorted(RESNETS))

@@ -1,0 +1,101 @@
+"""DVC stage `iris@<front>-<point>`: python -m stages.iris <front>-<point>
+
+Turns the front's training images (as it saw them: shortcut markers included) into IRIs
+at the point (stitchkit.iris) and writes data/iris/<set>.pt, a prepared dataset whose
+training split is the IRIs with their source images' labels and whose test split is the
+front dataset's natural one; reports/iris/<set>.json (hint residuals of the stored IRIs,
+cost, wall time). Resumes from checkpoints/iris-<set>.pt; bitwise reproducible on CPU.
+"""
+
+import hashlib
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from stitchkit.checkpoints import load_model, load_training_state
+from stitchkit.cli import run_stage
+from stitchkit.compute import stage_device
+from stitchkit.config import dataset_stage, iri_set_job, load_params
+from stitchkit.errors import UserError
+from stitchkit.io import save_torch, write_json
+from stitchkit.iris import IriProgress, generate, source_images
+from stitchkit.prepared import PreparedDataset, prepared_path
+
+IRIS_DIR = Path("data/iris")
+
+
+def iris_path(name: str) -> Path:
+    return IRIS_DIR / f"{name}.pt"
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1:
+        raise UserError("usage: python -m stages.iris <front>-<point>")
+    (name,) = argv
+    params = load_params()
+    job = iri_set_job(params, name)
+    device = stage_device(params)
+    data = PreparedDataset.load(prepared_path(job.data), dataset_stage(params, job.data))
+    front_file = Path("models") / f"{job.front}.pt"
+    front = load_model(front_file, device)
+    indices = job.settings.source_indices(len(data.train_labels))
+    sources = source_images(data, indices)
+    started = time.perf_counter()
+
+    checkpoint = Path("checkpoints") / f"iris-{name}.pt"
+    identity = {
+        "settings": asdict(job.settings),
+        "point": job.point,
+        "samples": len(indices),
+        "front": hashlib.sha256(front_file.read_bytes()).hexdigest(),
+    }
+    saved = load_training_state(checkpoint)
+    progress = None
+    if saved is not None and saved["identity"] == identity:
+        progress = IriProgress(saved["images"], saved["residuals"])
+
+    def save_progress(progress: IriProgress, batch: int) -> None:
+        if batch % job.settings.checkpoint_every == 0:
+            state = {"identity": identity, "images": progress.images}
+            save_torch(state | {"residuals": progress.residuals}, checkpoint)
+
+    progress = generate(front, job.point, sources, job.settings, device, progress, save_progress)
+    residuals = torch.cat(progress.residuals).double()
+    PreparedDataset(
+        torch.cat(progress.images),
+        data.train_labels[indices],
+        data.test_images,
+        data.test_labels,
+        list(data.class_names),
+        list(data.class_ids),
+    ).save(iris_path(name))
+    summary = {
+        "iri_set": name,
+        "front": job.front,
+        "point": job.point,
+        "data": job.data,
+        "images": len(indices),
+        "settings": asdict(job.settings),
+        # forward and backward passes of the front up to the point, per image
+        "front_passes": job.settings.steps * len(indices),
+        "hint_residual_mean": residuals.mean().item(),
+        "hint_residual_median": residuals.median().item(),
+        "hint_residual_max": residuals.max().item(),
+        "device": device.type,
+    }
+    write_json(Path("reports/iris") / f"{name}.json", summary)
+    write_json(
+        Path("reports/timing") / f"iris-{name}.json",
+        {"seconds": round(time.perf_counter() - started, 2), "images": len(indices)},
+    )
+    checkpoint.unlink(missing_ok=True)
+    print(
+        f"{name}: {len(indices)} IRIs, hint residual mean {summary['hint_residual_mean']:.4f} "
+        f"(max {summary['hint_residual_max']:.4f})"
+    )
+
+
+if __name__ == "__main__":
+    run_stage(main)
