@@ -16,6 +16,7 @@ from stitchkit.compute import ComputeSettings
 from stitchkit.config import (
     CrossLayerFigureEntry,
     GridEntry,
+    IriSetEntry,
     ModeEntry,
     ModelEntry,
     PanelEntry,
@@ -27,6 +28,7 @@ from stitchkit.config import (
 )
 from stitchkit.datasets import PREPARERS
 from stitchkit.errors import UserError
+from stitchkit.iris import IriSettings
 from stitchkit.robustness import RobustEvaluation
 from stitchkit.shortcuts import ShortcutSetting
 from stitchkit.stitch_recipe import StitchRecipe
@@ -45,12 +47,14 @@ ENTRY_CLASSES = {
     "subsets": SubsetEntry,
     "subset_figures": SubsetFigureEntry,
     "cross_layer_figures": CrossLayerFigureEntry,
+    "iri_sets": IriSetEntry,
 }
 FLAT_SECTIONS = {
     "compute": ComputeSettings,
     "train": Recipe,
     "stitch": StitchRecipe,
     "robust_eval": RobustEvaluation,
+    "iris": IriSettings,
 }
 
 
