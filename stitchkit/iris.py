@@ -74,13 +74,12 @@ def hint_residuals(front: Stitchable, k: int, x: torch.Tensor, target: torch.Ten
 
 
 def iris_of(
-    front: Stitchable, k: int, x: torch.Tensor, noise: torch.Tensor, settings: IriSettings
+    front: Stitchable, k: int, target: torch.Tensor, noise: torch.Tensor, settings: IriSettings
 ) -> torch.Tensor:
-    """The IRIs (in [0, 1]) at point k of images ``x`` (in [0, 1]), from ``noise``."""
-    with torch.no_grad():
-        target = front.forward_to(x, k)
+    """The IRIs (in [0, 1]) from ``noise`` of the images whose activation at point k is
+    ``target``."""
     scale = target.norm()
-    iris = noise.to(x.device)
+    iris = noise.to(target.device)
     for _ in range(settings.steps):
         iris.requires_grad_(True)
         loss = (front.forward_to(iris, k) - target).norm() / scale
@@ -127,9 +126,9 @@ def generate(
     for start in range(progress.done, len(sources), size):
         x = to_unit_float(sources[start : start + size].to(device))
         noise = settings.noise(start, tuple(x.shape))
-        stored = to_uint8(iris_of(front, k, x, noise, settings))
         with torch.no_grad():
             target = front.forward_to(x, k)
+        stored = to_uint8(iris_of(front, k, target, noise, settings))
         residual = hint_residuals(front, k, to_unit_float(stored), target)
         progress.images.append(stored.cpu())
         progress.residuals.append(residual.cpu())
