@@ -8,6 +8,8 @@ before it draws anything. Output stems are under reports/figures/:
   <shortcut examples>  example images of the shortcut settings (Figs. 7, 12)
   <subset figure>      class-subset series side by side (Figs. 9, 25-27)
   <cross-layer figure> cross-layer heatmaps, rows settings, columns modes (Figs. 10, 11)
+  <agreement figure>   v2's agreement with the end model, natural data against IRIs
+  <IRI examples>       source images and their IRIs by depth
   panels/<panel>       one panel's stitching plot or cross-layer heatmaps
 """
 
@@ -19,13 +21,16 @@ from pathlib import Path
 from stages.reports import panel_report, read_report, series_report
 from stitchkit import plotting
 from stitchkit.config import (
+    agreement_figure_job,
     cross_layer_figure_job,
     grid_job,
+    iri_examples_job,
     shortcut_examples_job,
     similarity_job,
     subset_figure_job,
 )
 from stitchkit.errors import UserError
+from stitchkit.iris import source_images
 from stitchkit.prepared import PreparedDataset, prepared_path
 from stitchkit.shortcuts import evaluation_split
 
@@ -84,6 +89,32 @@ def cross_layer_figure(params: dict, name: str) -> FigureJob:
     return FigureJob(FIGURES / name, draw)
 
 
+def agreement_figure(params: dict, name: str) -> FigureJob:
+    job = agreement_figure_job(params, name)
+    columns = {
+        label: (panel_report(natural), panel_report(iris))
+        for label, (natural, iris) in job.columns.items()
+    }
+    draw = partial(plotting.agreement_figure, columns, job.title, job.metric, job.modes)
+    return FigureJob(FIGURES / name, draw)
+
+
+def iri_examples_figure(params: dict, name: str) -> FigureJob:
+    """The first source image of each of the first ``per_row`` classes, and its IRI at
+    each set's point."""
+    jobs, per_row = iri_examples_job(params, name)
+    first = jobs[0]
+    data = PreparedDataset.load(prepared_path(first.data), f"prepare@{first.data}")
+    sets = {j.point: PreparedDataset.load(j.path, f"iris@{j.name}") for j in jobs}
+    indices = first.settings.source_indices(len(data.train_labels))
+    labels = data.train_labels[indices]
+    shown = [int((labels == c).nonzero()[0]) for c in labels.unique()[:per_row]]
+    sources = source_images(data, indices[shown])
+    rows = {f"IRI at point {k}": iris.train_images[shown] for k, iris in sets.items()}
+    titles = [data.class_names[int(labels[i])] for i in shown]
+    return FigureJob(FIGURES / name, partial(plotting.iri_examples, sources, rows, titles))
+
+
 def panel_figure(params: dict, name: str) -> FigureJob:
     """One panel with every mode but DM (which the paper draws only in Fig. 3): a
     stitching plot, or a cross-layer panel's heatmaps."""
@@ -100,6 +131,8 @@ BUILDERS = {
     "shortcut_examples": shortcut_example_figure,
     "subset_figures": subset_figure,
     "cross_layer_figures": cross_layer_figure,
+    "agreement_figures": agreement_figure,
+    "iri_examples": iri_examples_figure,
 }
 
 
@@ -123,7 +156,8 @@ def figure_jobs(params: dict, names: list[str]) -> list[FigureJob]:
     jobs = []
     for name in names:
         if name == "panels":
-            jobs += [panel_figure(params, panel) for panel in params.get("panels") or {}]
+            panels = [*(params.get("panels") or {}), *(params.get("iri_panels") or {})]
+            jobs += [panel_figure(params, panel) for panel in panels]
         else:
             jobs.append(BUILDERS[sections[name]](params, name))
     return jobs

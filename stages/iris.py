@@ -1,10 +1,11 @@
-"""DVC stage `iris@<front>-<point>`: python -m stages.iris <front>-<point>
+"""DVC stage `iris@<set>`: python -m stages.iris <set>
 
-Turns the front's training images (as it saw them: shortcut markers included) into IRIs
-at the point (stitchkit.iris) and writes data/iris/<set>.pt, a prepared dataset whose
-training split is the IRIs with their source images' labels and whose test split is the
-front dataset's natural one; reports/iris/<set>.json (hint residuals of the stored IRIs,
-cost, wall time). Resumes from checkpoints/iris-<set>.pt; bitwise reproducible on CPU.
+Turns the training images of the set's data (with their shortcut markers, on a shortcut
+setting) into IRIs of its front at its point (stitchkit.iris) and writes
+data/iris/<front>/<data>/<point>.pt, a prepared dataset whose training split is the IRIs
+with their source images' labels and whose test split is the data's natural one;
+reports/iris/<set>.json (hint residuals of the stored IRIs, cost, wall time). Resumes
+from checkpoints/iris-<set>.pt; bitwise reproducible on CPU.
 """
 
 import hashlib
@@ -23,16 +24,10 @@ from stitchkit.io import save_torch, write_json
 from stitchkit.iris import IriProgress, generate, source_images
 from stitchkit.prepared import PreparedDataset, prepared_path
 
-IRIS_DIR = Path("data/iris")
-
-
-def iris_path(name: str) -> Path:
-    return IRIS_DIR / f"{name}.pt"
-
 
 def main(argv: list[str]) -> None:
     if len(argv) != 1:
-        raise UserError("usage: python -m stages.iris <front>-<point>")
+        raise UserError("usage: python -m stages.iris <iri set>")
     (name,) = argv
     params = load_params()
     job = iri_set_job(params, name)
@@ -40,6 +35,12 @@ def main(argv: list[str]) -> None:
     data = PreparedDataset.load(prepared_path(job.data), dataset_stage(params, job.data))
     front_file = Path("models") / f"{job.front}.pt"
     front = load_model(front_file, device)
+    if tuple(front.input_shape) != tuple(data.image_shape):
+        raise UserError(
+            f"iri_sets.{name}: front {job.front} takes inputs of shape "
+            f"{tuple(front.input_shape)}, {job.data}'s images are {tuple(data.image_shape)}; "
+            "make IRIs from data of the front's input shape"
+        )
     indices = job.settings.source_indices(len(data.train_labels))
     sources = source_images(data, indices)
     started = time.perf_counter()
@@ -70,7 +71,7 @@ def main(argv: list[str]) -> None:
         data.test_labels,
         list(data.class_names),
         list(data.class_ids),
-    ).save(iris_path(name))
+    ).save(job.path)
     summary = {
         "iri_set": name,
         "front": job.front,

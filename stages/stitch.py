@@ -1,6 +1,7 @@
 """DVC stage `stitch@<panel>`: python -m stages.stitch <panel>
 
-Fits every (mode, point) stitch of the panel on one shared batch stream and writes
+Fits every (mode, point) stitch of the panel (of `panels:`, or of `iri_panels:` on the
+front's IRIs, DVC stage `iri-stitch@<panel>`) on one shared batch stream and writes
 reports/stitch/<panel>.json (accuracies, losses, DM residuals; deterministic; on a
 shortcut dataset also every accuracy on the shortcut and rolled-shortcut test splits; on
 an adversarial panel also every robust accuracy), stitches/<panel>.pt (the T weights),
@@ -15,9 +16,10 @@ from stages.reports import read_report
 from stages.stitching_inputs import load_stitching_inputs
 from stitchkit.cli import run_stage
 from stitchkit.compute import stage_device, stage_precision
-from stitchkit.config import clean_source, load_params, panel_job, robust_evaluation
+from stitchkit.config import clean_source, iri_set_job, load_params, panel_job, robust_evaluation
 from stitchkit.errors import UserError
 from stitchkit.io import save_torch, write_json
+from stitchkit.prepared import PreparedDataset
 from stitchkit.stitching import PanelTrainer
 
 
@@ -25,6 +27,16 @@ def _robust_report(model_id: str) -> dict:
     """robustness@<model>'s result: with the same `robust_eval` settings and samples, the
     model's robust accuracy on its own clean test split (no need to attack it again)."""
     return read_report(Path("reports/robustness") / f"{model_id}.json", f"robustness@{model_id}")
+
+
+def _iri_sets(params: dict, job) -> dict | None:
+    """An IRI panel's training data: front point -> its IRI set (iris@<set>'s output)."""
+    if job.iris is None:
+        return None
+    return {
+        k: PreparedDataset.load(iri_set_job(params, name).path, f"iris@{name}")
+        for k, name in job.iris.items()
+    }
 
 
 def main(argv: list[str]) -> None:
@@ -39,7 +51,16 @@ def main(argv: list[str]) -> None:
     precision = stage_precision(params, device)
     started = time.perf_counter()
     trainer = PanelTrainer(
-        front, end, data, specs, job.recipe, device, job.adversarial, robust, precision
+        front,
+        end,
+        data,
+        specs,
+        job.recipe,
+        device,
+        job.adversarial,
+        robust,
+        precision,
+        _iri_sets(params, job),
     )
     end_accuracy = trainer.model_accuracy(end)
     stamped = trainer.shortcut is not None
@@ -47,8 +68,11 @@ def main(argv: list[str]) -> None:
     end_rolled_accuracy = trainer.model_accuracy(end, "rolled") if stamped else None
     clean = clean_source(params, job.data)
     front_dataset = params["models"][job.front]["dataset"]
-    if front_dataset == clean:  # scored on the panel's test images, like the stitches
-        front_accuracy = trainer.model_accuracy(front)
+    front_agreement = None  # the front's agreement with the end, on the same task only
+    if clean_source(params, front_dataset) == clean:  # on the panel's test images too
+        front_scores = trainer.model_scores(front)
+        front_accuracy = front_scores.pop("accuracy")
+        front_agreement = front_scores
     else:  # a front of another task is scored on its own test split
         front_accuracy = read_report(
             Path("reports/metrics") / f"{job.front}.json", f"train@{job.front}"
@@ -80,10 +104,13 @@ def main(argv: list[str]) -> None:
             "front": job.front,
             "end": job.end,
             "data": job.data,
+            "train_on": "natural" if job.iris is None else "iris",
+            "iri_sets": job.iris,
             "front_points": front.num_points,
             "end_points": end.num_points,
             "front_accuracy": front_accuracy,
             "front_accuracy_on": front_dataset,
+            "front_agreement": front_agreement,
             "end_accuracy": end_accuracy,
             "end_shortcut_accuracy": end_shortcut_accuracy,
             "end_rolled_accuracy": end_rolled_accuracy,

@@ -1,6 +1,8 @@
 """DVC stage `train@<model-id>`: python -m stages.train <model-id>
 
-Writes models/<id>.pt, reports/metrics/<id>.json (deterministic), reports/timing/<id>.json
+Trains on a dataset or, for a biased model, on a shortcut setting (markers on its
+training images; its metrics add the accuracy on the marked test split). Writes
+models/<id>.pt, reports/metrics/<id>.json (deterministic), reports/timing/<id>.json
 (wall time) and the DVCLive log reports/train/<id>/. Resumes from checkpoints/<id>.pt.
 """
 
@@ -13,14 +15,28 @@ from dvclive import Live
 from stitchkit.checkpoints import load_training_state, save_model
 from stitchkit.cli import run_stage
 from stitchkit.compute import stage_device, stage_precision
-from stitchkit.config import load_params, training_job
+from stitchkit.config import dataset_stage, load_params, training_job
 from stitchkit.errors import UserError
+from stitchkit.evaluation import accuracy
 from stitchkit.io import write_json
 from stitchkit.models import ModelSpec
 from stitchkit.prepared import PreparedDataset, prepared_path
+from stitchkit.shortcuts import evaluation_split
 from stitchkit.training import train_model
 
 CHECKPOINT_DIR = Path("checkpoints")
+
+
+def _shortcut_accuracy(model, data: PreparedDataset, batch_size: int, device) -> dict:
+    """A biased model's accuracy on test images carrying their class's marker
+    (``shortcut``) and the previous class's (``rolled``: low if it follows markers)."""
+    if data.shortcut is None:
+        return {}
+    scores = {}
+    for split in ("shortcut", "rolled"):
+        images, labels = evaluation_split(data, split)
+        scores[f"{split}_test_accuracy"] = accuracy(model, images, labels, batch_size, device)
+    return scores
 
 
 def main(argv: list[str]) -> None:
@@ -29,7 +45,7 @@ def main(argv: list[str]) -> None:
     (model_id,) = argv
     params = load_params()
     job = training_job(params, model_id)
-    data = PreparedDataset.load(prepared_path(job.dataset), f"prepare@{job.dataset}")
+    data = PreparedDataset.load(prepared_path(job.dataset), dataset_stage(params, job.dataset))
     mean, std = data.channel_stats()
     channels, size, _ = data.image_shape
     spec = ModelSpec(job.arch, data.num_classes, channels, job.width, mean, std, size, job.depth)
@@ -61,6 +77,7 @@ def main(argv: list[str]) -> None:
             "epochs": job.recipe.epochs,
             "train_samples": min(job.recipe.train_samples or 10**12, len(data.train_labels)),
             "test_accuracy": result.test_accuracy,
+            **_shortcut_accuracy(result.model, data, job.recipe.eval_batch_size, device),
             "device": device.type,
             "precision": precision.name,
         },

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, Strict
 
+from stitchkit.agreement import METRICS as AGREEMENT_METRICS
 from stitchkit.attacks import AdversarialTraining
 from stitchkit.compute import ComputeSettings
 from stitchkit.datasets import dataset_options
@@ -47,7 +48,8 @@ Weights = Annotated[str | tuple[float, ...] | None, PlainValidator(_weights)]
 
 @section
 class ModelEntry:
-    """`models.<id>`: a base model; ``train`` overrides keys of the shared `train:`."""
+    """`models.<id>`: a base model trained on ``dataset`` (a dataset, or a shortcut
+    setting: a biased model); ``train`` overrides keys of the shared `train:`."""
 
     dataset: Str
     arch: Literal[tuple(ARCHITECTURES)]
@@ -96,9 +98,11 @@ class PanelEntry:
 
 @section
 class IriSetEntry:
-    """`iri_sets.<front>-<point>`: the IRIs of a front model at one stitching point."""
+    """`iri_sets.<name>`: the IRIs of a front model at one stitching point, made from
+    the training images of ``data`` (a dataset or shortcut setting)."""
 
     front: Str
+    data: Str
     point: Point
 
 
@@ -157,6 +161,27 @@ class CrossLayerFigureEntry:
 
 
 @section
+class AgreementFigureEntry:
+    """`agreement_figures.<name>` (v2's figures): per column label a pair [panel,
+    IRI panel] of the same front, end and data, drawn as ``metric`` against stitching
+    point, natural data in one colour and IRIs in another; ``modes`` as in grids."""
+
+    title: Str
+    columns: Annotated[dict[Str, tuple[Str, Str]], Field(min_length=1)]
+    metric: Literal[AGREEMENT_METRICS] = "agreement_prob"
+    modes: Names | dict[Str, Str] | None = None
+
+
+@section
+class IriExamplesEntry:
+    """`iri_examples.<name>`: source images and their IRIs at each set's point, one
+    row per set (the sets of one front and data), ``per_row`` images."""
+
+    sets: Names
+    per_row: PositiveInt
+
+
+@section
 class ShortcutExamplesEntry:
     """`shortcut_examples.<name>` (Fig. 7 / 12): example images of shortcut settings."""
 
@@ -180,11 +205,14 @@ class ParamsFile(BaseModel):
     iri_sets: dict[Str, IriSetEntry] = {}
     stitch: dict[Str, Any] = {}
     panels: dict[Str, PanelEntry] = {}
+    iri_panels: dict[Str, PanelEntry] = {}
     grids: dict[Str, GridEntry] = {}
     similarities: dict[Str, SimilarityEntry] = {}
     subsets: dict[Str, SubsetEntry] = {}
     subset_figures: dict[Str, SubsetFigureEntry] = {}
     cross_layer_figures: dict[Str, CrossLayerFigureEntry] = {}
+    agreement_figures: dict[Str, AgreementFigureEntry] = {}
+    iri_examples: dict[Str, IriExamplesEntry] = {}
 
 
 def load_params(path=PARAMS_FILE) -> dict:
@@ -208,6 +236,12 @@ def load_params(path=PARAMS_FILE) -> dict:
 def check_params(params: dict) -> None:
     """Check every section's types, then every entry's job (which checks references)."""
     validated(ParamsFile, params, "")
+    both = sorted(set(params.get("panels") or {}) & set(params.get("iri_panels") or {}))
+    if both:
+        raise UserError(
+            f"panels {both} are under both `panels:` and `iri_panels:`; rename one (a "
+            "panel's results are reports/stitch/<panel>.json)"
+        )
     for name, options in (params.get("datasets") or {}).items():
         dataset_options(name, options)
     for name in params.get("shortcuts") or {}:
@@ -216,12 +250,15 @@ def check_params(params: dict) -> None:
         "models": training_job,
         "iri_sets": iri_set_job,
         "panels": panel_job,
+        "iri_panels": panel_job,
         "subsets": subset_job,
         "grids": grid_job,
         "similarities": similarity_job,
         "subset_figures": subset_figure_job,
         "cross_layer_figures": cross_layer_figure_job,
         "shortcut_examples": shortcut_examples_job,
+        "agreement_figures": agreement_figure_job,
+        "iri_examples": iri_examples_job,
     }
     for section_name, build in builders.items():
         for name in params.get(section_name) or {}:
@@ -280,10 +317,11 @@ def model_points(params: dict, model_id: str) -> int:
 def training_job(params: dict, model_id: str) -> TrainingJob:
     """The validated training job for ``models.<model_id>`` with the shared `train:` recipe."""
     entry = _model_entry(params, model_id)
-    if entry.dataset not in (params.get("datasets") or {}):
+    known = [*(params.get("datasets") or {}), *(params.get("shortcuts") or {})]
+    if entry.dataset not in known:
         raise UserError(
-            f"models.{model_id}.dataset: {entry.dataset!r} is not under `datasets:`; add it "
-            f"there or pick one of {sorted(params.get('datasets') or {})}"
+            f"models.{model_id}.dataset: {entry.dataset!r} is under neither `datasets:` nor "
+            f"`shortcuts:`; add it there or pick one of {sorted(known)}"
         )
     recipe = _merged(
         Recipe, params.get("train") or {}, entry.train, "train", f"models.{model_id}.train"
@@ -323,15 +361,29 @@ def dataset_stage(params: dict, name: str) -> str:
     return f"shortcut@{name}" if name in (params.get("shortcuts") or {}) else f"prepare@{name}"
 
 
+IRIS_DIR = Path("data/iris")
+
+
+def iris_path(front: str, data: str, point: int) -> Path:
+    """Where the IRIs of ``front`` at ``point`` made from ``data`` are stored; a panel
+    on IRIs depends on the folder of its front and data."""
+    return IRIS_DIR / front / data / f"{point}.pt"
+
+
 @dataclass(frozen=True)
 class IriSetJob:
-    """IRIs of ``front`` (trained on ``data``) at ``point``, made with ``settings``."""
+    """IRIs of ``front`` at ``point`` from the training images of ``data``, made with
+    ``settings``."""
 
     name: str
     front: str
     point: int
     data: str
     settings: IriSettings
+
+    @property
+    def path(self) -> Path:
+        return iris_path(self.front, self.data, self.point)
 
 
 def iri_set_job(params: dict, name: str) -> IriSetJob:
@@ -340,13 +392,29 @@ def iri_set_job(params: dict, name: str) -> IriSetJob:
     where = f"iri_sets.{name}"
     if entry.front not in (params.get("models") or {}):
         raise UserError(f"{where}.front: model {entry.front!r} is not under `models:`")
-    _check_points(params, where, entry.front, (entry.point,))
-    expected = f"{entry.front}-{entry.point}"
-    if name != expected:
-        raise UserError(f"{where}: an IRI set is named <front>-<point>; rename it {expected}")
+    _check_dataset(params, f"{where}.data", entry.data)
+    _check_points(params, f"{where}.point", entry.front, (entry.point,))
+    triple = (entry.front, entry.data, entry.point)
+    twins = [n for n, e in (params.get("iri_sets") or {}).items() if _iri_triple(e) == triple]
+    if len(twins) > 1:
+        raise UserError(
+            f"iri_sets {twins} are the same IRIs (front {entry.front}, data {entry.data}, "
+            f"point {entry.point}); keep one"
+        )
     settings = validated(IriSettings, params.get("iris") or {}, "iris")
-    data = params["models"][entry.front]["dataset"]
-    return IriSetJob(name, entry.front, entry.point, data, settings)
+    return IriSetJob(name, entry.front, entry.point, entry.data, settings)
+
+
+def _iri_triple(entry) -> tuple | None:
+    if not isinstance(entry, dict):
+        return None
+    return entry.get("front"), entry.get("data"), entry.get("point")
+
+
+def _check_dataset(params: dict, where: str, name: str) -> None:
+    datasets = set(params.get("datasets") or {}) | set(params.get("shortcuts") or {})
+    if name not in datasets:
+        raise UserError(f"{where}: {name!r} is under neither `datasets:` nor `shortcuts:`")
 
 
 def _check_models_and_data(params: dict, where: str, entry) -> None:
@@ -355,11 +423,7 @@ def _check_models_and_data(params: dict, where: str, entry) -> None:
         model = getattr(entry, role)
         if model not in models:
             raise UserError(f"{where}.{role}: model {model!r} is not under `models:`")
-    datasets = set(params.get("datasets") or {}) | set(params.get("shortcuts") or {})
-    if entry.data not in datasets:
-        raise UserError(
-            f"{where}.data: {entry.data!r} is under neither `datasets:` nor `shortcuts:`"
-        )
+    _check_dataset(params, f"{where}.data", entry.data)
 
 
 def _check_points(params: dict, where: str, model_id: str, points) -> None:
@@ -415,7 +479,9 @@ def stitch_recipe(params: dict, overrides=None, where: str = "stitch") -> Stitch
 @dataclass(frozen=True)
 class PanelJob:
     """A stitching panel: front/end model ids, stitch-training data, the (front point,
-    end point) pairs to stitch, and the modes."""
+    end point) pairs to stitch, and the modes. An IRI panel (``iris`` set: front point
+    -> the name of its IRI set) trains each stitch on the IRIs of its front point, made from
+    ``data``, which still gives the DM initialisation and the test splits."""
 
     name: str
     front: str
@@ -425,12 +491,24 @@ class PanelJob:
     modes: dict  # label -> {"objective", "weights", "soft", "recalibrate"}
     recipe: StitchRecipe
     adversarial: AdversarialTraining | None = None  # set: adversarial testbed panel
+    iris: dict[int, str] | None = None
+
+
+# the authors' stitching on IRIs: front and end in eval mode (their bn_running_stats: False)
+IRI_RECIPE = {"bn": "frozen"}
+
+
+def panel_section(params: dict, name: str) -> str:
+    """`iri_panels` if ``name`` is an IRI panel, else `panels`."""
+    return "iri_panels" if name in (params.get("iri_panels") or {}) else "panels"
 
 
 def panel_job(params: dict, name: str) -> PanelJob:
-    """The validated stitching panel ``panels.<name>`` with the shared `stitch:` recipe."""
-    where = f"panels.{name}"
-    entry = _entry(params, "panels", name, PanelEntry)
+    """The validated stitching panel ``panels.<name>`` or ``iri_panels.<name>`` with the
+    shared `stitch:` recipe (on IRIs: with IRI_RECIPE under the panel's own keys)."""
+    section = panel_section(params, name)
+    where = f"{section}.{name}"
+    entry = _entry(params, section, name, PanelEntry)
     _check_models_and_data(params, where, entry)
     if entry.points is not None:
         pairs = tuple((k, k) for k in entry.points)
@@ -440,13 +518,30 @@ def panel_job(params: dict, name: str) -> PanelJob:
         pairs = tuple((i, j) for i in entry.front_points for j in entry.end_points)
         _check_points(params, f"{where}.front_points", entry.front, entry.front_points)
         _check_points(params, f"{where}.end_points", entry.end, entry.end_points)
-    recipe = stitch_recipe(params, entry.stitch, f"{where}.stitch")
+    iris = None
+    overrides = entry.stitch
+    if section == "iri_panels":
+        iris = {i: _iri_set_name(params, where, entry, i) for i, _ in sorted(set(pairs))}
+        overrides = {**IRI_RECIPE, **entry.stitch}
+    recipe = stitch_recipe(params, overrides, f"{where}.stitch")
     end_points = model_points(params, entry.end)
     modes = _modes(where, entry.modes, [j for _, j in pairs], recipe.bn, end_points)
     if entry.adversarial is not None and params.get("robust_eval") is None:
         raise UserError(f"{where}.adversarial: adversarial panels need a `robust_eval:` section")
     return PanelJob(
-        name, entry.front, entry.end, entry.data, pairs, modes, recipe, entry.adversarial
+        name, entry.front, entry.end, entry.data, pairs, modes, recipe, entry.adversarial, iris
+    )
+
+
+def _iri_set_name(params: dict, where: str, entry: PanelEntry, point: int) -> str:
+    """The IRI set of the panel's front and data at ``point``."""
+    triple = (entry.front, entry.data, point)
+    for name, iri_set in (params.get("iri_sets") or {}).items():
+        if _iri_triple(iri_set) == triple:
+            return name
+    raise UserError(
+        f"{where}: no IRI set of front {entry.front} on {entry.data} at point {point}; "
+        f"add {{front: {entry.front}, data: {entry.data}, point: {point}}} under `iri_sets:`"
     )
 
 
@@ -500,9 +595,18 @@ def subset_job(params: dict, name: str) -> SubsetJob:
 
 # -- figures ------------------------------------------------------------------------
 def _check_names(params: dict, where: str, section_name: str, names) -> None:
-    unknown = sorted(set(names) - set(params.get(section_name) or {}))
+    known = set(params.get(section_name) or {})
+    sections = f"`{section_name}:`"
+    if section_name == "panels":
+        known |= set(params.get("iri_panels") or {})
+        sections = "`panels:` or `iri_panels:`"
+    unknown = sorted(set(names) - known)
     if unknown:
-        raise UserError(f"{where}: {unknown} are not under `{section_name}:`")
+        raise UserError(f"{where}: {unknown} are not under {sections}")
+
+
+def _panel_entry(params: dict, name: str) -> PanelEntry:
+    return _entry(params, panel_section(params, name), name, PanelEntry)
 
 
 @dataclass(frozen=True)
@@ -533,7 +637,7 @@ def grid_job(params: dict, name: str) -> GridJob:
     )
     _check_names(params, where, "panels", [p for row in cells for cell in row for p in cell])
     for cell in (cell for row in cells for cell in row if len(cell) > 1):
-        entries = [_entry(params, "panels", p, PanelEntry) for p in cell]
+        entries = [_panel_entry(params, p) for p in cell]
         labels = [label for e in entries for label in e.modes]
         if len({(e.front, e.end, e.data) for e in entries}) > 1 or len(set(labels)) < len(labels):
             raise UserError(
@@ -611,7 +715,7 @@ def cross_layer_figure_job(params: dict, name: str) -> CrossLayerFigureJob:
     entry = _entry(params, "cross_layer_figures", name, CrossLayerFigureEntry)
     _check_names(params, where, "panels", entry.rows.values())
     for panel in entry.rows.values():
-        if _entry(params, "panels", panel, PanelEntry).points is not None:
+        if _panel_entry(params, panel).points is not None:
             raise UserError(f"{where}: panel {panel!r} has points, not front_points and end_points")
     return CrossLayerFigureJob(name, entry.title, dict(entry.rows), _legend(entry.modes))
 
@@ -625,3 +729,43 @@ def shortcut_examples_job(params: dict, name: str) -> tuple[list[str], int]:
     if len(sources) != 1:
         raise UserError(f"{where}: settings must share one source dataset")
     return list(entry.settings), entry.per_row
+
+
+@dataclass(frozen=True)
+class AgreementFigureJob:
+    """v2's figure: ``columns`` maps a label to its (natural panel, IRI panel)."""
+
+    name: str
+    title: str
+    columns: dict[str, tuple[str, str]]
+    metric: str
+    modes: tuple[tuple[str, str | None], ...] | None
+
+
+def agreement_figure_job(params: dict, name: str) -> AgreementFigureJob:
+    """The validated figure ``agreement_figures.<name>``."""
+    where = f"agreement_figures.{name}"
+    entry = _entry(params, "agreement_figures", name, AgreementFigureEntry)
+    for label, (natural, iris) in entry.columns.items():
+        at = f"{where}.columns.{label}"
+        if natural not in (params.get("panels") or {}):
+            raise UserError(f"{at}: {natural!r} is not under `panels:` (give it first)")
+        if iris not in (params.get("iri_panels") or {}):
+            raise UserError(f"{at}: {iris!r} is not under `iri_panels:` (give it second)")
+        entries = [_panel_entry(params, p) for p in (natural, iris)]
+        if len({(e.front, e.end, e.data) for e in entries}) > 1:
+            raise UserError(f"{at}: {natural} and {iris} need the same front, end and data")
+    return AgreementFigureJob(
+        name, entry.title, dict(entry.columns), entry.metric, _legend(entry.modes)
+    )
+
+
+def iri_examples_job(params: dict, name: str) -> tuple[list[IriSetJob], int]:
+    """(IRI set jobs, images per row) of ``iri_examples.<name>``, in the order given."""
+    where = f"iri_examples.{name}"
+    entry = _entry(params, "iri_examples", name, IriExamplesEntry)
+    _check_names(params, where, "iri_sets", entry.sets)
+    jobs = [iri_set_job(params, s) for s in entry.sets]
+    if len({(j.front, j.data) for j in jobs}) != 1:
+        raise UserError(f"{where}: the sets must share one front and one data")
+    return jobs, entry.per_row

@@ -271,34 +271,41 @@ def class_subset_figure(series: dict[str, dict], title: str):
     return fig
 
 
+def image_grid(rows: list[tuple[str, object]], titles: list[str]):
+    """Images in a grid: one row per (label, uint8 (N, C, H, W) images), the first
+    ``len(titles)`` images of each, column c titled ``titles[c]``."""
+    _style()
+    per_row = len(titles)
+    fig, axes = plt.subplots(
+        len(rows),
+        per_row,
+        figsize=(1.1 * per_row + 1.6, 1.15 * len(rows)),
+        squeeze=False,
+        layout="constrained",
+    )
+    for r, (label, images) in enumerate(rows):
+        for c in range(per_row):
+            ax = axes[r][c]
+            image = images[c].permute(1, 2, 0).squeeze(-1).numpy()
+            ax.imshow(image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(titles[c], fontsize="x-small")
+            if c == 0:
+                ax.set_ylabel(label, fontsize="x-small", rotation=0, ha="right", va="center")
+    return fig
+
+
 def shortcut_examples(clean, stamped: dict, class_names: list[str], per_row: int):
     """The paper's Fig. 7 / 12: the clean images on top, then one row per shortcut
     setting, showing the first test image of each of the first ``per_row`` classes;
     ``clean`` is (images, labels) and ``stamped`` maps setting names to the images with
     their shortcut (same order)."""
-    _style()
     images, labels = clean
-    fig, axes = plt.subplots(
-        len(stamped) + 1,
-        per_row,
-        figsize=(1.1 * per_row + 1.6, 1.15 * (len(stamped) + 1)),
-        squeeze=False,
-        layout="constrained",
-    )
-    rows = [("clean", images), *stamped.items()]
-    for r, (label, row_images) in enumerate(rows):
-        for c in range(per_row):
-            ax = axes[r][c]
-            index = int((labels == c).nonzero()[0])
-            image = row_images[index].permute(1, 2, 0).squeeze(-1).numpy()
-            ax.imshow(image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if r == 0:
-                ax.set_title(class_names[c], fontsize="x-small")
-            if c == 0:
-                ax.set_ylabel(label, fontsize="x-small", rotation=0, ha="right", va="center")
-    return fig
+    shown = [int((labels == c).nonzero()[0]) for c in range(per_row)]
+    rows = [("clean", images[shown])] + [(name, row[shown]) for name, row in stamped.items()]
+    return image_grid(rows, class_names[:per_row])
 
 
 def _heatmap(ax, panel: dict, mode: str, points: list[int], legend: str | None = None) -> None:
@@ -406,3 +413,101 @@ def similarity_plot(configs: dict[str, list[dict]], title: str):
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     _suptitle(fig, title)
     return fig
+
+
+# v2's figures: the training data of a stitch by colour, its mode by marker and line
+DATA_COLORS = {"natural": "#1f77b4", "iris": "#26601e"}
+DATA_LABELS = {"natural": "natural images", "iris": "IRIs"}
+MODE_LINESTYLES = {"dm": ":", "hint": ":", "slm": "--", "tlm": "-", "fula": "-."}
+METRIC_LABELS = {
+    "agreement_prob": "agreement probability (%)",
+    "agreement_ratio": "agreement ratio (%)",
+    "hard_kappa": "hard error consistency (%)",
+    "soft_kappa": "soft error consistency (%)",
+}
+
+
+def agreement_plot(ax, natural: dict, iris: dict, metric: str, modes=None) -> None:
+    """One column of v2's figures: ``metric`` of each stitch with the end model on the
+    clean test split against stitching point, stitches fitted on natural images in one
+    colour and on IRIs in another; x = 0 is the end model (with itself: 100%) and
+    x = n + 1 the front model (with the end), as in the authors' figures."""
+    last = natural.get("end_points", 9) + 1
+    for panel in (natural, iris):
+        same_point = [r for r in panel["results"] if r["front_point"] == r["end_point"]]
+        for mode, _ in drawn_modes(same_point, modes):
+            rows = sorted(
+                (r for r in same_point if r["mode"] == mode), key=lambda r: r["front_point"]
+            )
+            base = mode.split("-")[0]
+            ax.plot(
+                [r["front_point"] for r in rows],
+                [100 * r["agreement"]["clean"][metric] for r in rows],
+                marker=MODE_MARKERS.get(base, "o"),
+                markersize=6,
+                markerfacecolor="none",
+                linestyle=MODE_LINESTYLES.get(base, "-"),
+                color=DATA_COLORS[panel.get("train_on", "natural")],
+            )
+    front = natural.get("front_agreement")
+    anchors = [(0, 100.0)] + ([(last, 100 * front[metric])] if front else [])
+    xs, ys = zip(*anchors, strict=True)
+    ax.plot(xs, ys, linestyle="none", marker="X", markersize=9, color="black", zorder=5)
+    ax.set_xticks(range(0, last + 1))
+    ax.set_xticklabels(["end"] + [str(k) for k in range(1, last)] + ["front"])
+    ax.set_xlim(-0.3, last + 0.3)
+    ax.set_ylim(0 if metric.startswith("agreement") else -100, 102)
+    ax.set_xlabel("stitching point")
+
+
+def agreement_figure(columns: dict[str, tuple[dict, dict]], title: str, metric: str, modes=None):
+    """v2's Figs. (information, backdoor, adversarial stitching): one column per label,
+    each a (natural panel, IRI panel) pair drawn by agreement_plot; one legend for the
+    training data (colours) and one for the modes (markers and lines)."""
+    from matplotlib.lines import Line2D
+
+    _style()
+    fig, axes = plt.subplots(
+        1,
+        len(columns),
+        figsize=(4.2 * len(columns), 4.1),
+        squeeze=False,
+        sharey=True,
+        layout="constrained",
+    )
+    for ax, (label, (natural, iris)) in zip(axes[0], columns.items(), strict=True):
+        agreement_plot(ax, natural, iris, metric, modes)
+        ax.set_title(label, fontsize="medium")
+        ax.tick_params(axis="x", labelsize="x-small")
+    axes[0][0].set_ylabel(METRIC_LABELS.get(metric, metric))
+    first = next(iter(columns.values()))[0]["results"]
+    handles = [
+        Line2D([], [], color=color, lw=4, label=f"trained on {DATA_LABELS[data]}")
+        for data, color in DATA_COLORS.items()
+    ]
+    for mode, legend_label in drawn_modes(first, modes):
+        base = mode.split("-")[0]
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color="black",
+                marker=MODE_MARKERS.get(base, "o"),
+                markerfacecolor="none",
+                linestyle=MODE_LINESTYLES.get(base, "-"),
+                label=legend_label or MODE_LABELS.get(mode, mode),
+            )
+        )
+    handles.append(
+        Line2D([], [], color="black", marker="X", linestyle="none", label="end / front model")
+    )
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+    _suptitle(fig, title)
+    return fig
+
+
+def iri_examples(sources, rows: dict[str, object], titles: list[str]):
+    """Source images on top (titled ``titles``), then one row per stitching point with
+    their IRIs there (uint8 (N, C, H, W) tensors, same order): what the front keeps of
+    an image at each depth."""
+    return image_grid([("source", sources), *rows.items()], titles)

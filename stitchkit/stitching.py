@@ -115,7 +115,14 @@ def _data_digest(data: PreparedDataset) -> str:
 class PanelTrainer:
     """Fits every stitch of a panel on one shared, seeded stream of batches, optionally
     under ``adversarial`` training, and scores it (robust accuracy too given ``robust``),
-    in ``precision``."""
+    in ``precision``.
+
+    Given ``iris`` (front point -> its IRI set, stitchkit.iris), a stitch trains on the
+    IRIs of its front point instead of ``data``'s training images: no augmentation, no
+    markers stamped (IRIs keep what the front saw of them), targets from the end model
+    on the same IRIs, TLM on the source images' labels. The stream draws source images:
+    every point's batch holds the IRIs of the same sources. ``data`` still gives the DM
+    initialisation and every test split."""
 
     def __init__(
         self,
@@ -128,6 +135,7 @@ class PanelTrainer:
         adversarial: AdversarialTraining | None = None,
         robust: RobustEvaluation | None = None,
         precision: Precision = FP32,
+        iris: dict[int, PreparedDataset] | None = None,
     ):
         check_compatible(front, end, data)
         self.front, self.end = (precision.prepare(model.to(device)) for model in (front, end))
@@ -146,6 +154,7 @@ class PanelTrainer:
             raise UserError("recalibrating DM's BatchNorm statistics needs stitch.bn: train")
         self.front_points = sorted({s.front_point for s in self.specs})
         self.trained = [s for s in self.specs if s.trained]
+        self.iris = _checked_iris(iris, self.front_points, data)
         self._test_splits = {}
 
     # -- DM initialisation ------------------------------------------------------------
@@ -289,17 +298,23 @@ class PanelTrainer:
         images, labels = shortcuts.evaluation_split(self.data, "clean")
         return robust_accuracy(model, images, labels, self.robust, self.device)
 
-    @torch.no_grad()
     def model_accuracy(self, model: Stitchable, split: str = "clean") -> float:
+        return self.model_scores(model, split)["accuracy"]
+
+    @torch.no_grad()
+    def model_scores(self, model: Stitchable, split: str = "clean") -> dict:
+        """A whole model's accuracy on a test split and its agreement with the end model
+        (the anchors of v2's figures: the end with itself, the front with the end)."""
         images, labels = self.evaluation_split(split)
         model.eval()
-        correct, size = 0, self.recipe.eval_batch_size
+        self.end.eval()
+        tally, size = AgreementTally(), self.recipe.eval_batch_size
         for start in range(0, len(labels), size):
             x = self.precision.images(to_unit_float(images[start : start + size].to(self.device)))
             y = labels[start : start + size].to(self.device)
             with self.precision.autocast():
-                correct += (model(x).argmax(1) == y).sum().item()
-        return correct / len(labels)
+                tally.add(model(x), self.end(x), y)
+        return tally.scores()
 
     # -- training ---------------------------------------------------------------------
     def fit(self, checkpoint_path: Path | None = None, progress: bool = True) -> list[StitchResult]:
@@ -332,6 +347,7 @@ class PanelTrainer:
             _model_digest(self.front),
             _model_digest(self.end),
             _data_digest(self.data),
+            {k: _data_digest(d) for k, d in sorted((self.iris or {}).items())},
             asdict(self.adversarial) if self.adversarial else None,
             self.precision.name,
         )
@@ -397,9 +413,15 @@ class PanelTrainer:
 
         stacks = self._stacks(stitches)
         stacked = {id(s) for stack in stacks for s in stack.stitches}
-        keep = _subset(len(data.train_labels), r.train_samples, 0)
-        images, labels = data.train_images[keep].to(self.device), data.train_labels[keep]
-        carries = None if self.shortcut is None else self.shortcut.train_mask[keep]
+        sources = data if self.iris is None else next(iter(self.iris.values()))
+        keep = _subset(len(sources.train_labels), r.train_samples, 0)
+        labels, carries = sources.train_labels[keep], None
+        if self.iris is None:
+            images = data.train_images[keep].to(self.device)
+            if self.shortcut is not None:
+                carries = self.shortcut.train_mask[keep]
+        else:
+            images = {k: d.train_images[keep].to(self.device) for k, d in self.iris.items()}
         steps = len(labels) // r.batch_size
         if steps == 0:
             raise UserError(f"stitch.batch_size {r.batch_size} exceeds the {len(labels)} images")
@@ -416,12 +438,17 @@ class PanelTrainer:
             for step in range(steps):
                 lr = step_lr(r.lr, r.lr_drops, epoch * steps + step, steps)
                 idx = order[step * r.batch_size : (step + 1) * r.batch_size]
-                x, y = self.batch(images, labels, carries, idx, generator)
-                with self.precision.autocast():  # backward ops keep their forward dtypes
-                    shared = None if self.mixed_batches else self._shared_pass(x, reference_bn)
-                    losses = self._stack_steps(stacks, x, y, shared, reference_bn, lr)
-                    for stitch in stitches:
-                        if id(stitch) not in stacked:
+                losses = {}
+                for points, x, y in self._batches(images, labels, carries, idx, generator):
+                    with self.precision.autocast():  # backward ops keep their forward dtypes
+                        shared = None
+                        if not self.mixed_batches:
+                            shared = self._shared_pass(x, reference_bn, points)
+                        group = [stack for stack in stacks if stack.front_point in points]
+                        losses |= self._stack_steps(group, x, y, shared, reference_bn, lr)
+                        for stitch in stitches:
+                            if id(stitch) in stacked or stitch["spec"].front_point not in points:
+                                continue
                             terms = self._terms(stitch, x, y, shared, reference_bn)
                             losses[id(stitch)] = self._step(stitch, terms, y, lr)
                 for n, stitch in enumerate(stitches):
@@ -503,6 +530,18 @@ class PanelTrainer:
         hints = reference.hint_terms[end_point - self._first_end_point :]
         return ReferencePass(hints, reference.logits)
 
+    def _batches(self, images, labels, carries, idx, generator) -> list[tuple]:
+        """(front points, x, y) for training batch ``idx``: on natural data one batch for
+        every point (see batch); on IRIs, per front point the IRIs of the batch's
+        sources at that point, as they are."""
+        if self.iris is None:
+            return [(self.front_points, *self.batch(images, labels, carries, idx, generator))]
+        y = labels[idx].to(self.device)
+        return [
+            ([k], self.precision.images(to_unit_float(images[k][idx.to(self.device)])), y)
+            for k in self.front_points
+        ]
+
     def batch(self, images, labels, carries, idx, generator) -> tuple:
         """Training batch ``idx`` as (x in [0, 1], labels) on the device: augmented, then
         stamped with its shortcut markers (where ``carries``), so no marker is cropped,
@@ -529,12 +568,12 @@ class PanelTrainer:
         return ReferencePass([acts[k] for k in sorted(acts)], logits)
 
     @torch.no_grad()
-    def _shared_pass(self, x, reference_bn) -> tuple[ReferencePass, dict]:
-        """The reference pass and the front's activations at every front point, shared
-        by all stitches; the front's own statistics follow these batches."""
+    def _shared_pass(self, x, reference_bn, points) -> tuple[ReferencePass, dict]:
+        """The reference pass and the front's activations at ``points``, shared by the
+        stitches from them; the front's own statistics follow these batches."""
         reference = self._reference(x, reference_bn)
         bn_state.set_bn_mode(self.front, self.recipe.bn)
-        front_acts = self.front.activations(x, self.front_points)
+        front_acts = self.front.activations(x, points)
         self.front.eval()
         return reference, front_acts
 
@@ -625,6 +664,25 @@ class PanelTrainer:
         return min(s.end_point for s in self.trained)
 
 
+def _checked_iris(iris, front_points, data: PreparedDataset):
+    """``iris`` (front point -> IRI set) checked against the panel: one set per front
+    point, images of the data's shape, and the same source labels in every set."""
+    if iris is None:
+        return None
+    missing = sorted(set(front_points) - set(iris))
+    if missing:
+        raise UserError(f"no IRI set for front point(s) {missing}; generate their IRIs first")
+    sets = [iris[k] for k in front_points]
+    if any(tuple(d.image_shape) != tuple(data.image_shape) for d in sets):
+        raise UserError("IRIs must have the stitching data's image shape; remake them from it")
+    if any(not torch.equal(d.train_labels, sets[0].train_labels) for d in sets):
+        raise UserError(
+            "the IRI sets of a panel must share their source images (the same `iris:` "
+            "settings); remake them with one setting"
+        )
+    return {k: iris[k] for k in front_points}
+
+
 def _fitted(stitch: dict) -> FittedStitch:
     return FittedStitch(stitch["spec"], stitch["layer"], stitch["end_bn"], stitch["front_bn"])
 
@@ -681,16 +739,26 @@ def stitch(
     adversarial: AdversarialTraining | None = None,
     robust: RobustEvaluation | None = None,
     precision: Precision = FP32,
+    iris: PreparedDataset | None = None,
 ) -> StitchResult:
-    """Fit one stitch f_{<=i} -> T -> g_{>j} with ``mode`` on ``data``, optionally under
-    ``adversarial`` training and with ``robust`` accuracy, in ``precision``; see
-    StitchResult.
+    """Fit one stitch f_{<=i} -> T -> g_{>j} with ``mode`` on ``data`` (on ``iris``, the
+    front's IRIs at i, if given: see PanelTrainer), optionally under ``adversarial``
+    training and with ``robust`` accuracy, in ``precision``; see StitchResult.
 
     ``front`` and ``end`` are not modified (their BatchNorm statistics are copied).
     """
     front, end = copy.deepcopy(front), copy.deepcopy(end)
     spec = make_spec(mode, front_point, end_point, end, weights=weights)
     trainer = PanelTrainer(
-        front, end, data, [spec], recipe, torch.device(device), adversarial, robust, precision
+        front,
+        end,
+        data,
+        [spec],
+        recipe,
+        torch.device(device),
+        adversarial,
+        robust,
+        precision,
+        None if iris is None else {front_point: iris},
     )
     return trainer.fit(progress=progress)[0]

@@ -2,7 +2,9 @@
 
 SGD with Nesterov momentum (the authors' code), learning rate x0.1 at given epochs
 (the authors: 66 and 133 of 200), random crop with zero padding and horizontal flip
-done on the device. Robust models add adversarial training (attacks.py): by default a
+done on the device. On a shortcut dataset (shortcuts.py) every carrying training image
+shows its class's marker, stamped after augmentation: a biased model (v2's cross-bias
+front). Robust models add adversarial training (attacks.py): by default a
 share alpha of each batch is replaced by PGD examples crafted with the model in eval
 mode. Data order, augmentation and attacked samples come from one seeded CPU
 generator, so a seed fixes the run (bitwise on CPU), and a run resumed from a
@@ -20,6 +22,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from tqdm import tqdm
 
+from stitchkit import shortcuts
 from stitchkit.attacks import AdversarialTraining
 from stitchkit.augment import crop_and_flip, to_unit_float
 from stitchkit.evaluation import accuracy
@@ -68,13 +71,13 @@ class TrainResult:
     resumed_from_epoch: int
 
 
-def training_subset(data: PreparedDataset, samples: int | None):
-    """The first ``samples`` of a fixed permutation of the training split (all if None)."""
+def training_subset(data: PreparedDataset, samples: int | None) -> torch.Tensor:
+    """Indices of the first ``samples`` of a fixed permutation of the training split
+    (all if None), in increasing order."""
     if samples is None or samples >= len(data.train_labels):
-        return data.train_images, data.train_labels
+        return torch.arange(len(data.train_labels))
     order = torch.randperm(len(data.train_labels), generator=torch.Generator().manual_seed(0))
-    keep = order[:samples].sort().values
-    return data.train_images[keep], data.train_labels[keep]
+    return order[:samples].sort().values
 
 
 def training_loss(model, x, y, adversarial: AdversarialTraining | None, generator):
@@ -173,8 +176,10 @@ def train_model(
     for record in history:
         on_epoch(record)
 
-    images, labels = training_subset(data, recipe.train_samples)
-    images, labels = images.to(device), labels.to(device)
+    keep = training_subset(data, recipe.train_samples)
+    images, labels = data.train_images[keep].to(device), data.train_labels[keep].to(device)
+    shortcut = shortcuts.shortcut_of(data)
+    carries = None if shortcut is None else shortcut.train_mask[keep].to(device)
     steps = len(labels) // recipe.batch_size
     bar = tqdm(total=recipe.epochs * steps, initial=start * steps, desc="train", unit="batch")
     for epoch in range(start, recipe.epochs):
@@ -185,9 +190,10 @@ def train_model(
             for group in optimizer.param_groups:
                 group["lr"] = lr
             idx = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
-            x = to_unit_float(
-                crop_and_flip(images[idx], recipe.crop_padding, recipe.hflip, generator)
-            )
+            batch = crop_and_flip(images[idx], recipe.crop_padding, recipe.hflip, generator)
+            if shortcut is not None:  # markers after augmentation, as in stitch training
+                batch = shortcut.stamp(batch, labels[idx], generator, carry=carries[idx])
+            x = to_unit_float(batch)
             with precision.autocast():
                 logits, loss = training_loss(
                     model, precision.images(x), labels[idx], recipe.adversarial, generator

@@ -28,7 +28,10 @@ def with_model(**entry) -> dict:
     "params, pattern",
     [
         (with_model(arch="vgg11"), r"models\.tiny\.arch: input should be 'resnet18', "),
-        (with_model(dataset="mnist"), r"models\.tiny\.dataset: 'mnist' is not under `datasets:`"),
+        (
+            with_model(dataset="mnist"),
+            r"models\.tiny\.dataset: 'mnist' is under neither `datasets:` nor `shortcuts:`",
+        ),
         (tiny_params(epochs=0), r"train\.epochs: input should be greater than 0, got 0"),
         (tiny_params(epochs=-5), r"train\.epochs: input should be greater than 0, got -5"),
         (with_model(width=0), r"models\.tiny\.width: input should be greater than 0"),

@@ -1,5 +1,7 @@
-"""IRIs (the paper's v2): they match their source's activation, resume and reproduce."""
+"""IRIs (the paper's v2): they match their source's activation, resume and reproduce;
+stitches trained on them (iri_panels) keep a model's agreement with itself."""
 
+import copy
 import json
 
 import pytest
@@ -10,9 +12,13 @@ from conftest import run_stage
 from stitchkit.augment import to_unit_float
 from stitchkit.checkpoints import load_model
 from stitchkit.datasets import prepare_digits
+from stitchkit.errors import UserError
 from stitchkit.iris import IriProgress, IriSettings, generate, hint_residuals, source_images
 from stitchkit.models import ModelSpec
+from stitchkit.objectives import MODES
 from stitchkit.prepared import PreparedDataset
+from stitchkit.stitch_recipe import StitchRecipe, make_spec
+from stitchkit.stitching import PanelTrainer
 from stitchkit.training import Recipe, train_model
 
 CPU = torch.device("cpu")
@@ -28,9 +34,14 @@ def digits() -> PreparedDataset:
 def model(digits, tmp_path_factory):
     mean, std = digits.channel_stats()
     recipe = Recipe(
-        epochs=2, batch_size=64, lr=0.03, lr_drops=(), crop_padding=0, hflip=False,
-        train_samples=512,
-    )  # fmt: skip
+        epochs=3,
+        batch_size=64,
+        lr=0.03,
+        lr_drops=(2,),
+        crop_padding=0,
+        hflip=False,
+        train_samples=1024,
+    )  # fmt: skip (about 98% test accuracy)
     ckpt = tmp_path_factory.mktemp("ckpt") / "unused.pt"
     spec = ModelSpec("resnet18", 10, 1, 8, mean, std)
     return train_model(spec, recipe, 0, digits, CPU, ckpt).model.eval()
@@ -95,11 +106,11 @@ def test_noise_and_sources_do_not_depend_on_the_batching():
 def test_iris_stage_writes_a_prepared_dataset_and_its_residuals(stitch_workdir):
     workdir, params = stitch_workdir
     params["iris"] = {"steps": 10, "step_size": "10/255", "samples": 40, "batch_size": 16}
-    params["iri_sets"] = {"a-2": {"front": "a", "point": 2}}
+    params["iri_sets"] = {"a-2": {"front": "a", "data": "digits", "point": 2}}
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
     done = run_stage("iris", "a-2", cwd=workdir)
     assert done.returncode == 0, done.stderr
-    iris = PreparedDataset.load(workdir / "data/iris/a-2.pt")
+    iris = PreparedDataset.load(workdir / "data/iris/a/digits/2.pt")
     digits = PreparedDataset.load(workdir / "data/prepared/digits.pt")
     keep = IriSettings(samples=40).source_indices(len(digits.train_labels))
     assert iris.train_images.shape == (40, 1, 32, 32) and iris.train_images.dtype == torch.uint8
@@ -117,10 +128,106 @@ def test_iris_stage_writes_a_prepared_dataset_and_its_residuals(stitch_workdir):
     assert not (workdir / "checkpoints/iris-a-2.pt").exists()
 
 
-def test_an_iri_set_named_otherwise_than_front_and_point_is_refused(stitch_workdir):
+def test_two_iri_sets_of_the_same_front_data_and_point_are_refused(stitch_workdir):
     workdir, params = stitch_workdir
-    params["iri_sets"] = {"a-at-2": {"front": "a", "point": 2}}
+    same = {"front": "a", "data": "digits", "point": 2}
+    params["iri_sets"] = {"a-2": same, "again": same}
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
-    done = run_stage("iris", "a-at-2", cwd=workdir)
-    assert done.returncode != 0
-    assert "iri_sets.a-at-2: an IRI set is named <front>-<point>; rename it a-2" in done.stderr
+    done = run_stage("iris", "a-2", cwd=workdir)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert (
+        "iri_sets ['a-2', 'again'] are the same IRIs (front a, data digits, point 2); keep one"
+        in done.stderr
+    )
+
+
+# -- stitching on IRIs ------------------------------------------------------------------
+IRI_RECIPE = StitchRecipe(
+    epochs=2, batch_size=16, lr_drops=(), crop_padding=0, hflip=False, bn="frozen",
+    eval_samples=300,
+)  # fmt: skip
+
+
+def iri_sets(model, digits, points) -> dict[int, PreparedDataset]:
+    images = sources(digits)
+    labels = digits.train_labels[FAST.source_indices(len(digits.train_labels))]
+    return {
+        k: PreparedDataset(
+            torch.cat(generate(model, k, images, FAST, CPU).images),
+            labels,
+            digits.test_images,
+            digits.test_labels,
+            digits.class_names,
+            digits.class_ids,
+        )
+        for k in points
+    }
+
+
+def test_self_stitching_on_iris_keeps_agreement_at_every_point(model, digits):
+    points = (1, 5, 9)
+    specs = [make_spec(mode, k, k, model) for mode in MODES for k in points]
+    end = copy.deepcopy(model)
+    trainer = PanelTrainer(
+        model, end, digits, specs, IRI_RECIPE, CPU, iris=iri_sets(model, digits, points)
+    )
+    for result in trainer.fit(progress=False):
+        agreement = result.agreement["clean"]["agreement_prob"]
+        assert agreement >= 0.95, (result.spec.key, agreement)
+        assert result.test_accuracy == pytest.approx(trainer.model_accuracy(end), abs=0.05)
+
+
+def test_iri_sets_of_other_source_images_are_refused(model, digits):
+    sets = iri_sets(model, digits, (1, 5))
+    sets[5].train_labels = sets[5].train_labels.roll(1)
+    specs = [make_spec("hint", k, k, model) for k in (1, 5)]
+    with pytest.raises(UserError, match="must share their source images"):
+        PanelTrainer(model, model, digits, specs, IRI_RECIPE, CPU, iris=sets)
+    with pytest.raises(UserError, match=r"no IRI set for front point\(s\) \[5\]"):
+        PanelTrainer(model, model, digits, specs, IRI_RECIPE, CPU, iris={1: sets[1]})
+
+
+def test_the_stitch_stage_trains_an_iri_panel_on_the_front_points_iris(stitch_workdir):
+    workdir, params = stitch_workdir
+    params["iris"] = {"steps": 5, "step_size": "10/255", "samples": 40, "batch_size": 40}
+    params["iri_sets"] = {f"a-{k}": {"front": "a", "data": "digits", "point": k} for k in (2, 6)}
+    panel = {"front": "a", "end": "b", "data": "digits", "points": [2, 6]}
+    params["iri_panels"] = {"ab-iris": {**panel, "stitch": {"batch_size": 16}}}
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    for name in params["iri_sets"]:
+        assert run_stage("iris", name, cwd=workdir).returncode == 0
+    done = run_stage("stitch", "ab-iris", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((workdir / "reports/stitch/ab-iris.json").read_text())
+    assert report["train_on"] == "iris" and report["iri_sets"] == {"2": "a-2", "6": "a-6"}
+    assert report["bn_policy"] == "frozen"  # the authors' eval mode on IRIs
+    assert set(report["front_agreement"]) == {
+        "agreement_prob", "agreement_ratio", "hard_kappa", "soft_kappa"
+    }  # fmt: skip
+    assert len(report["results"]) == 2 * len(MODES)
+    assert (workdir / "stitches/ab-iris.pt").exists()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            {"iri_panels": {"ab": {"front": "a", "end": "b", "data": "digits", "points": [2]}}},
+            "panels ['ab'] are under both `panels:` and `iri_panels:`; rename one",
+        ),
+        (
+            {"iri_panels": {"x": {"front": "a", "end": "b", "data": "digits", "points": [3]}}},
+            "iri_panels.x: no IRI set of front a on digits at point 3; add "
+            "{front: a, data: digits, point: 3} under `iri_sets:`",
+        ),
+    ],
+)
+def test_an_iri_panel_without_its_iris_or_with_a_taken_name_is_refused(
+    stitch_workdir, change, message
+):
+    workdir, params = stitch_workdir
+    params["iri_sets"] = {"a-2": {"front": "a", "data": "digits", "point": 2}}
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params | change))
+    done = run_stage("stitch", next(iter(change["iri_panels"])), cwd=workdir)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert message in done.stderr

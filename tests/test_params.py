@@ -14,8 +14,10 @@ from conftest import run_stage, write_params
 from stitchkit.attacks import AdversarialTraining
 from stitchkit.compute import ComputeSettings
 from stitchkit.config import (
+    AgreementFigureEntry,
     CrossLayerFigureEntry,
     GridEntry,
+    IriExamplesEntry,
     IriSetEntry,
     ModeEntry,
     ModelEntry,
@@ -48,6 +50,9 @@ ENTRY_CLASSES = {
     "subset_figures": SubsetFigureEntry,
     "cross_layer_figures": CrossLayerFigureEntry,
     "iri_sets": IriSetEntry,
+    "iri_panels": PanelEntry,
+    "agreement_figures": AgreementFigureEntry,
+    "iri_examples": IriExamplesEntry,
 }
 FLAT_SECTIONS = {
     "compute": ComputeSettings,

@@ -12,8 +12,10 @@ from dvc.utils.hydra import compose_and_dump
 from conftest import REPO
 from stitchkit.attacks import AdversarialTraining
 from stitchkit.config import (
+    agreement_figure_job,
     check_params,
     cross_layer_figure_job,
+    dataset_stage,
     grid_job,
     panel_job,
     robust_evaluation,
@@ -109,7 +111,9 @@ def test_paper_suite_trains_the_eighteen_models_of_table_1(tmp_path):
         for robust in ("", "-robust")
     }
     v2 = {f"cifar10_{seed}-{arch}" for seed in (0, 1) for arch in ("vgg16_bn", "vit_tiny")}
-    assert set(params["models"]) == expected | v2
+    biased = training_job(params, "cifar10-pixels_0-resnet18")  # v2's cross-bias front
+    assert biased.dataset == "cifar10-pixels" and biased.recipe.lr == 0.1
+    assert set(params["models"]) == expected | v2 | {biased.model_id}
     for job in (training_job(params, m) for m in v2):  # the authors' low-resolution baselines
         assert job.recipe.lr == 0.01 and job.recipe.epochs == 200 and job.depth is None
         assert job.width == {"vgg16_bn": 64, "vit_tiny": 192}[job.arch]
@@ -153,6 +157,20 @@ def test_paper_suite_stitches_with_the_authors_recipe_and_each_stitch_once(tmp_p
     assert not clean, f"{clean} duplicate alpha = 0 adversarial panels"
 
 
+@pytest.mark.parametrize("suite", ["paper", "quick"])
+def test_information_stitching_pairs_each_iri_panel_with_its_natural_twin(tmp_path, suite):
+    params = composed(tmp_path, suite)
+    jobs = [panel_job(params, name) for name in params["iri_panels"]]
+    assert jobs and all(job.recipe.bn == "frozen" for job in jobs)  # the authors' eval mode
+    assert all(set(job.iris) == {i for i, _ in job.pairs} for job in jobs)
+    figure = agreement_figure_job(params, "v2-information-resnet18")
+    assert list(figure.columns) == ["identical", "cross-seed", "cross-bias"]
+    for natural, iris in figure.columns.values():
+        natural, iris = panel_job(params, natural), panel_job(params, iris)
+        assert natural.iris is None and natural.pairs == iris.pairs
+        assert {m["objective"] for m in iris.modes.values()} >= {"hint", "slm", "tlm", "fula"}
+
+
 def test_dvc_dag_is_prepare_then_train():
     dvc = str(Path(sys.executable).parent / "dvc")
     env = dict(os.environ, PYTHONPATH=str(REPO))
@@ -161,4 +179,7 @@ def test_dvc_dag_is_prepare_then_train():
     ).stdout
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     for model_id, entry in params["models"].items():
-        assert f'"prepare@{entry["dataset"]}" -> "train@{model_id}"' in dot
+        assert f'"{dataset_stage(params, entry["dataset"])}" -> "train@{model_id}"' in dot
+    for panel in params["iri_panels"]:  # through the folder of the front's IRIs
+        for name in panel_job(params, panel).iris.values():
+            assert f'"iris@{name}" -> "iri-stitch@{panel}"' in dot

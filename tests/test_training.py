@@ -167,3 +167,18 @@ def test_a_resumed_training_replays_the_dropout_masks_bitwise(tmp_path):
         whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
     ):
         assert torch.equal(a, b), name
+
+
+def test_a_model_trained_on_a_shortcut_setting_learns_its_markers(workdir):
+    params = tiny_params()
+    params["shortcuts"] = {"digits-aruco": {"source": "digits", "kind": "combination",
+                                            "pattern": "aruco", "size": 8}}  # fmt: skip
+    params["models"]["biased"] = {**params["models"]["tiny"], "dataset": "digits-aruco"}
+    write_params(workdir, params)
+    assert run_stage("shortcut", "digits-aruco", cwd=workdir).returncode == 0
+    done = run_stage("train", "biased", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((workdir / "reports/metrics/biased.json").read_text())
+    assert metrics["dataset"] == "digits-aruco"
+    # on test images carrying their class's marker it does better than on clean ones
+    assert metrics["shortcut_test_accuracy"] > metrics["test_accuracy"] + 0.1, metrics
