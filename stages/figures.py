@@ -9,6 +9,7 @@ before it draws anything. Output stems are under reports/figures/:
   <subset figure>      class-subset series side by side (Figs. 9, 25-27)
   <cross-layer figure> cross-layer heatmaps, rows settings, columns modes (Figs. 10, 11)
   <agreement figure>   v2's agreement with the end model, natural data against IRIs
+  <CKA figure>         v2's CKA and FuLA agreement, on natural images and on IRIs
   <IRI examples>       source images and their IRIs by depth
   panels/<panel>       one panel's stitching plot or cross-layer heatmaps
 """
@@ -22,6 +23,7 @@ from stages.reports import panel_report, read_report, series_report
 from stitchkit import plotting
 from stitchkit.config import (
     agreement_figure_job,
+    cka_figure_job,
     cross_layer_figure_job,
     grid_job,
     iri_examples_job,
@@ -95,8 +97,18 @@ def agreement_figure(params: dict, name: str) -> FigureJob:
         label: (panel_report(natural), panel_report(iris))
         for label, (natural, iris) in job.columns.items()
     }
-    draw = partial(plotting.agreement_figure, columns, job.title, job.metric, job.modes)
+    draw = partial(plotting.agreement_figure, columns, job.title, job.metric, job.modes, job.excess)
     return FigureJob(FIGURES / name, draw)
+
+
+def cka_figure(params: dict, name: str) -> FigureJob:
+    job = cka_figure_job(params, name)
+    cka = read_report(Path("reports/cka") / f"{name}.json", f"cka@{name}")["columns"]
+    columns = {
+        label: (panel_report(natural.name), panel_report(iris.name), cka[label])
+        for label, (natural, iris) in job.columns.items()
+    }
+    return FigureJob(FIGURES / name, partial(plotting.cka_figure, columns, job.title, job.mode))
 
 
 def iri_examples_figure(params: dict, name: str) -> FigureJob:
@@ -132,6 +144,7 @@ BUILDERS = {
     "subset_figures": subset_figure,
     "cross_layer_figures": cross_layer_figure,
     "agreement_figures": agreement_figure,
+    "cka_figures": cka_figure,
     "iri_examples": iri_examples_figure,
 }
 

@@ -105,7 +105,11 @@ def main(argv: list[str]) -> None:
             "end": job.end,
             "data": job.data,
             "train_on": "natural" if job.iris is None else "iris",
-            "iri_sets": job.iris,
+            # the IRIs per front point, by path: a panel's stage depends on its front's
+            # IRI folder, not on the set names (adding a set reruns no panel)
+            "iri_data": None
+            if job.iris is None
+            else {k: str(iri_set_job(params, n).path) for k, n in job.iris.items()},
             "front_points": front.num_points,
             "end_points": end.num_points,
             "front_accuracy": front_accuracy,

@@ -164,12 +164,28 @@ class CrossLayerFigureEntry:
 class AgreementFigureEntry:
     """`agreement_figures.<name>` (v2's figures): per column label a pair [panel,
     IRI panel] of the same front, end and data, drawn as ``metric`` against stitching
-    point, natural data in one colour and IRIs in another; ``modes`` as in grids."""
+    point, natural data in one colour and IRIs in another; ``modes`` as in grids.
+    ``excess`` (backdoor stitching, panels on shortcut data): ``metric`` on test images
+    with their class's marker minus on those with the previous class's."""
 
     title: Str
     columns: Annotated[dict[Str, tuple[Str, Str]], Field(min_length=1)]
     metric: Literal[AGREEMENT_METRICS] = "agreement_prob"
     modes: Names | dict[Str, Str] | None = None
+    excess: Bool = False
+
+
+@section
+class CkaFigureEntry:
+    """`cka_figures.<name>` (v2's CKA figure): per column label a pair [panel, IRI panel]
+    as in `agreement_figures:`; debiased linear CKA between front and end activations at
+    each point, on ``samples`` natural test images and on the point's first ``samples``
+    IRIs, drawn beside the FuLA mode ``mode``'s agreement (agreement_prob)."""
+
+    title: Str
+    columns: Annotated[dict[Str, tuple[Str, Str]], Field(min_length=1)]
+    mode: Str = "fula"
+    samples: Annotated[int, Strict(), Field(ge=4)] = 1000
 
 
 @section
@@ -212,6 +228,7 @@ class ParamsFile(BaseModel):
     subset_figures: dict[Str, SubsetFigureEntry] = {}
     cross_layer_figures: dict[Str, CrossLayerFigureEntry] = {}
     agreement_figures: dict[Str, AgreementFigureEntry] = {}
+    cka_figures: dict[Str, CkaFigureEntry] = {}
     iri_examples: dict[Str, IriExamplesEntry] = {}
 
 
@@ -258,6 +275,7 @@ def check_params(params: dict) -> None:
         "cross_layer_figures": cross_layer_figure_job,
         "shortcut_examples": shortcut_examples_job,
         "agreement_figures": agreement_figure_job,
+        "cka_figures": cka_figure_job,
         "iri_examples": iri_examples_job,
     }
     for section_name, build in builders.items():
@@ -740,13 +758,12 @@ class AgreementFigureJob:
     columns: dict[str, tuple[str, str]]
     metric: str
     modes: tuple[tuple[str, str | None], ...] | None
+    excess: bool = False
 
 
-def agreement_figure_job(params: dict, name: str) -> AgreementFigureJob:
-    """The validated figure ``agreement_figures.<name>``."""
-    where = f"agreement_figures.{name}"
-    entry = _entry(params, "agreement_figures", name, AgreementFigureEntry)
-    for label, (natural, iris) in entry.columns.items():
+def _check_paired_columns(params: dict, where: str, columns: dict) -> None:
+    """Each column is [natural panel, IRI panel] of one front, end and data."""
+    for label, (natural, iris) in columns.items():
         at = f"{where}.columns.{label}"
         if natural not in (params.get("panels") or {}):
             raise UserError(f"{at}: {natural!r} is not under `panels:` (give it first)")
@@ -755,9 +772,57 @@ def agreement_figure_job(params: dict, name: str) -> AgreementFigureJob:
         entries = [_panel_entry(params, p) for p in (natural, iris)]
         if len({(e.front, e.end, e.data) for e in entries}) > 1:
             raise UserError(f"{at}: {natural} and {iris} need the same front, end and data")
+
+
+def agreement_figure_job(params: dict, name: str) -> AgreementFigureJob:
+    """The validated figure ``agreement_figures.<name>``."""
+    where = f"agreement_figures.{name}"
+    entry = _entry(params, "agreement_figures", name, AgreementFigureEntry)
+    _check_paired_columns(params, where, entry.columns)
+    shortcuts = params.get("shortcuts") or {}
+    for label, (natural, _) in entry.columns.items():
+        data = _panel_entry(params, natural).data
+        if entry.excess and data not in shortcuts:
+            raise UserError(
+                f"{where}.columns.{label}: excess agreement needs panels on a shortcut "
+                f"setting, and {natural!r} stitches on {data!r}; give such panels or drop excess"
+            )
     return AgreementFigureJob(
-        name, entry.title, dict(entry.columns), entry.metric, _legend(entry.modes)
+        name, entry.title, dict(entry.columns), entry.metric, _legend(entry.modes), entry.excess
     )
+
+
+@dataclass(frozen=True)
+class CkaFigureJob:
+    """v2's CKA figure: per column label, the (natural, IRI) panel jobs; the FuLA mode
+    drawn beside CKA; CKA on ``samples`` images per point."""
+
+    name: str
+    title: str
+    columns: dict[str, tuple[PanelJob, PanelJob]]
+    mode: str
+    samples: int
+
+
+def cka_figure_job(params: dict, name: str) -> CkaFigureJob:
+    """The validated figure ``cka_figures.<name>``: both panels of a column stitch the
+    same points, and have the FuLA mode ``mode``."""
+    where = f"cka_figures.{name}"
+    entry = _entry(params, "cka_figures", name, CkaFigureEntry)
+    _check_paired_columns(params, where, entry.columns)
+    columns = {}
+    for label, pair in entry.columns.items():
+        jobs = tuple(panel_job(params, panel) for panel in pair)
+        if any(i != j for job in jobs for i, j in job.pairs) or len({j.pairs for j in jobs}) > 1:
+            raise UserError(f"{where}.columns.{label}: {list(pair)} need the same points (i = j)")
+        for job in jobs:
+            if job.modes.get(entry.mode, {}).get("objective") != "fula":
+                raise UserError(
+                    f"{where}.mode: {entry.mode!r} is not a fula mode of panel {job.name!r}; "
+                    "name one of its fula modes"
+                )
+        columns[label] = jobs
+    return CkaFigureJob(name, entry.title, columns, entry.mode, entry.samples)
 
 
 def iri_examples_job(params: dict, name: str) -> tuple[list[IriSetJob], int]:

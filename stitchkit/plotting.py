@@ -427,12 +427,20 @@ METRIC_LABELS = {
 }
 
 
-def agreement_plot(ax, natural: dict, iris: dict, metric: str, modes=None) -> None:
+def agreement_plot(ax, natural: dict, iris: dict, metric: str, modes=None, excess=False) -> None:
     """One column of v2's figures: ``metric`` of each stitch with the end model on the
     clean test split against stitching point, stitches fitted on natural images in one
     colour and on IRIs in another; x = 0 is the end model (with itself: 100%) and
-    x = n + 1 the front model (with the end), as in the authors' figures."""
+    x = n + 1 the front model (with the end), as in the authors' figures. ``excess``:
+    ``metric`` on the shortcut test split minus on the rolled one (the end: 0)."""
     last = natural.get("end_points", 9) + 1
+
+    def value(r: dict) -> float:
+        scores = r["agreement"]
+        if excess:
+            return 100 * (scores["shortcut"][metric] - scores["rolled"][metric])
+        return 100 * scores["clean"][metric]
+
     for panel in (natural, iris):
         same_point = [r for r in panel["results"] if r["front_point"] == r["end_point"]]
         for mode, _ in drawn_modes(same_point, modes):
@@ -442,25 +450,28 @@ def agreement_plot(ax, natural: dict, iris: dict, metric: str, modes=None) -> No
             base = mode.split("-")[0]
             ax.plot(
                 [r["front_point"] for r in rows],
-                [100 * r["agreement"]["clean"][metric] for r in rows],
+                [value(r) for r in rows],
                 marker=MODE_MARKERS.get(base, "o"),
                 markersize=6,
                 markerfacecolor="none",
                 linestyle=MODE_LINESTYLES.get(base, "-"),
                 color=DATA_COLORS[panel.get("train_on", "natural")],
             )
-    front = natural.get("front_agreement")
-    anchors = [(0, 100.0)] + ([(last, 100 * front[metric])] if front else [])
+    front = None if excess else natural.get("front_agreement")
+    anchors = [(0, 0.0 if excess else 100.0)] + ([(last, 100 * front[metric])] if front else [])
     xs, ys = zip(*anchors, strict=True)
     ax.plot(xs, ys, linestyle="none", marker="X", markersize=9, color="black", zorder=5)
     ax.set_xticks(range(0, last + 1))
     ax.set_xticklabels(["end"] + [str(k) for k in range(1, last)] + ["front"])
     ax.set_xlim(-0.3, last + 0.3)
-    ax.set_ylim(0 if metric.startswith("agreement") else -100, 102)
+    if not excess:  # agreement_figure sets an excess figure's shared range
+        ax.set_ylim(0 if metric.startswith("agreement") else -100, 102)
     ax.set_xlabel("stitching point")
 
 
-def agreement_figure(columns: dict[str, tuple[dict, dict]], title: str, metric: str, modes=None):
+def agreement_figure(
+    columns: dict[str, tuple[dict, dict]], title: str, metric: str, modes=None, excess=False
+):
     """v2's Figs. (information, backdoor, adversarial stitching): one column per label,
     each a (natural panel, IRI panel) pair drawn by agreement_plot; one legend for the
     training data (colours) and one for the modes (markers and lines)."""
@@ -476,10 +487,13 @@ def agreement_figure(columns: dict[str, tuple[dict, dict]], title: str, metric: 
         layout="constrained",
     )
     for ax, (label, (natural, iris)) in zip(axes[0], columns.items(), strict=True):
-        agreement_plot(ax, natural, iris, metric, modes)
+        agreement_plot(ax, natural, iris, metric, modes, excess)
         ax.set_title(label, fontsize="medium")
         ax.tick_params(axis="x", labelsize="x-small")
-    axes[0][0].set_ylabel(METRIC_LABELS.get(metric, metric))
+    if excess:  # about 0 where no stitch reads the markers; the authors draw 0-100
+        axes[0][0].set_ylim(min(-10.0, *(ax.dataLim.y0 - 5 for ax in axes[0])), 102)
+    ylabel = METRIC_LABELS.get(metric, metric)
+    axes[0][0].set_ylabel(f"excess {ylabel}\n(matched - rolled markers)" if excess else ylabel)
     first = next(iter(columns.values()))[0]["results"]
     handles = [
         Line2D([], [], color=color, lw=4, label=f"trained on {DATA_LABELS[data]}")
@@ -501,6 +515,58 @@ def agreement_figure(columns: dict[str, tuple[dict, dict]], title: str, metric: 
     handles.append(
         Line2D([], [], color="black", marker="X", linestyle="none", label="end / front model")
     )
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+    _suptitle(fig, title)
+    return fig
+
+
+CKA_STYLE = {"marker": "s", "linestyle": (0, (3, 1, 1, 1))}
+
+
+def cka_figure(columns: dict[str, tuple[dict, dict, dict]], title: str, mode: str):
+    """v2's CKA figure: per column label (natural panel, IRI panel, CKA rows {points,
+    natural, iris}), the FuLA mode ``mode``'s agreement with the end model as in
+    agreement_figure, and debiased CKA between front and end activations, on natural
+    images and on IRIs, in the same colours (square markers)."""
+    from matplotlib.lines import Line2D
+
+    _style()
+    fig, axes = plt.subplots(
+        1,
+        len(columns),
+        figsize=(4.2 * len(columns), 4.1),
+        squeeze=False,
+        sharey=True,
+        layout="constrained",
+    )
+    for ax, (label, (natural, iris, cka)) in zip(axes[0], columns.items(), strict=True):
+        agreement_plot(ax, natural, iris, "agreement_prob", ((mode, None),))
+        for data, color in DATA_COLORS.items():
+            values = [100 * v for v in cka[data]]
+            ax.plot(cka["points"], values, color=color, markerfacecolor="none", **CKA_STYLE)
+        ax.set_title(label, fontsize="medium")
+        ax.tick_params(axis="x", labelsize="x-small")
+    axes[0][0].set_ylabel("similarity (%)")
+    handles = [
+        Line2D([], [], color=color, lw=4, label=DATA_LABELS[data])
+        for data, color in DATA_COLORS.items()
+    ]
+    base = mode.split("-")[0]
+    handles += [
+        Line2D(
+            [],
+            [],
+            color="black",
+            marker=MODE_MARKERS.get(base, "o"),
+            markerfacecolor="none",
+            linestyle=MODE_LINESTYLES.get(base, "-"),
+            label="FuLA agreement (stitch trained on the data)",
+        ),
+        Line2D(
+            [], [], color="black", markerfacecolor="none", label="CKA (on the data)", **CKA_STYLE
+        ),
+        Line2D([], [], color="black", marker="X", linestyle="none", label="end / front model"),
+    ]
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     _suptitle(fig, title)
     return fig

@@ -11,6 +11,7 @@ import yaml
 from conftest import run_stage
 from stitchkit.augment import to_unit_float
 from stitchkit.checkpoints import load_model
+from stitchkit.cka import linear_cka
 from stitchkit.datasets import prepare_digits
 from stitchkit.errors import UserError
 from stitchkit.iris import IriProgress, IriSettings, generate, hint_residuals, source_images
@@ -199,13 +200,47 @@ def test_the_stitch_stage_trains_an_iri_panel_on_the_front_points_iris(stitch_wo
     done = run_stage("stitch", "ab-iris", cwd=workdir)
     assert done.returncode == 0, done.stderr
     report = json.loads((workdir / "reports/stitch/ab-iris.json").read_text())
-    assert report["train_on"] == "iris" and report["iri_sets"] == {"2": "a-2", "6": "a-6"}
+    assert report["train_on"] == "iris" and report["iri_data"] == {
+        str(k): f"data/iris/a/digits/{k}.pt" for k in (2, 6)
+    }
     assert report["bn_policy"] == "frozen"  # the authors' eval mode on IRIs
     assert set(report["front_agreement"]) == {
         "agreement_prob", "agreement_ratio", "hard_kappa", "soft_kappa"
     }  # fmt: skip
     assert len(report["results"]) == 2 * len(MODES)
     assert (workdir / "stitches/ab-iris.pt").exists()
+
+
+def test_the_cka_stage_compares_front_and_end_on_test_images_and_on_each_points_iris(
+    stitch_workdir,
+):
+    workdir, params = stitch_workdir
+    params["iris"] = {"steps": 5, "step_size": "10/255", "samples": 40, "batch_size": 40}
+    params["iri_sets"] = {f"a-{k}": {"front": "a", "data": "digits", "point": k} for k in (2, 6)}
+    params["panels"]["aa"] = {"front": "a", "end": "a", "data": "digits", "points": [2, 6]}
+    params["iri_panels"] = {f"{name}-iris": dict(params["panels"][name]) for name in ("aa", "ab")}
+    columns = {"identical": ["aa", "aa-iris"], "cross-seed": ["ab", "ab-iris"]}
+    params["cka_figures"] = {"v2-cka": {"title": "t", "columns": columns, "samples": 30}}
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    for name in params["iri_sets"]:
+        assert run_stage("iris", name, cwd=workdir).returncode == 0
+    done = run_stage("cka", "v2-cka", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((workdir / "reports/cka/v2-cka.json").read_text())["columns"]
+    identical, cross = report["identical"], report["cross-seed"]
+    assert identical["points"] == cross["points"] == [2, 6]
+    assert identical["natural"] == pytest.approx([1.0, 1.0]) == identical["iris"]
+    a, b = (load_model(workdir / f"models/{name}.pt") for name in "ab")
+    iris = PreparedDataset.load(workdir / "data/iris/a/digits/6.pt").train_images[:30]
+    with torch.no_grad():
+        x = to_unit_float(iris)
+        expected = linear_cka(a.forward_to(x, 6), b.forward_to(x, 6), debiased=True)
+    assert cross["iris"][1] == pytest.approx(expected) and abs(expected) < 0.99
+    params["cka_figures"]["v2-cka"]["mode"] = "tlm"
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    done = run_stage("cka", "v2-cka", cwd=workdir)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "cka_figures.v2-cka.mode: 'tlm' is not a fula mode of panel 'ab'" in done.stderr
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from stitchkit.attacks import AdversarialTraining
 from stitchkit.compute import ComputeSettings
 from stitchkit.config import (
     AgreementFigureEntry,
+    CkaFigureEntry,
     CrossLayerFigureEntry,
     GridEntry,
     IriExamplesEntry,
@@ -52,6 +53,7 @@ ENTRY_CLASSES = {
     "iri_sets": IriSetEntry,
     "iri_panels": PanelEntry,
     "agreement_figures": AgreementFigureEntry,
+    "cka_figures": CkaFigureEntry,
     "iri_examples": IriExamplesEntry,
 }
 FLAT_SECTIONS = {

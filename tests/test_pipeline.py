@@ -3,7 +3,7 @@
 (a) outputs are valid, (b) a second repro runs nothing, (c) a forced rerun of every
 stage by `stitchkit repro` (in parallel on a local Ray) gives byte-identical prepared
 (and shortcut) data, models, metrics, robust accuracies (the official AutoAttack),
-Table 1, stitching, class-subset and similarity results, T weights and figures, the
+Table 1, stitching, class-subset, similarity and CKA results, T weights and figures,
 the same dvc.lock (but for wall-time files), and a clean `dvc status`.
 """
 
@@ -81,6 +81,7 @@ def snapshot(repo: Path) -> dict[str, bytes]:
     paths += [*repo.glob("reports/figures/**/*.p*"), *repo.glob("reports/robustness/*.json")]
     paths += [*repo.glob("reports/similarity/*.json"), *repo.glob("reports/table1.*")]
     paths += [*repo.glob("data/iris/**/*.pt"), *repo.glob("reports/iris/*.json")]
+    paths += [*repo.glob("reports/cka/*.json")]
     return {str(p.relative_to(repo)): p.read_bytes() for p in sorted(paths)}
 
 
@@ -168,11 +169,24 @@ def test_quick_suite_outputs_are_valid(quick_repo):
         assert len(iris.train_labels) == params["iris"]["samples"]
         report = json.loads((repo / f"reports/iris/{name}.json").read_text())
         assert report["point"] == entry["point"] and 0 < report["hint_residual_mean"] < 1
+    for figure in params["agreement_figures"].values():  # v2's backdoor testbed
+        for pair in figure["columns"].values() if figure.get("excess") else []:
+            for panel in pair:
+                results = json.loads((repo / f"reports/stitch/{panel}.json").read_text())
+                for r in results["results"]:
+                    assert set(r["agreement"]) == {"clean", "shortcut", "rolled"}, panel
+    for name, entry in params["cka_figures"].items():  # v2: CKA of front and end per point
+        columns = json.loads((repo / f"reports/cka/{name}.json").read_text())["columns"]
+        assert set(columns) == set(entry["columns"])
+        assert columns["identical"]["natural"] == pytest.approx([1.0] * 3)
+        assert columns["identical"]["iris"] == pytest.approx([1.0] * 3)
+        for label, rows in columns.items():
+            assert all(-0.1 < v <= 1 + 1e-9 for v in rows["natural"] + rows["iris"]), label
     for name, entry in params["subsets"].items():
         report = json.loads((repo / f"reports/subset/{name}.json").read_text())
         assert {r["classes"] for r in report["results"]} == set(entry["classes"])
     figures = [*params["grids"], *params["shortcut_examples"], *params["subset_figures"]]
-    figures += [*params["agreement_figures"], *params["iri_examples"]]
+    figures += [*params["agreement_figures"], *params["iri_examples"], *params["cka_figures"]]
     for figure in [*figures, *params["cross_layer_figures"]]:
         assert (repo / f"reports/figures/{figure}.png").stat().st_size > 1000
     for seed in (0, 1):
@@ -192,20 +206,20 @@ def test_second_repro_runs_nothing_and_parallel_forced_rerun_is_byte_identical(q
     n = {key: len(params[key]) for key in params if isinstance(params[key], dict)}
     assert n["shortcuts"] == 5 and n["subsets"] == 2 and n["grids"] == 5 and n["panels"] == 22
     assert n["similarities"] == 1 and n["subset_figures"] == 1 and n["cross_layer_figures"] == 1
-    assert n["iri_sets"] == 6 and n["iri_panels"] == 3
-    assert n["agreement_figures"] == 1 and n["iri_examples"] == 1
+    assert n["iri_sets"] == 10 and n["iri_panels"] == 5
+    assert n["agreement_figures"] == 2 and n["iri_examples"] == 1 and n["cka_figures"] == 1
     data, models, figures = n["datasets"] + n["shortcuts"], n["models"], n["grids"]
     figures += n["subset_figures"] + n["cross_layer_figures"] + n["shortcut_examples"]
-    figures += n["agreement_figures"] + n["iri_examples"]
+    figures += n["agreement_figures"] + n["iri_examples"] + n["cka_figures"]
     panels = n["panels"] + n["iri_panels"]
     results, similarities = panels + n["subsets"], n["similarities"]
     table = 2  # reports/table1.md and .csv, from one stage
     iri_sets = n["iri_sets"]
     files = data + 3 * models + table + 2 * results + 2 * (figures + panels) + 2 * iri_sets
-    assert len(before) == files + 3 * similarities
+    assert len(before) == files + 3 * similarities + n["cka_figures"]
     out = sh("stitchkit", "repro", "--force", cwd=repo, env=env)
     report = 1  # one stage draws every figure and table
-    stages = data + 2 * models + iri_sets + results + similarities + report
+    stages = data + 2 * models + iri_sets + results + similarities + n["cka_figures"] + report
     assert f"{stages} stages ran" in out
     after = snapshot(repo)
     changed = [name for name in before if before[name] != after[name]]

@@ -1,5 +1,7 @@
 """Figure layout: grids keep each panel's own axis; v2's figures colour by training data."""
 
+import pytest
+
 from stitchkit import plotting
 
 
@@ -76,3 +78,55 @@ def test_v2_figure_draws_natural_and_iri_stitches_in_two_colours_with_the_anchor
     assert legend == [
         "trained on natural images", "trained on IRIs", "FuLA", "TLM", "end / front model"
     ]  # fmt: skip
+
+
+def test_v2_cka_figure_draws_fula_and_cka_on_both_data_in_the_same_colours():
+    natural = _agreement_panel("natural", 0.9, {"agreement_prob": 0.5})
+    iris = _agreement_panel("iris", 0.4, {"agreement_prob": 0.5})
+    cka = {"points": [1, 5, 9], "natural": [0.8, 0.6, 0.7], "iris": [0.5, 0.2, 0.1]}
+    fig = plotting.cka_figure({"cross-bias": (natural, iris, cka)}, "v2 CKA", "fula")
+    (ax,) = fig.axes
+    curves = [line for line in ax.lines if line.get_marker() != "X"]
+    fula = {c.get_color(): list(c.get_ydata()) for c in curves if c.get_marker() != "s"}
+    squares = {c.get_color(): list(c.get_ydata()) for c in curves if c.get_marker() == "s"}
+    assert fula == {
+        plotting.DATA_COLORS["natural"]: [90.0] * 3,
+        plotting.DATA_COLORS["iris"]: [40.0] * 3,
+    }
+    assert squares == {
+        plotting.DATA_COLORS["natural"]: pytest.approx([80.0, 60.0, 70.0]),
+        plotting.DATA_COLORS["iris"]: pytest.approx([50.0, 20.0, 10.0]),
+    }
+    assert [c.get_xdata().tolist() for c in curves if c.get_marker() == "s"] == [[1, 5, 9]] * 2
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[:2] == ["natural images", "IRIs"] and legend[-2] == "CKA (on the data)"
+
+
+def test_v2_backdoor_figure_draws_matched_minus_rolled_agreement_from_zero_at_the_end():
+    def panel(train_on: str, matched: float, rolled: float) -> dict:
+        results = [
+            {
+                "mode": "fula",
+                "objective": "fula",
+                "front_point": k,
+                "end_point": k,
+                "agreement": {
+                    "clean": {"agreement_prob": 0.5},
+                    "shortcut": {"agreement_prob": matched},
+                    "rolled": {"agreement_prob": rolled},
+                },
+            }
+            for k in (5, 9)
+        ]
+        return {"results": results, "end_points": 9, "train_on": train_on}
+
+    columns = {"pixels": (panel("natural", 0.9, 0.3), panel("iris", 0.4, 0.35))}
+    fig = plotting.agreement_figure(columns, "backdoor", "agreement_prob", excess=True)
+    (ax,) = fig.axes
+    curves = {line.get_color(): list(line.get_ydata()) for line in ax.lines[:2]}
+    assert curves[plotting.DATA_COLORS["natural"]] == pytest.approx([60.0, 60.0])
+    assert curves[plotting.DATA_COLORS["iris"]] == pytest.approx([5.0, 5.0])
+    (anchors,) = [line for line in ax.lines if line.get_marker() == "X"]
+    assert list(anchors.get_xdata()) == [0] and list(anchors.get_ydata()) == [0.0]
+    assert ax.get_ylabel().startswith("excess agreement probability")
+    assert ax.get_ylim() == (-10.0, 102.0)  # room below 0, where no stitch reads markers

@@ -120,3 +120,31 @@ def test_a_grid_cell_draws_several_panels_of_one_front_and_end_together(stitch_w
     write_params(workdir, params)
     result = run_stage("report", "fig3", cwd=workdir)
     assert result.returncode == 2 and "need the same front, end and data" in result.stderr
+
+
+def test_backdoor_stitching_on_iris_of_marked_images_draws_excess_agreement(stitch_workdir):
+    """v2's backdoor testbed: IRIs made from marked training images, an IRI panel on the
+    shortcut setting, scored on the matched and rolled splits, and its figure."""
+    workdir, params = stitch_workdir
+    params = with_shortcut_panels(workdir, params)
+    params["iris"] = {"steps": 5, "step_size": "10/255", "samples": 64, "batch_size": 64}
+    params["iri_sets"] = {
+        f"a-pixels-{k}": {"front": "a", "data": "digits-pixels", "point": k} for k in (2, 6)
+    }
+    params["iri_panels"] = {"iris-pixels": dict(params["panels"]["digits-pixels"])}
+    columns = {"pixels": ["digits-pixels", "iris-pixels"]}
+    params["agreement_figures"] = {"backdoor": {"title": "t", "columns": columns, "excess": True}}
+    write_params(workdir, params)
+    for name in [*params["iri_sets"]]:
+        assert run_stage("iris", name, cwd=workdir).returncode == 0
+    for panel in ("digits-pixels", "iris-pixels"):
+        done = run_stage("stitch", panel, cwd=workdir)
+        assert done.returncode == 0, done.stderr
+    report = json.loads((workdir / "reports/stitch/iris-pixels.json").read_text())
+    assert report["train_on"] == "iris" and report["data"] == "digits-pixels"
+    for r in report["results"]:
+        assert set(r["agreement"]) == {"clean", "shortcut", "rolled"}
+        assert 0 <= r["agreement"]["rolled"]["agreement_prob"] <= 1
+    done = run_stage("report", "backdoor", cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    assert (workdir / "reports/figures/backdoor.png").stat().st_size > 1000

@@ -28,6 +28,7 @@ from stitchkit.config import (
     training_job,
 )
 from stitchkit.datasets import AUTHORS_WNIDS, PREPARERS, dataset_options
+from stitchkit.errors import UserError
 
 
 def composed(tmp_path, suite: str) -> dict:
@@ -171,6 +172,22 @@ def test_information_stitching_pairs_each_iri_panel_with_its_natural_twin(tmp_pa
         assert {m["objective"] for m in iris.modes.values()} >= {"hint", "slm", "tlm", "fula"}
 
 
+@pytest.mark.parametrize("suite", ["paper", "quick"])
+def test_backdoor_stitching_draws_excess_agreement_of_shortcut_panels_only(tmp_path, suite):
+    params = composed(tmp_path, suite)
+    figure = agreement_figure_job(params, "v2-backdoor-resnet18")
+    assert figure.excess and len(figure.columns) == {"paper": 3, "quick": 2}[suite]
+    for pair in figure.columns.values():
+        jobs = [panel_job(params, panel) for panel in pair]
+        assert all(job.data in params["shortcuts"] for job in jobs)
+        assert jobs[0].iris is None and jobs[1].iris and jobs[0].pairs == jobs[1].pairs
+        datasets = [params["models"][model]["dataset"] for model in (jobs[0].front, jobs[0].end)]
+        assert datasets[0] != datasets[1]  # a cross-task front
+    params["agreement_figures"]["v2-information-resnet18"]["excess"] = True
+    with pytest.raises(UserError, match="excess agreement needs panels on a shortcut setting"):
+        agreement_figure_job(params, "v2-information-resnet18")
+
+
 def test_dvc_dag_is_prepare_then_train():
     dvc = str(Path(sys.executable).parent / "dvc")
     env = dict(os.environ, PYTHONPATH=str(REPO))
@@ -183,3 +200,7 @@ def test_dvc_dag_is_prepare_then_train():
     for panel in params["iri_panels"]:  # through the folder of the front's IRIs
         for name in panel_job(params, panel).iris.values():
             assert f'"iris@{name}" -> "iri-stitch@{panel}"' in dot
+    for figure in params["cka_figures"]:  # CKA needs the IRIs, and the report the CKA
+        assert f'"cka@{figure}" -> "report"' in dot
+        for name in params["iri_sets"]:
+            assert f'"iris@{name}" -> "cka@{figure}"' in dot

@@ -1,0 +1,87 @@
+"""DVC stage `cka@<figure>`: python -m stages.cka <figure>
+
+v2's CKA figure (the authors' evaluate_cka.py): per column (a natural panel and its IRI
+twin) and stitching point k, debiased linear CKA between the front's and the end's
+activations at k, on `samples` natural test images, and on the first `samples` IRIs of
+the front at k. Writes reports/cka/<figure>.json; the `report` stage draws it beside
+the FuLA agreement of the two panels.
+"""
+
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from stitchkit.augment import to_unit_float
+from stitchkit.checkpoints import load_model
+from stitchkit.cka import linear_cka
+from stitchkit.cli import run_stage
+from stitchkit.compute import stage_device
+from stitchkit.config import cka_figure_job, dataset_stage, iri_set_job, load_params
+from stitchkit.errors import UserError
+from stitchkit.io import write_json
+from stitchkit.prepared import PreparedDataset, prepared_path
+from stitchkit.shortcuts import evaluation_split
+from stitchkit.stitchable import Stitchable
+
+BATCH = 250
+
+
+def point_cka(front: Stitchable, end: Stitchable, k: int, images: torch.Tensor, device) -> float:
+    """Debiased linear CKA of f_k and g_k on uint8 ``images``."""
+    fronts, ends = [], []
+    with torch.no_grad():
+        for start in range(0, len(images), BATCH):
+            x = to_unit_float(images[start : start + BATCH].to(device))
+            fronts.append(front.forward_to(x, k).cpu())
+            ends.append(end.forward_to(x, k).cpu())
+    return linear_cka(torch.cat(fronts), torch.cat(ends), debiased=True)
+
+
+def test_sample(data: PreparedDataset, samples: int) -> torch.Tensor:
+    """``samples`` clean test images, drawn with seed 0, in test-split order."""
+    images, _ = evaluation_split(data)
+    keep = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:samples]
+    return images[keep.sort().values]
+
+
+def column_rows(params: dict, natural, iris, samples: int, device, bar) -> dict:
+    """CKA per point of one column, on natural test images and on the IRIs."""
+    data = PreparedDataset.load(prepared_path(natural.data), dataset_stage(params, natural.data))
+    front = load_model(Path("models") / f"{natural.front}.pt", device).eval()
+    end = load_model(Path("models") / f"{natural.end}.pt", device).eval()
+    natural_images = test_sample(data, samples)
+    points = [i for i, _ in natural.pairs]
+    rows = {"natural_panel": natural.name, "iri_panel": iris.name, "points": points}
+    rows |= {"natural": [], "iris": []}
+    for k in points:
+        iri_set = iri_set_job(params, iris.iris[k])
+        iri_images = PreparedDataset.load(iri_set.path, f"iris@{iri_set.name}").train_images
+        rows["natural"].append(point_cka(front, end, k, natural_images, device))
+        rows["iris"].append(point_cka(front, end, k, iri_images[:samples], device))
+        bar.update()
+    return rows
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1:
+        raise UserError("usage: python -m stages.cka <figure>")
+    (name,) = argv
+    params = load_params()
+    job = cka_figure_job(params, name)
+    device = stage_device(params)
+    total = sum(len(natural.pairs) for natural, _ in job.columns.values())
+    with tqdm(total=total, desc="CKA", unit="point") as bar:
+        columns = {
+            label: column_rows(params, natural, iris, job.samples, device, bar)
+            for label, (natural, iris) in job.columns.items()
+        }
+    write_json(
+        Path("reports/cka") / f"{name}.json",
+        {"figure": name, "samples": job.samples, "mode": job.mode, "columns": columns},
+    )
+    print(f"wrote reports/cka/{name}.json")
+
+
+if __name__ == "__main__":
+    run_stage(main)
