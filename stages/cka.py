@@ -1,10 +1,11 @@
 """DVC stage `cka@<figure>`: python -m stages.cka <figure>
 
-v2's CKA figure (the authors' evaluate_cka.py): per column (a natural panel and its IRI
-twin) and stitching point k, debiased linear CKA between the front's and the end's
-activations at k, on `samples` natural test images, and on the first `samples` IRIs of
-the front at k. Writes reports/cka/<figure>.json; the `report` stage draws it beside
-the FuLA agreement of the two panels.
+v2's CKA figure (the authors' evaluate_cka.py): per column (natural panels and their IRI
+twins, one pair per front) and stitching point k, debiased linear CKA between the
+front's and the end's activations at k, on `samples` natural test images, and on the
+first `samples` IRIs of the front at k; a column's value is the mean over its fronts.
+Writes reports/cka/<figure>.json; the `report` stage draws it beside the FuLA
+agreement of the column's panels.
 """
 
 from pathlib import Path
@@ -45,8 +46,9 @@ def test_sample(data: PreparedDataset, samples: int) -> torch.Tensor:
     return images[keep.sort().values]
 
 
-def column_rows(params: dict, natural, iris, samples: int, device, bar) -> dict:
-    """CKA per point of one column, on natural test images and on the IRIs."""
+def replicate_rows(params: dict, natural, iris, samples: int, device, bar) -> dict:
+    """CKA per point of one (natural panel, IRI panel) pair, on natural test images and
+    on the IRIs."""
     data = PreparedDataset.load(prepared_path(natural.data), dataset_stage(params, natural.data))
     front = load_model(Path("models") / f"{natural.front}.pt", device).eval()
     end = load_model(Path("models") / f"{natural.end}.pt", device).eval()
@@ -63,6 +65,16 @@ def column_rows(params: dict, natural, iris, samples: int, device, bar) -> dict:
     return rows
 
 
+def column_rows(params: dict, pairs, samples: int, device, bar) -> dict:
+    """A column's CKA per point: the mean over its replicate pairs, and each pair's."""
+    replicates = [replicate_rows(params, *pair, samples, device, bar) for pair in pairs]
+    mean = {}
+    for data in ("natural", "iris"):
+        per_point = zip(*(r[data] for r in replicates), strict=True)
+        mean[data] = [sum(values) / len(values) for values in per_point]
+    return {"points": replicates[0]["points"], **mean, "replicates": replicates}
+
+
 def main(argv: list[str]) -> None:
     if len(argv) != 1:
         raise UserError("usage: python -m stages.cka <figure>")
@@ -70,11 +82,13 @@ def main(argv: list[str]) -> None:
     params = load_params()
     job = cka_figure_job(params, name)
     device = stage_device(params)
-    total = sum(len(natural.pairs) for natural, _ in job.columns.values())
-    with tqdm(total=total, desc="CKA", unit="point") as bar:
+    pairs = [pair for column in job.columns.values() for pair in column]
+    with tqdm(
+        total=sum(len(natural.pairs) for natural, _ in pairs), desc="CKA", unit="point"
+    ) as bar:
         columns = {
-            label: column_rows(params, natural, iris, job.samples, device, bar)
-            for label, (natural, iris) in job.columns.items()
+            label: column_rows(params, column, job.samples, device, bar)
+            for label, column in job.columns.items()
         }
     write_json(
         Path("reports/cka") / f"{name}.json",

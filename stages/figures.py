@@ -34,6 +34,7 @@ from stitchkit.config import (
 from stitchkit.errors import UserError
 from stitchkit.iris import source_images
 from stitchkit.prepared import PreparedDataset, prepared_path
+from stitchkit.replicates import mean_panel_report
 from stitchkit.shortcuts import evaluation_split
 
 FIGURES = Path("reports/figures")
@@ -91,11 +92,19 @@ def cross_layer_figure(params: dict, name: str) -> FigureJob:
     return FigureJob(FIGURES / name, draw)
 
 
+def column_title(label: str, pairs) -> str:
+    return label if len(pairs) == 1 else f"{label}\n(mean of {len(pairs)} fronts)"
+
+
+def mean_reports(pairs) -> tuple[dict, dict]:
+    """(natural, IRI) panel reports of a column, each the mean over its fronts."""
+    return tuple(mean_panel_report([panel_report(pair[i]) for pair in pairs]) for i in (0, 1))
+
+
 def agreement_figure(params: dict, name: str) -> FigureJob:
     job = agreement_figure_job(params, name)
     columns = {
-        label: (panel_report(natural), panel_report(iris))
-        for label, (natural, iris) in job.columns.items()
+        column_title(label, pairs): mean_reports(pairs) for label, pairs in job.columns.items()
     }
     draw = partial(plotting.agreement_figure, columns, job.title, job.metric, job.modes, job.excess)
     return FigureJob(FIGURES / name, draw)
@@ -105,8 +114,11 @@ def cka_figure(params: dict, name: str) -> FigureJob:
     job = cka_figure_job(params, name)
     cka = read_report(Path("reports/cka") / f"{name}.json", f"cka@{name}")["columns"]
     columns = {
-        label: (panel_report(natural.name), panel_report(iris.name), cka[label])
-        for label, (natural, iris) in job.columns.items()
+        column_title(label, pairs): (
+            *mean_reports([(natural.name, iris.name) for natural, iris in pairs]),
+            cka[label],
+        )
+        for label, pairs in job.columns.items()
     }
     return FigureJob(FIGURES / name, partial(plotting.cka_figure, columns, job.title, job.mode))
 

@@ -75,6 +75,7 @@ def main(argv: list[str]) -> None:
             "seed": job.seed,
             "width": job.width,
             "epochs": job.recipe.epochs,
+            **({"simclr_epochs": job.recipe.simclr.epochs} if job.recipe.simclr else {}),
             "train_samples": min(job.recipe.train_samples or 10**12, len(data.train_labels)),
             "test_accuracy": result.test_accuracy,
             **_shortcut_accuracy(result.model, data, job.recipe.eval_batch_size, device),

@@ -31,6 +31,9 @@ PARAMS_FILE = Path("params.yaml")
 Point = Annotated[int, Strict(), Field(ge=1)]  # at most the model's (model_points)
 Points = Annotated[tuple[Point, ...], Field(min_length=1)]
 Names = Annotated[tuple[Str, ...], Field(min_length=1)]
+# a v2 figure column: [natural panel, IRI panel], or one such pair per front (averaged)
+PanelPair = tuple[Str, Str]
+FigureColumn = PanelPair | Annotated[list[PanelPair], Field(min_length=1)]
 
 
 def _weights(value):
@@ -163,13 +166,15 @@ class CrossLayerFigureEntry:
 @section
 class AgreementFigureEntry:
     """`agreement_figures.<name>` (v2's figures): per column label a pair [panel,
-    IRI panel] of the same front, end and data, drawn as ``metric`` against stitching
-    point, natural data in one colour and IRIs in another; ``modes`` as in grids.
+    IRI panel] of the same front, end and data, or a list of such pairs (one per front,
+    the same end, data and points: the column is their mean), drawn as ``metric``
+    against stitching point, natural data in one colour and IRIs in another; ``modes``
+    as in grids.
     ``excess`` (backdoor stitching, panels on shortcut data): ``metric`` on test images
     with their class's marker minus on those with the previous class's."""
 
     title: Str
-    columns: Annotated[dict[Str, tuple[Str, Str]], Field(min_length=1)]
+    columns: Annotated[dict[Str, FigureColumn], Field(min_length=1)]
     metric: Literal[AGREEMENT_METRICS] = "agreement_prob"
     modes: Names | dict[Str, Str] | None = None
     excess: Bool = False
@@ -177,13 +182,14 @@ class AgreementFigureEntry:
 
 @section
 class CkaFigureEntry:
-    """`cka_figures.<name>` (v2's CKA figure): per column label a pair [panel, IRI panel]
-    as in `agreement_figures:`; debiased linear CKA between front and end activations at
-    each point, on ``samples`` natural test images and on the point's first ``samples``
-    IRIs, drawn beside the FuLA mode ``mode``'s agreement (agreement_prob)."""
+    """`cka_figures.<name>` (v2's CKA figure): per column label a pair [panel, IRI panel],
+    or a list of pairs, as in `agreement_figures:`; debiased linear CKA between front and
+    end activations at each point, on ``samples`` natural test images and on the point's
+    first ``samples`` IRIs, drawn beside the FuLA mode ``mode``'s agreement
+    (agreement_prob)."""
 
     title: Str
-    columns: Annotated[dict[Str, tuple[Str, Str]], Field(min_length=1)]
+    columns: Annotated[dict[Str, FigureColumn], Field(min_length=1)]
     mode: Str = "fula"
     samples: Annotated[int, Strict(), Field(ge=4)] = 1000
 
@@ -344,6 +350,11 @@ def training_job(params: dict, model_id: str) -> TrainingJob:
     recipe = _merged(
         Recipe, params.get("train") or {}, entry.train, "train", f"models.{model_id}.train"
     )
+    if recipe.simclr is not None and entry.dataset in (params.get("shortcuts") or {}):
+        raise UserError(
+            f"models.{model_id}.train.simclr: SimCLR trains on a clean dataset, not on the "
+            f"shortcut setting {entry.dataset!r}; give it the setting's source"
+        )
     return TrainingJob(
         model_id, entry.dataset, entry.arch, entry.seed, entry.width, entry.depth, recipe
     )
@@ -751,36 +762,50 @@ def shortcut_examples_job(params: dict, name: str) -> tuple[list[str], int]:
 
 @dataclass(frozen=True)
 class AgreementFigureJob:
-    """v2's figure: ``columns`` maps a label to its (natural panel, IRI panel)."""
+    """v2's figure: ``columns`` maps a label to its (natural panel, IRI panel) pairs,
+    one per front (the column draws their mean)."""
 
     name: str
     title: str
-    columns: dict[str, tuple[str, str]]
+    columns: dict[str, tuple[tuple[str, str], ...]]
     metric: str
     modes: tuple[tuple[str, str | None], ...] | None
     excess: bool = False
 
 
-def _check_paired_columns(params: dict, where: str, columns: dict) -> None:
-    """Each column is [natural panel, IRI panel] of one front, end and data."""
-    for label, (natural, iris) in columns.items():
+def _paired_columns(params: dict, where: str, columns: dict) -> dict:
+    """Each column as its (natural panel, IRI panel) pairs: a pair shares one front, end
+    and data; the pairs of a column share the end, data and points."""
+    paired = {}
+    for label, column in columns.items():
         at = f"{where}.columns.{label}"
-        if natural not in (params.get("panels") or {}):
-            raise UserError(f"{at}: {natural!r} is not under `panels:` (give it first)")
-        if iris not in (params.get("iri_panels") or {}):
-            raise UserError(f"{at}: {iris!r} is not under `iri_panels:` (give it second)")
-        entries = [_panel_entry(params, p) for p in (natural, iris)]
-        if len({(e.front, e.end, e.data) for e in entries}) > 1:
-            raise UserError(f"{at}: {natural} and {iris} need the same front, end and data")
+        pairs = (column,) if isinstance(column, tuple) else tuple(column)
+        for natural, iris in pairs:
+            if natural not in (params.get("panels") or {}):
+                raise UserError(f"{at}: {natural!r} is not under `panels:` (give it first)")
+            if iris not in (params.get("iri_panels") or {}):
+                raise UserError(f"{at}: {iris!r} is not under `iri_panels:` (give it second)")
+            entries = [_panel_entry(params, p) for p in (natural, iris)]
+            if len({(e.front, e.end, e.data) for e in entries}) > 1:
+                raise UserError(f"{at}: {natural} and {iris} need the same front, end and data")
+        if len(pairs) > 1:
+            jobs = [panel_job(params, natural) for natural, _ in pairs]
+            if len({(job.end, job.data, job.pairs) for job in jobs}) > 1:
+                raise UserError(
+                    f"{at}: the pairs of a column are averaged, so their panels need the same "
+                    "end, data and points"
+                )
+        paired[label] = pairs
+    return paired
 
 
 def agreement_figure_job(params: dict, name: str) -> AgreementFigureJob:
     """The validated figure ``agreement_figures.<name>``."""
     where = f"agreement_figures.{name}"
     entry = _entry(params, "agreement_figures", name, AgreementFigureEntry)
-    _check_paired_columns(params, where, entry.columns)
+    columns = _paired_columns(params, where, entry.columns)
     shortcuts = params.get("shortcuts") or {}
-    for label, (natural, _) in entry.columns.items():
+    for label, ((natural, _), *_) in columns.items():
         data = _panel_entry(params, natural).data
         if entry.excess and data not in shortcuts:
             raise UserError(
@@ -788,18 +813,18 @@ def agreement_figure_job(params: dict, name: str) -> AgreementFigureJob:
                 f"setting, and {natural!r} stitches on {data!r}; give such panels or drop excess"
             )
     return AgreementFigureJob(
-        name, entry.title, dict(entry.columns), entry.metric, _legend(entry.modes), entry.excess
+        name, entry.title, columns, entry.metric, _legend(entry.modes), entry.excess
     )
 
 
 @dataclass(frozen=True)
 class CkaFigureJob:
-    """v2's CKA figure: per column label, the (natural, IRI) panel jobs; the FuLA mode
-    drawn beside CKA; CKA on ``samples`` images per point."""
+    """v2's CKA figure: per column label, the (natural, IRI) panel jobs, one pair per
+    front; the FuLA mode drawn beside CKA; CKA on ``samples`` images per point."""
 
     name: str
     title: str
-    columns: dict[str, tuple[PanelJob, PanelJob]]
+    columns: dict[str, tuple[tuple[PanelJob, PanelJob], ...]]
     mode: str
     samples: int
 
@@ -809,19 +834,26 @@ def cka_figure_job(params: dict, name: str) -> CkaFigureJob:
     same points, and have the FuLA mode ``mode``."""
     where = f"cka_figures.{name}"
     entry = _entry(params, "cka_figures", name, CkaFigureEntry)
-    _check_paired_columns(params, where, entry.columns)
     columns = {}
-    for label, pair in entry.columns.items():
-        jobs = tuple(panel_job(params, panel) for panel in pair)
-        if any(i != j for job in jobs for i, j in job.pairs) or len({j.pairs for j in jobs}) > 1:
-            raise UserError(f"{where}.columns.{label}: {list(pair)} need the same points (i = j)")
-        for job in jobs:
-            if job.modes.get(entry.mode, {}).get("objective") != "fula":
+    for label, pairs in _paired_columns(params, where, entry.columns).items():
+        column = []
+        for pair in pairs:
+            jobs = tuple(panel_job(params, panel) for panel in pair)
+            if (
+                any(i != j for job in jobs for i, j in job.pairs)
+                or len({j.pairs for j in jobs}) > 1
+            ):
                 raise UserError(
-                    f"{where}.mode: {entry.mode!r} is not a fula mode of panel {job.name!r}; "
-                    "name one of its fula modes"
+                    f"{where}.columns.{label}: {list(pair)} need the same points (i = j)"
                 )
-        columns[label] = jobs
+            for job in jobs:
+                if job.modes.get(entry.mode, {}).get("objective") != "fula":
+                    raise UserError(
+                        f"{where}.mode: {entry.mode!r} is not a fula mode of panel "
+                        f"{job.name!r}; name one of its fula modes"
+                    )
+            column.append(jobs)
+        columns[label] = tuple(column)
     return CkaFigureJob(name, entry.title, columns, entry.mode, entry.samples)
 
 

@@ -177,6 +177,7 @@ class GraphSplit(nn.Module):
             for start, stop, name in zip(starts, stops, names, strict=True)
         ]
         self._features = None  # the last point -> the classifier's input
+        self.classifier_path = classifier
         if classifier:
             (head,) = _point_nodes(traced, [classifier])
             order = list(traced.graph.nodes)
@@ -262,6 +263,12 @@ class GraphSplit(nn.Module):
         for part in self._parts[k:-1]:
             h = part(h)
         return self._features(h)
+
+    def classifier_module(self) -> nn.Module:
+        """The final classifier (its module path given as ``classifier``)."""
+        if self.classifier_path is None:
+            raise UserError("give GraphSplit the classifier's module path")
+        return self.model.get_submodule(self.classifier_path)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The penultimate features of inputs ``x``."""

@@ -32,6 +32,7 @@ from stitchkit.precision import FP32, Precision
 from stitchkit.prepared import PreparedDataset
 from stitchkit.schedule import check_drops, step_lr
 from stitchkit.schema import Bool, Float, NonNegativeInt, PositiveInt, section
+from stitchkit.simclr import SimCLR, nt_xent, projection_head, simclr_view
 from stitchkit.stitchable import Stitchable
 
 
@@ -54,9 +55,12 @@ class Recipe:
     checkpoint_every: PositiveInt = 5
     eval_batch_size: PositiveInt = 1000
     adversarial: AdversarialTraining | None = None
+    simclr: SimCLR | None = None
 
     def __post_init__(self):
         check_drops(self.lr_drops, self.epochs)
+        if self.simclr is not None and self.adversarial is not None:
+            raise ValueError("simclr and adversarial do not combine; drop one of them")
         if self.nesterov and self.momentum == 0:
             raise ValueError("nesterov needs momentum > 0")
         if self.train_samples is not None and self.train_samples < self.batch_size:
@@ -134,6 +138,66 @@ def run_fingerprint(
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def _sgd(parameters, recipe: Recipe) -> torch.optim.SGD:
+    return torch.optim.SGD(
+        parameters,
+        lr=recipe.lr,
+        momentum=recipe.momentum,
+        nesterov=recipe.nesterov,
+        weight_decay=recipe.weight_decay,
+    )
+
+
+@dataclass
+class _Phase:
+    """A run of epochs with its own optimizer and step schedule: SimCLR pre-training,
+    then the classifier (``probe``: on frozen features), or plain supervised training."""
+
+    name: str
+    epochs: int
+    optimizer: torch.optim.Optimizer
+    lr_drops: tuple[float, ...]
+
+
+def _phases(model: Stitchable, projector, recipe: Recipe) -> list[_Phase]:
+    if recipe.simclr is None:
+        return [
+            _Phase("supervised", recipe.epochs, _sgd(model.parameters(), recipe), recipe.lr_drops)
+        ]
+    pretext = recipe.simclr.epochs
+    scaled_drops = tuple(e * pretext / recipe.epochs for e in recipe.lr_drops)
+    parameters = [*model.parameters(), *projector.parameters()]
+    return [
+        _Phase("simclr", pretext, _sgd(parameters, recipe), scaled_drops),
+        _Phase(
+            "probe",
+            recipe.epochs,
+            _sgd(model.classifier_module().parameters(), recipe),
+            recipe.lr_drops,
+        ),
+    ]
+
+
+def _feature_size(model: Stitchable) -> int:
+    """Size of the penultimate features, from one probe in eval mode (no state moves)."""
+    parameter = next(model.parameters())
+    model.eval()
+    with torch.no_grad():
+        size = model.features(torch.zeros(1, *model.input_shape, device=parameter.device)).shape[1]
+    model.train()
+    return size
+
+
+def _probe_loss(model: Stitchable, x, y):
+    """(logits, loss) of the classifier on features of the frozen network, which runs
+    in train mode as in the authors' code (BatchNorm statistics keep moving)."""
+    model.train()
+    with torch.no_grad():
+        features = model.features(x)
+    logits = model.classifier_module()(features)
+    return logits, F.cross_entropy(logits, y)
+
+
 def train_model(
     spec: ModelSpec,
     recipe: Recipe,
@@ -146,7 +210,8 @@ def train_model(
     precision: Precision = FP32,
 ) -> TrainResult:
     """Train in ``precision``, saving resumable state to ``checkpoint_path`` every few
-    epochs.
+    epochs. With ``recipe.simclr``, SimCLR epochs (simclr.py) come first and the
+    recipe's epochs then fit only the classifier.
 
     ``resume_from`` (the content of such a checkpoint) is resumed only if it was written
     by the same run (same spec, recipe, seed, data and precision); ``on_epoch`` sees
@@ -154,13 +219,11 @@ def train_model(
     """
     torch.manual_seed(seed)
     model = precision.prepare(build_model(spec).to(device))
-    optimizer = torch.optim.SGD(
-        model.parameters(),
-        lr=recipe.lr,
-        momentum=recipe.momentum,
-        nesterov=recipe.nesterov,
-        weight_decay=recipe.weight_decay,
-    )
+    projector = None
+    if recipe.simclr is not None:
+        projector = projection_head(_feature_size(model), recipe.simclr).to(device)
+        contrastive = nt_xent(recipe.simclr.temperature)
+    phases = _phases(model, projector, recipe)
     generator = torch.Generator().manual_seed(seed)
     fingerprint = run_fingerprint(spec, recipe, seed, data, precision.name)
     history: list[dict] = []
@@ -168,7 +231,11 @@ def train_model(
     state = resume_from
     if state is not None and state["fingerprint"] == fingerprint:
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        if projector is not None:
+            projector.load_state_dict(state["projector"])
+        optimizers = state.get("optimizers") or [state["optimizer"]]  # older: one
+        for phase, optimizer_state in zip(phases, optimizers, strict=True):
+            phase.optimizer.load_state_dict(optimizer_state)
         generator.set_state(state["generator"])
         if "dropout_rng" in state:  # checkpoints of earlier versions lack it
             _set_dropout_rng(state["dropout_rng"], device)
@@ -181,36 +248,55 @@ def train_model(
     shortcut = shortcuts.shortcut_of(data)
     carries = None if shortcut is None else shortcut.train_mask[keep].to(device)
     steps = len(labels) // recipe.batch_size
-    bar = tqdm(total=recipe.epochs * steps, initial=start * steps, desc="train", unit="batch")
-    for epoch in range(start, recipe.epochs):
+    total = sum(phase.epochs for phase in phases)
+    bar = tqdm(total=total * steps, initial=start * steps, desc="train", unit="batch")
+    for epoch in range(start, total):
+        first = 0
+        for phase in phases:
+            if epoch < first + phase.epochs:
+                break
+            first += phase.epochs
         order = torch.randperm(len(labels), generator=generator).to(device)
         loss_sum = correct = 0.0
         for step in range(steps):
-            lr = step_lr(recipe.lr, recipe.lr_drops, epoch * steps + step, steps)
-            for group in optimizer.param_groups:
+            lr = step_lr(recipe.lr, phase.lr_drops, (epoch - first) * steps + step, steps)
+            for group in phase.optimizer.param_groups:
                 group["lr"] = lr
             idx = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
-            batch = crop_and_flip(images[idx], recipe.crop_padding, recipe.hflip, generator)
-            if shortcut is not None:  # markers after augmentation, as in stitch training
-                batch = shortcut.stamp(batch, labels[idx], generator, carry=carries[idx])
-            x = to_unit_float(batch)
-            with precision.autocast():
-                logits, loss = training_loss(
-                    model, precision.images(x), labels[idx], recipe.adversarial, generator
-                )
-            optimizer.zero_grad(set_to_none=True)
+            if phase.name == "simclr":
+                model.train()
+                views = [simclr_view(images[idx], generator) for _ in range(2)]
+                with precision.autocast():
+                    z = projector(model.features(precision.images(torch.cat(views))))
+                    loss = contrastive(*z.float().chunk(2))
+            else:
+                batch = crop_and_flip(images[idx], recipe.crop_padding, recipe.hflip, generator)
+                if shortcut is not None:  # markers after augmentation, as in stitch training
+                    batch = shortcut.stamp(batch, labels[idx], generator, carry=carries[idx])
+                x = precision.images(to_unit_float(batch))
+                with precision.autocast():
+                    if phase.name == "probe":
+                        logits, loss = _probe_loss(model, x, labels[idx])
+                    else:
+                        logits, loss = training_loss(
+                            model, x, labels[idx], recipe.adversarial, generator
+                        )
+                correct += (logits.argmax(1) == labels[idx]).sum().item()
+            phase.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
+            phase.optimizer.step()
             loss_sum += loss.item()
-            correct += (logits.argmax(1) == labels[idx]).sum().item()
             bar.update()
         record = {
             "epoch": epoch + 1,
             "lr": lr,  # at the epoch's last step
             "train_loss": loss_sum / steps,
-            "train_accuracy": correct / (steps * recipe.batch_size),
         }
-        if (epoch + 1) % recipe.eval_every == 0 or epoch + 1 == recipe.epochs:
+        if phase.name != "simclr":
+            record["train_accuracy"] = correct / (steps * recipe.batch_size)
+        if phase.name != "simclr" and (
+            (epoch + 1 - first) % recipe.eval_every == 0 or epoch + 1 == total
+        ):
             model.eval()
             with precision.autocast():
                 record["test_accuracy"] = accuracy(
@@ -219,13 +305,14 @@ def train_model(
         bar.set_postfix(epoch=epoch + 1, loss=f"{record['train_loss']:.3f}")
         history.append(record)
         on_epoch(record)
-        if (epoch + 1) % recipe.checkpoint_every == 0 and epoch + 1 < recipe.epochs:
+        if (epoch + 1) % recipe.checkpoint_every == 0 and epoch + 1 < total:
             save_torch(
                 {
                     "fingerprint": fingerprint,
                     "epoch": epoch + 1,
                     "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
+                    **({"projector": projector.state_dict()} if projector is not None else {}),
+                    "optimizers": [phase.optimizer.state_dict() for phase in phases],
                     "generator": generator.get_state(),
                     "dropout_rng": _dropout_rng(device),
                     "history": history,

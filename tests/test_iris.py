@@ -216,10 +216,17 @@ def test_the_cka_stage_compares_front_and_end_on_test_images_and_on_each_points_
 ):
     workdir, params = stitch_workdir
     params["iris"] = {"steps": 5, "step_size": "10/255", "samples": 40, "batch_size": 40}
-    params["iri_sets"] = {f"a-{k}": {"front": "a", "data": "digits", "point": k} for k in (2, 6)}
+    params["iri_sets"] = {
+        f"{m}-{k}": {"front": m, "data": "digits", "point": k} for m in "ab" for k in (2, 6)
+    }
     params["panels"]["aa"] = {"front": "a", "end": "a", "data": "digits", "points": [2, 6]}
-    params["iri_panels"] = {f"{name}-iris": dict(params["panels"][name]) for name in ("aa", "ab")}
-    columns = {"identical": ["aa", "aa-iris"], "cross-seed": ["ab", "ab-iris"]}
+    params["panels"]["bb"] = {"front": "b", "end": "b", "data": "digits", "points": [2, 6]}
+    params["iri_panels"] = {f"{p}-iris": dict(params["panels"][p]) for p in ("aa", "ab", "bb")}
+    columns = {
+        "identical": ["aa", "aa-iris"],
+        "cross-seed": ["ab", "ab-iris"],
+        "two fronts": [["ab", "ab-iris"], ["bb", "bb-iris"]],  # into one end: averaged
+    }
     params["cka_figures"] = {"v2-cka": {"title": "t", "columns": columns, "samples": 30}}
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
     for name in params["iri_sets"]:
@@ -236,6 +243,10 @@ def test_the_cka_stage_compares_front_and_end_on_test_images_and_on_each_points_
         x = to_unit_float(iris)
         expected = linear_cka(a.forward_to(x, 6), b.forward_to(x, 6), debiased=True)
     assert cross["iris"][1] == pytest.approx(expected) and abs(expected) < 0.99
+    mean = report["two fronts"]
+    assert [r["natural_panel"] for r in mean["replicates"]] == ["ab", "bb"]
+    assert mean["replicates"][0]["iris"] == cross["iris"]
+    assert mean["iris"] == pytest.approx([(c + 1) / 2 for c in cross["iris"]])  # bb: CKA 1
     params["cka_figures"]["v2-cka"]["mode"] = "tlm"
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
     done = run_stage("cka", "v2-cka", cwd=workdir)

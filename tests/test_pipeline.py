@@ -111,6 +111,8 @@ def test_quick_suite_outputs_are_valid(quick_repo):
         else:
             assert 0.5 < metrics["test_accuracy"] <= 1, model_id
         assert (repo / f"reports/train/{model_id}/metrics.json").exists()
+        if "simclr" in entry.get("train", {}):  # v2's cross-supervision front
+            assert metrics["simclr_epochs"] == entry["train"]["simclr"]["epochs"], model_id
         robustness = json.loads((repo / f"reports/robustness/{model_id}.json").read_text())
         assert robustness["backend"] == "autoattack"
         robust = "adversarial" in entry.get("train", {})
@@ -204,9 +206,9 @@ def test_second_repro_runs_nothing_and_parallel_forced_rerun_is_byte_identical(q
     before, lock = snapshot(repo), deterministic_lock(repo)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     n = {key: len(params[key]) for key in params if isinstance(params[key], dict)}
-    assert n["shortcuts"] == 5 and n["subsets"] == 2 and n["grids"] == 5 and n["panels"] == 22
+    assert n["shortcuts"] == 5 and n["subsets"] == 2 and n["grids"] == 5 and n["panels"] == 23
     assert n["similarities"] == 1 and n["subset_figures"] == 1 and n["cross_layer_figures"] == 1
-    assert n["iri_sets"] == 10 and n["iri_panels"] == 5
+    assert n["iri_sets"] == 13 and n["iri_panels"] == 6
     assert n["agreement_figures"] == 2 and n["iri_examples"] == 1 and n["cka_figures"] == 1
     data, models, figures = n["datasets"] + n["shortcuts"], n["models"], n["grids"]
     figures += n["subset_figures"] + n["cross_layer_figures"] + n["shortcut_examples"]

@@ -29,6 +29,7 @@ from stitchkit.config import (
 )
 from stitchkit.datasets import AUTHORS_WNIDS, PREPARERS, dataset_options
 from stitchkit.errors import UserError
+from stitchkit.simclr import SimCLR
 
 
 def composed(tmp_path, suite: str) -> dict:
@@ -112,9 +113,15 @@ def test_paper_suite_trains_the_eighteen_models_of_table_1(tmp_path):
         for robust in ("", "-robust")
     }
     v2 = {f"cifar10_{seed}-{arch}" for seed in (0, 1) for arch in ("vgg16_bn", "vit_tiny")}
-    biased = training_job(params, "cifar10-pixels_0-resnet18")  # v2's cross-bias front
-    assert biased.dataset == "cifar10-pixels" and biased.recipe.lr == 0.1
-    assert set(params["models"]) == expected | v2 | {biased.model_id}
+    # v2's information-stitching fronts of seeds 1-3: cross-seed, SimCLR, cross-bias
+    fronts = {f"cifar10_{seed}-resnet18" for seed in (2, 3)}
+    simclr = [training_job(params, f"cifar10_{seed}-resnet18-simclr") for seed in (1, 2, 3)]
+    biased = [training_job(params, f"cifar10-pixels_{seed}-resnet18") for seed in (1, 2, 3)]
+    assert all(job.dataset == "cifar10-pixels" and job.recipe.lr == 0.1 for job in biased)
+    for job in simclr:  # the authors' ss_epochs 200 at temperature 0.5, then 200 of the probe
+        assert job.dataset == "cifar10" and job.recipe.epochs == 200
+        assert job.recipe.simclr == SimCLR(200, 0.5, 1024, 128) and job.recipe.lr == 0.1
+    assert set(params["models"]) == expected | v2 | fronts | {j.model_id for j in simclr + biased}
     for job in (training_job(params, m) for m in v2):  # the authors' low-resolution baselines
         assert job.recipe.lr == 0.01 and job.recipe.epochs == 200 and job.depth is None
         assert job.width == {"vgg16_bn": 64, "vit_tiny": 192}[job.arch]
@@ -165,11 +172,19 @@ def test_information_stitching_pairs_each_iri_panel_with_its_natural_twin(tmp_pa
     assert jobs and all(job.recipe.bn == "frozen" for job in jobs)  # the authors' eval mode
     assert all(set(job.iris) == {i for i, _ in job.pairs} for job in jobs)
     figure = agreement_figure_job(params, "v2-information-resnet18")
-    assert list(figure.columns) == ["identical", "cross-seed", "cross-bias"]
-    for natural, iris in figure.columns.values():
-        natural, iris = panel_job(params, natural), panel_job(params, iris)
-        assert natural.iris is None and natural.pairs == iris.pairs
-        assert {m["objective"] for m in iris.modes.values()} >= {"hint", "slm", "tlm", "fula"}
+    assert list(figure.columns) == ["identical", "cross-seed", "cross-supervision", "cross-bias"]
+    for label, pairs in figure.columns.items():
+        ends = set()
+        for natural, iris in pairs:
+            natural, iris = panel_job(params, natural), panel_job(params, iris)
+            assert natural.iris is None and natural.pairs == iris.pairs
+            assert {m["objective"] for m in iris.modes.values()} >= {"hint", "slm", "tlm", "fula"}
+            ends.add(natural.end)
+        # the paper suite averages fronts of seeds 1-3 into the seed-0 end, as the authors
+        assert len(pairs) == (3 if suite == "paper" and label != "identical" else 1)
+        assert len(ends) == 1
+    supervision = panel_job(params, figure.columns["cross-supervision"][0][0])
+    assert training_job(params, supervision.front).recipe.simclr is not None
 
 
 @pytest.mark.parametrize("suite", ["paper", "quick"])
@@ -177,12 +192,18 @@ def test_backdoor_stitching_draws_excess_agreement_of_shortcut_panels_only(tmp_p
     params = composed(tmp_path, suite)
     figure = agreement_figure_job(params, "v2-backdoor-resnet18")
     assert figure.excess and len(figure.columns) == {"paper": 3, "quick": 2}[suite]
-    for pair in figure.columns.values():
+    for (pair,) in figure.columns.values():
         jobs = [panel_job(params, panel) for panel in pair]
         assert all(job.data in params["shortcuts"] for job in jobs)
         assert jobs[0].iris is None and jobs[1].iris and jobs[0].pairs == jobs[1].pairs
         datasets = [params["models"][model]["dataset"] for model in (jobs[0].front, jobs[0].end)]
         assert datasets[0] != datasets[1]  # a cross-task front
+    columns = params["agreement_figures"]["v2-information-resnet18"]["columns"]
+    columns["mixed"] = [columns["identical"], columns["cross-seed"]]
+    if suite == "quick":  # a column averages pairs into one end: self and cross-seed do not
+        with pytest.raises(UserError, match="columns.mixed: the pairs of a column are averaged"):
+            agreement_figure_job(params, "v2-information-resnet18")
+    del columns["mixed"]
     params["agreement_figures"]["v2-information-resnet18"]["excess"] = True
     with pytest.raises(UserError, match="excess agreement needs panels on a shortcut setting"):
         agreement_figure_job(params, "v2-information-resnet18")
