@@ -103,10 +103,17 @@ def mean_reports(pairs) -> tuple[dict, dict]:
 
 def agreement_figure(params: dict, name: str) -> FigureJob:
     job = agreement_figure_job(params, name)
-    columns = {
-        column_title(label, pairs): mean_reports(pairs) for label, pairs in job.columns.items()
+    rows = {
+        row.label: (
+            row.split,
+            {
+                column_title(label, pairs): mean_reports(pairs)
+                for label, pairs in row.columns.items()
+            },
+        )
+        for row in job.rows
     }
-    draw = partial(plotting.agreement_figure, columns, job.title, job.metric, job.modes, job.excess)
+    draw = partial(plotting.agreement_figure, rows, job.title, job.metric, job.modes, job.excess)
     return FigureJob(FIGURES / name, draw)
 
 

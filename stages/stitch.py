@@ -90,6 +90,11 @@ def main(argv: list[str]) -> None:
             "end_robust_accuracy": end_robust["robust_accuracy"],
             # on the panel's test images, or, for another task, on its own
             "front_robust_accuracy": _robust_report(job.front)["robust_accuracy"],
+            # the front's agreement with the end on the front's own attacked test images
+            # (the x = front anchor of v2's adversarial figure; same task only)
+            "front_robust_agreement": None
+            if front_agreement is None
+            else trainer.robust_scores(front, reference=end)["agreement"],
         }
     checkpoint = Path("checkpoints") / f"stitch-{name}.pt"
     results = trainer.fit(checkpoint_path=checkpoint)

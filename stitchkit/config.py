@@ -163,21 +163,42 @@ class CrossLayerFigureEntry:
     modes: Names | dict[Str, Str] | None = None
 
 
+# the test images a v2 figure's agreement is measured on: the clean test split, or the
+# attacked ones (robust: each stitch's AutoAttack examples, adversarial panels only)
+AGREEMENT_SPLITS = ("clean", "robust")
+
+
+@section
+class AgreementRowEntry:
+    """`agreement_figures.<name>.rows.<label>`: a row of ``columns`` (as the figure's
+    `columns:`) measured on ``split``'s test images (AGREEMENT_SPLITS)."""
+
+    columns: Annotated[dict[Str, FigureColumn], Field(min_length=1)]
+    split: Literal[AGREEMENT_SPLITS] = "clean"
+
+
 @section
 class AgreementFigureEntry:
     """`agreement_figures.<name>` (v2's figures): per column label a pair [panel,
     IRI panel] of the same front, end and data, or a list of such pairs (one per front,
     the same end, data and points: the column is their mean), drawn as ``metric``
     against stitching point, natural data in one colour and IRIs in another; ``modes``
-    as in grids.
+    as in grids. ``columns`` make one row on the clean test split; ``rows`` (instead)
+    several, each with its own split (v2's adversarial stitching: alpha = 1 on the
+    attacked images).
     ``excess`` (backdoor stitching, panels on shortcut data): ``metric`` on test images
     with their class's marker minus on those with the previous class's."""
 
     title: Str
-    columns: Annotated[dict[Str, FigureColumn], Field(min_length=1)]
+    columns: Annotated[dict[Str, FigureColumn], Field(min_length=1)] | None = None
+    rows: Annotated[dict[Str, AgreementRowEntry], Field(min_length=1)] | None = None
     metric: Literal[AGREEMENT_METRICS] = "agreement_prob"
     modes: Names | dict[Str, Str] | None = None
     excess: Bool = False
+
+    def __post_init__(self):
+        if (self.columns is None) == (self.rows is None):
+            raise ValueError("give either `columns:` (one row) or `rows:`, not both or neither")
 
 
 @section
@@ -761,13 +782,23 @@ def shortcut_examples_job(params: dict, name: str) -> tuple[list[str], int]:
 
 
 @dataclass(frozen=True)
+class AgreementRow:
+    """A row of v2's figure: its label ("" for a figure's only row), the test ``split``
+    (AGREEMENT_SPLITS), and ``columns``: a label -> its (natural panel, IRI panel)
+    pairs, one per front (the column draws their mean)."""
+
+    label: str
+    split: str
+    columns: dict[str, tuple[tuple[str, str], ...]]
+
+
+@dataclass(frozen=True)
 class AgreementFigureJob:
-    """v2's figure: ``columns`` maps a label to its (natural panel, IRI panel) pairs,
-    one per front (the column draws their mean)."""
+    """v2's figure: its ``rows`` of columns."""
 
     name: str
     title: str
-    columns: dict[str, tuple[tuple[str, str], ...]]
+    rows: tuple[AgreementRow, ...]
     metric: str
     modes: tuple[tuple[str, str | None], ...] | None
     excess: bool = False
@@ -803,17 +834,35 @@ def agreement_figure_job(params: dict, name: str) -> AgreementFigureJob:
     """The validated figure ``agreement_figures.<name>``."""
     where = f"agreement_figures.{name}"
     entry = _entry(params, "agreement_figures", name, AgreementFigureEntry)
-    columns = _paired_columns(params, where, entry.columns)
+    entries = {"": AgreementRowEntry(entry.columns)} if entry.rows is None else entry.rows
     shortcuts = params.get("shortcuts") or {}
-    for label, ((natural, _), *_) in columns.items():
-        data = _panel_entry(params, natural).data
-        if entry.excess and data not in shortcuts:
-            raise UserError(
-                f"{where}.columns.{label}: excess agreement needs panels on a shortcut "
-                f"setting, and {natural!r} stitches on {data!r}; give such panels or drop excess"
-            )
+    rows = []
+    for label, row in entries.items():
+        at = where if entry.rows is None else f"{where}.rows.{label}"
+        columns = _paired_columns(params, at, row.columns)
+        for column, pairs in columns.items():
+            natural = pairs[0][0]
+            data = _panel_entry(params, natural).data
+            if entry.excess and data not in shortcuts:
+                raise UserError(
+                    f"{at}.columns.{column}: excess agreement needs panels on a shortcut "
+                    f"setting, and {natural!r} stitches on {data!r}; give such panels or "
+                    "drop excess"
+                )
+            if row.split == "robust":
+                if entry.excess:
+                    raise UserError(f"{at}.split: robust and excess do not combine; drop one")
+                plain = [
+                    p for pair in pairs for p in pair if panel_job(params, p).adversarial is None
+                ]
+                if plain:
+                    raise UserError(
+                        f"{at}.columns.{column}: split robust needs adversarial panels "
+                        f"(with `adversarial:`), and {plain[0]!r} is not one"
+                    )
+        rows.append(AgreementRow(label, row.split, columns))
     return AgreementFigureJob(
-        name, entry.title, columns, entry.metric, _legend(entry.modes), entry.excess
+        name, entry.title, tuple(rows), entry.metric, _legend(entry.modes), entry.excess
     )
 
 

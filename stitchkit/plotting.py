@@ -425,21 +425,27 @@ METRIC_LABELS = {
     "hard_kappa": "hard error consistency (%)",
     "soft_kappa": "soft error consistency (%)",
 }
+# the panel report's field with the front model's agreement with the end, per split
+FRONT_AGREEMENT = {"clean": "front_agreement", "robust": "front_robust_agreement"}
 
 
-def agreement_plot(ax, natural: dict, iris: dict, metric: str, modes=None, excess=False) -> None:
-    """One column of v2's figures: ``metric`` of each stitch with the end model on the
-    clean test split against stitching point, stitches fitted on natural images in one
-    colour and on IRIs in another; x = 0 is the end model (with itself: 100%) and
-    x = n + 1 the front model (with the end), as in the authors' figures. ``excess``:
-    ``metric`` on the shortcut test split minus on the rolled one (the end: 0)."""
+def agreement_plot(
+    ax, natural: dict, iris: dict, metric: str, modes=None, excess=False, split="clean"
+) -> None:
+    """One column of v2's figures: ``metric`` of each stitch with the end model on a
+    test ``split`` (clean, or robust: each stitch's attacked test images) against
+    stitching point, stitches fitted on natural images in one colour and on IRIs in
+    another; x = 0 is the end model (with itself: 100%) and x = n + 1 the front model
+    (with the end; under attack, on the front's attacked images), as in the authors'
+    figures. ``excess``: ``metric`` on the shortcut test split minus on the rolled one
+    (the end: 0)."""
     last = natural.get("end_points", 9) + 1
 
     def value(r: dict) -> float:
         scores = r["agreement"]
         if excess:
             return 100 * (scores["shortcut"][metric] - scores["rolled"][metric])
-        return 100 * scores["clean"][metric]
+        return 100 * scores[split][metric]
 
     for panel in (natural, iris):
         same_point = [r for r in panel["results"] if r["front_point"] == r["end_point"]]
@@ -457,7 +463,7 @@ def agreement_plot(ax, natural: dict, iris: dict, metric: str, modes=None, exces
                 linestyle=MODE_LINESTYLES.get(base, "-"),
                 color=DATA_COLORS[panel.get("train_on", "natural")],
             )
-    front = None if excess else natural.get("front_agreement")
+    front = None if excess else natural.get(FRONT_AGREEMENT[split])
     anchors = [(0, 0.0 if excess else 100.0)] + ([(last, 100 * front[metric])] if front else [])
     xs, ys = zip(*anchors, strict=True)
     ax.plot(xs, ys, linestyle="none", marker="X", markersize=9, color="black", zorder=5)
@@ -470,31 +476,45 @@ def agreement_plot(ax, natural: dict, iris: dict, metric: str, modes=None, exces
 
 
 def agreement_figure(
-    columns: dict[str, tuple[dict, dict]], title: str, metric: str, modes=None, excess=False
+    rows: dict[str, tuple[str, dict[str, tuple[dict, dict]]]],
+    title: str,
+    metric: str,
+    modes=None,
+    excess=False,
 ):
-    """v2's Figs. (information, backdoor, adversarial stitching): one column per label,
-    each a (natural panel, IRI panel) pair drawn by agreement_plot; one legend for the
-    training data (colours) and one for the modes (markers and lines)."""
+    """v2's Figs. (information, backdoor, adversarial stitching): per row label ("" for
+    a figure's only row) its test split and columns, each column a (natural panel, IRI
+    panel) pair drawn by agreement_plot; one legend for the training data (colours) and
+    one for the modes (markers and lines)."""
     from matplotlib.lines import Line2D
 
     _style()
+    width = max(len(columns) for _, columns in rows.values())
     fig, axes = plt.subplots(
-        1,
-        len(columns),
-        figsize=(4.2 * len(columns), 4.1),
+        len(rows),
+        width,
+        figsize=(4.2 * width, 0.4 + 3.7 * len(rows)),
         squeeze=False,
         sharey=True,
         layout="constrained",
     )
-    for ax, (label, (natural, iris)) in zip(axes[0], columns.items(), strict=True):
-        agreement_plot(ax, natural, iris, metric, modes, excess)
-        ax.set_title(label, fontsize="medium")
-        ax.tick_params(axis="x", labelsize="x-small")
-    if excess:  # about 0 where no stitch reads the markers; the authors draw 0-100
-        axes[0][0].set_ylim(min(-10.0, *(ax.dataLim.y0 - 5 for ax in axes[0])), 102)
     ylabel = METRIC_LABELS.get(metric, metric)
-    axes[0][0].set_ylabel(f"excess {ylabel}\n(matched - rolled markers)" if excess else ylabel)
-    first = next(iter(columns.values()))[0]["results"]
+    if excess:
+        ylabel = f"excess {ylabel}\n(matched - rolled markers)"
+    for row_axes, (row_label, (split, columns)) in zip(axes, rows.items(), strict=True):
+        for ax, (label, (natural, iris)) in zip(row_axes, columns.items(), strict=False):
+            agreement_plot(ax, natural, iris, metric, modes, excess, split)
+            ax.set_title(label, fontsize="medium")
+            ax.tick_params(axis="x", labelsize="x-small")
+        for ax in row_axes[len(columns) :]:
+            ax.set_visible(False)
+        under_attack = " on attacked images" if split == "robust" else ""
+        prefix = f"{row_label}{under_attack}\n" if row_label or under_attack else ""
+        row_axes[0].set_ylabel(prefix + ylabel)
+    if excess:  # about 0 where no stitch reads the markers; the authors draw 0-100
+        low = min(-10.0, *(ax.dataLim.y0 - 5 for ax in axes.flat if ax.get_visible()))
+        axes[0][0].set_ylim(low, 102)
+    first = next(iter(next(iter(rows.values()))[1].values()))[0]["results"]
     handles = [
         Line2D([], [], color=color, lw=4, label=f"trained on {DATA_LABELS[data]}")
         for data, color in DATA_COLORS.items()

@@ -4,7 +4,9 @@ The default backend is the official AutoAttack of Croce & Hein (the `pyautoattac
 package). The Adversarial Robustness Toolbox's APGD with the same two losses is a second
 opinion, combined per sample as AutoAttack does: a sample is robust only if it is
 classified correctly and every attack fails on it. Models take images in [0, 1] and
-are attacked in eval mode.
+are attacked in eval mode. The attacked images (AutoAttack's output: per sample the
+first adversarial example found, else the clean image) also give a stitched model's
+agreement with its end model under attack (v2's adversarial stitching).
 """
 
 from typing import Literal
@@ -14,6 +16,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from stitchkit.agreement import METRICS, AgreementTally
 from stitchkit.augment import to_unit_float
 from stitchkit.schema import Fraction, Int, PositiveInt, section
 
@@ -51,17 +54,22 @@ def robust_accuracy(
     labels: torch.Tensor,
     settings: RobustEvaluation,
     device: torch.device,
+    reference: nn.Module | None = None,
 ) -> dict:
     """Clean and robust accuracy of ``model`` on ``settings.sample`` of (uint8 images,
-    labels), with the backend that produced them. The global RNG is left untouched."""
+    labels), with the backend that produced them; given a ``reference`` model (a stitch's
+    end model), also ``agreement``: the agreement METRICS of ``model`` with it on the
+    attacked images. The global RNG is left untouched."""
     images, labels = settings.sample(images, labels)
     x, y = to_unit_float(images), labels
     model.eval()
     attack = _autoattack if settings.backend == "autoattack" else _art_apgd
     devices = [device] if torch.device(device).type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
-        clean, robust = attack(model, x, y, settings, device)
-    return {
+        x_adv = attack(model, x, y, settings, device)
+    clean = predictions(model, x, settings.batch_size, device) == y.numpy()
+    robust = clean & (predictions(model, x_adv, settings.batch_size, device) == y.numpy())
+    scores = {
         "clean_accuracy": float(clean.mean()),
         "robust_accuracy": float(robust.mean()),
         "samples": len(y),
@@ -69,6 +77,20 @@ def robust_accuracy(
         "epsilon": settings.epsilon,
         "iterations": settings.iterations,
     }
+    if reference is not None:
+        scores["agreement"] = _agreement(model, reference, x_adv, y, settings.batch_size, device)
+    return scores
+
+
+@torch.no_grad()
+def _agreement(model, reference, x, y, batch_size: int, device) -> dict:
+    reference.eval()
+    tally = AgreementTally()
+    for s in range(0, len(y), batch_size):
+        batch = x[s : s + batch_size].to(device)
+        tally.add(model(batch), reference(batch), y[s : s + batch_size].to(device))
+    scores = tally.scores()
+    return {m: scores[m] for m in METRICS}
 
 
 @torch.no_grad()
@@ -80,7 +102,8 @@ def predictions(model: nn.Module, x: torch.Tensor, batch_size: int, device) -> n
     return torch.cat(out).numpy()
 
 
-def _autoattack(model, x, y, s: RobustEvaluation, device):
+def _autoattack(model, x, y, s: RobustEvaluation, device) -> torch.Tensor:
+    """The official AutoAttack's output for (x, y), on the CPU."""
     from pyautoattack import AutoAttack
 
     adversary = AutoAttack(
@@ -91,12 +114,12 @@ def _autoattack(model, x, y, s: RobustEvaluation, device):
     x_adv, _ = adversary.run_standard_evaluation(
         x.to(device), y.to(device), batch_size=s.batch_size
     )
-    yn = y.numpy()
-    clean = predictions(model, x, s.batch_size, device) == yn
-    return clean, clean & (predictions(model, x_adv.cpu(), s.batch_size, device) == yn)
+    return x_adv.cpu()
 
 
-def _art_apgd(model, x, y, s: RobustEvaluation, device):
+def _art_apgd(model, x, y, s: RobustEvaluation, device) -> torch.Tensor:
+    """ART's APGD-CE, then APGD-DLR on the samples still classified correctly; per
+    sample the first adversarial example found, else the clean image."""
     from art.attacks.evasion import AutoProjectedGradientDescent
     from art.estimators.classification import PyTorchClassifier
 
@@ -109,8 +132,8 @@ def _art_apgd(model, x, y, s: RobustEvaluation, device):
         device_type="gpu" if torch.device(device).type == "cuda" else "cpu",
     )
     xn, yn = x.numpy(), y.numpy()
-    clean = predictions(model, x, s.batch_size, device) == yn
-    robust = clean.copy()
+    robust = predictions(model, x, s.batch_size, device) == yn
+    attacked = x.clone()
     numpy_state = np.random.get_state()  # ART draws its random starts from NumPy's global RNG
     try:
         for loss_type in ("cross_entropy", "difference_logits_ratio"):
@@ -132,9 +155,11 @@ def _art_apgd(model, x, y, s: RobustEvaluation, device):
             )
             x_adv = torch.from_numpy(apgd.generate(xn[idx], yn[idx]))
             robust[idx] = predictions(model, x_adv, s.batch_size, device) == yn[idx]
+            fooled = ~robust[idx]
+            attacked[torch.from_numpy(idx[fooled])] = x_adv[torch.from_numpy(fooled)]
     finally:
         np.random.set_state(numpy_state)
-    return clean, robust
+    return attacked
 
 
 @torch.no_grad()

@@ -271,7 +271,8 @@ class PanelTrainer:
     def evaluate_all(self, stitches: list[FittedStitch]) -> list[dict]:
         """Per stitch: test_accuracy and its agreement with the end model on the clean
         test split; with a shortcut, also shortcut_ and rolled_accuracy and the agreement
-        on those splits; with robust evaluation settings, robust_accuracy (else None)."""
+        on those splits; with robust evaluation settings, robust_accuracy (else None)
+        and the agreement on the attacked test images (split "robust")."""
         splits = ("clean", "shortcut", "rolled") if self.shortcut else ("clean",)
         by_split = {split: self.evaluate(stitches, split) for split in splits}
         scores = []
@@ -288,15 +289,17 @@ class PanelTrainer:
                     score[f"{split}_accuracy"] = results[n]["accuracy"]
                 score["agreement"][split] = {m: results[n][m] for m in AGREEMENT_METRICS}
             if self.robust is not None:
-                model = self.stitched_model(stitch)
-                score["robust_accuracy"] = self.robust_scores(model)["robust_accuracy"]
+                robust = self.robust_scores(self.stitched_model(stitch), reference=self.end)
+                score["robust_accuracy"] = robust["robust_accuracy"]
+                score["agreement"]["robust"] = robust["agreement"]
             scores.append(score)
         return scores
 
-    def robust_scores(self, model) -> dict:
-        """``robust_accuracy``'s result for ``model`` on the clean test split."""
+    def robust_scores(self, model, reference=None) -> dict:
+        """``robust_accuracy``'s result for ``model`` on the clean test split (with its
+        agreement with ``reference`` on the attacked images, if given)."""
         images, labels = shortcuts.evaluation_split(self.data, "clean")
-        return robust_accuracy(model, images, labels, self.robust, self.device)
+        return robust_accuracy(model, images, labels, self.robust, self.device, reference)
 
     def model_accuracy(self, model: Stitchable, split: str = "clean") -> float:
         return self.model_scores(model, split)["accuracy"]

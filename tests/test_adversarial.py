@@ -119,6 +119,31 @@ def test_official_autoattack_is_never_weaker_than_art_or_pgd20_beyond_noise(whic
     assert scores["clean_accuracy"] == art_scores["clean_accuracy"]
 
 
+@pytest.mark.parametrize("backend", ["autoattack", "art"])
+def test_agreement_under_attack_is_measured_on_the_attacked_images(
+    backend, plain_model, robust_model
+):
+    """v2's adversarial stitching: a model agrees fully with itself on its own attacked
+    images; a non-robust model fooled there disagrees with a robust one that is not."""
+    settings = RobustEvaluation(
+        backend=backend, samples=100, epsilon=EPSILON, iterations=10, eot_iterations=1
+    )
+    plain, robust = plain_model[0].model, robust_model[0].model
+    images, labels = _test_split(plain_model)
+    itself = robust_accuracy(plain, images, labels, settings, CPU, reference=plain)
+    assert itself["agreement"]["agreement_prob"] == pytest.approx(1.0)
+    assert itself["agreement"]["agreement_ratio"] == 1.0
+    assert itself["agreement"]["hard_kappa"] == pytest.approx(1.0)
+    other = robust_accuracy(plain, images, labels, settings, CPU, reference=robust)
+    assert other["robust_accuracy"] == itself["robust_accuracy"] < 0.05
+    robust_scores = robust_accuracy(robust, images, labels, settings, CPU)
+    # the robust model is right on its own attacked images about robust_accuracy of the
+    # time, and more often on images crafted against the plain model: the two disagree
+    assert other["agreement"]["agreement_ratio"] < 1 - robust_scores["robust_accuracy"] + 0.1
+    assert other["agreement"]["agreement_prob"] < 0.5
+    assert "agreement" not in robust_scores
+
+
 def test_robust_evaluation_is_deterministic(robust_model):
     result, data = robust_model
     settings = RobustEvaluation(backend="art", samples=100, epsilon=EPSILON, iterations=10)

@@ -9,6 +9,7 @@ import torch
 import yaml
 
 from conftest import run_stage
+from stitchkit.attacks import AdversarialTraining
 from stitchkit.augment import to_unit_float
 from stitchkit.checkpoints import load_model
 from stitchkit.cka import linear_cka
@@ -18,6 +19,7 @@ from stitchkit.iris import IriProgress, IriSettings, generate, hint_residuals, s
 from stitchkit.models import ModelSpec
 from stitchkit.objectives import MODES
 from stitchkit.prepared import PreparedDataset
+from stitchkit.robustness import RobustEvaluation
 from stitchkit.stitch_recipe import StitchRecipe, make_spec
 from stitchkit.stitching import PanelTrainer
 from stitchkit.training import Recipe, train_model
@@ -176,6 +178,37 @@ def test_self_stitching_on_iris_keeps_agreement_at_every_point(model, digits):
         agreement = result.agreement["clean"]["agreement_prob"]
         assert agreement >= 0.95, (result.spec.key, agreement)
         assert result.test_accuracy == pytest.approx(trainer.model_accuracy(end), abs=0.05)
+
+
+def test_adversarial_stitching_on_iris_crafts_pgd_on_the_iris(model, digits, monkeypatch):
+    """v2's adversarial testbed on IRIs: at alpha = 1 every training batch is PGD examples
+    of that point's IRIs (crafted on the stitched model); robust agreement is scored on
+    attacked natural test images."""
+    sets = iri_sets(model, digits, (5,))
+    attacked = []
+    pgd_attack = AdversarialTraining.attack
+
+    def recording(self, logits_of, x, y, generator):
+        attacked.append(x.clone())
+        return pgd_attack(self, logits_of, x, y, generator)
+
+    monkeypatch.setattr(AdversarialTraining, "attack", recording)
+    adversarial = AdversarialTraining(alpha=1.0, epsilon="24/255", step_size="24/255", steps=1)
+    robust = RobustEvaluation(samples=20, epsilon="24/255", iterations=5, eot_iterations=1)
+    end = copy.deepcopy(model)
+    trainer = PanelTrainer(
+        model, end, digits, [make_spec("fula", 5, 5, model)], IRI_RECIPE, CPU, adversarial,
+        robust, iris=sets,
+    )  # fmt: skip
+    (result,) = trainer.fit(progress=False)
+    iris = to_unit_float(sets[5].train_images)
+    assert len(attacked) == IRI_RECIPE.epochs * len(iris) // IRI_RECIPE.batch_size
+    for batch in attacked:  # each image is one of the point's IRIs
+        same = batch.flatten(1)[:, None] == iris.flatten(1)[None]
+        assert same.all(2).any(1).all()
+    assert set(result.agreement) == {"clean", "robust"}
+    assert 0 <= result.agreement["robust"]["agreement_prob"] <= 1
+    assert result.robust_accuracy is not None
 
 
 def test_iri_sets_of_other_source_images_are_refused(model, digits):

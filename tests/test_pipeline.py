@@ -1,10 +1,12 @@
-"""End to end: the quick suite through DVC in a fresh copy of the repository.
+"""End to end: the quick suite as `make quick` runs it (`stitchkit repro -S suite=quick`,
+stages in parallel on a local Ray) in a fresh copy of the repository.
 
-(a) outputs are valid, (b) a second repro runs nothing, (c) a forced rerun of every
-stage by `stitchkit repro` (in parallel on a local Ray) gives byte-identical prepared
-(and shortcut) data, models, metrics, robust accuracies (the official AutoAttack),
-Table 1, stitching, class-subset, similarity and CKA results, T weights and figures,
-the same dvc.lock (but for wall-time files), and a clean `dvc status`.
+(a) outputs are valid, (b) a second repro (DVC's or ours) runs nothing, (c) plain
+`dvc repro --force` of one stage of every kind, one at a time, gives byte-identical
+outputs (prepared and shortcut data, a model and its metrics, robust accuracy under the
+official AutoAttack, IRIs, natural, shortcut and adversarial IRI stitching, class
+subsets, similarity, CKA, every figure and Table 1), the same dvc.lock (but for
+wall-time files), and a clean `dvc status`.
 """
 
 import json
@@ -33,7 +35,7 @@ def sh(*cmd: str, cwd: Path, env: dict) -> str:
 
 @pytest.fixture(scope="module")
 def quick_repo(tmp_path_factory):
-    """A fresh git repo holding the working tree, after `dvc exp run -S suite=quick`."""
+    """A fresh git repo holding the working tree, after `stitchkit repro -S suite=quick`."""
     root = tmp_path_factory.mktemp("pipeline")
     repo, home = root / "repo", root / "home"
     home.mkdir()
@@ -70,7 +72,7 @@ def quick_repo(tmp_path_factory):
         cwd=repo,
         env=env,
     )
-    sh("dvc", "exp", "run", "-S", "suite=quick", cwd=repo, env=env)
+    sh("stitchkit", "repro", "-S", "suite=quick", cwd=repo, env=env)
     return repo, env
 
 
@@ -147,11 +149,16 @@ def test_quick_suite_outputs_are_valid(quick_repo):
             for r in report["results"]:
                 least = 0.9 if r["mode"] == "tlm" else 0.95
                 assert r["agreement"]["clean"]["agreement_prob"] >= least, (panel, r)
-    for panel, entry in params["panels"].items():
-        if "adversarial" in entry:
+    for panel, entry in (params["panels"] | params["iri_panels"]).items():
+        if "adversarial" in entry:  # robust accuracy, and v2's agreement under attack
             report = json.loads((repo / f"reports/stitch/{panel}.json").read_text())
             assert all(0 <= r["robust_accuracy"] <= 1 for r in report["results"])
+            assert all(
+                0 <= r["agreement"]["robust"]["agreement_prob"] <= 1 for r in report["results"]
+            )
             assert report["robust_eval"]["backend"] == "autoattack"
+            front_task = params["models"][entry["front"]]["dataset"]
+            assert (report["front_robust_agreement"] is None) == (front_task != entry["data"])
     for name, entry in params["similarities"].items():
         report = json.loads((repo / f"reports/similarity/{name}.json").read_text())
         assert set(report["configurations"]) == set(entry["panels"])
@@ -198,7 +205,23 @@ def test_quick_suite_outputs_are_valid(quick_repo):
         assert metrics["test_accuracy"] >= 0.85, metrics
 
 
-def test_second_repro_runs_nothing_and_parallel_forced_rerun_is_byte_identical(quick_repo):
+# one stage of every kind (the cheap ones), rerun by plain DVC in (c)
+RERUN_BY_DVC = [
+    "prepare@digits",
+    "shortcut@fashion-mnist-pixels",
+    "train@digits_0-resnet18",
+    "robustness@digits_0-resnet18",
+    "iris@fashion-mnist_0-resnet18-1",
+    "stitch@pixels-cross-task-resnet18",
+    "iri-stitch@iris-at1-same-task-nr-nr",
+    "subset@cross-task-resnet18",
+    "similarity@fig6-similarity-same-task-resnet18",
+    "cka@v2-cka-resnet18",
+    "report",
+]
+
+
+def test_second_repro_runs_nothing_and_dvc_reruns_stages_byte_identically(quick_repo):
     repo, env = quick_repo
     assert "up to date" in sh("dvc", "status", cwd=repo, env=env)
     assert "Running stage" not in sh("dvc", "repro", cwd=repo, env=env)
@@ -206,10 +229,10 @@ def test_second_repro_runs_nothing_and_parallel_forced_rerun_is_byte_identical(q
     before, lock = snapshot(repo), deterministic_lock(repo)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     n = {key: len(params[key]) for key in params if isinstance(params[key], dict)}
-    assert n["shortcuts"] == 5 and n["subsets"] == 2 and n["grids"] == 5 and n["panels"] == 23
+    assert n["shortcuts"] == 5 and n["subsets"] == 2 and n["grids"] == 5 and n["panels"] == 26
     assert n["similarities"] == 1 and n["subset_figures"] == 1 and n["cross_layer_figures"] == 1
-    assert n["iri_sets"] == 13 and n["iri_panels"] == 6
-    assert n["agreement_figures"] == 2 and n["iri_examples"] == 1 and n["cka_figures"] == 1
+    assert n["iri_sets"] == 15 and n["iri_panels"] == 13
+    assert n["agreement_figures"] == 3 and n["iri_examples"] == 1 and n["cka_figures"] == 1
     data, models, figures = n["datasets"] + n["shortcuts"], n["models"], n["grids"]
     figures += n["subset_figures"] + n["cross_layer_figures"] + n["shortcut_examples"]
     figures += n["agreement_figures"] + n["iri_examples"] + n["cka_figures"]
@@ -219,12 +242,11 @@ def test_second_repro_runs_nothing_and_parallel_forced_rerun_is_byte_identical(q
     iri_sets = n["iri_sets"]
     files = data + 3 * models + table + 2 * results + 2 * (figures + panels) + 2 * iri_sets
     assert len(before) == files + 3 * similarities + n["cka_figures"]
-    out = sh("stitchkit", "repro", "--force", cwd=repo, env=env)
-    report = 1  # one stage draws every figure and table
-    stages = data + 2 * models + iri_sets + results + similarities + n["cka_figures"] + report
-    assert f"{stages} stages ran" in out
+    assert set(lock) >= set(RERUN_BY_DVC)
+    out = sh("dvc", "repro", "--force", "--single-item", *RERUN_BY_DVC, cwd=repo, env=env)
+    assert out.count("Running stage") == len(RERUN_BY_DVC)
     after = snapshot(repo)
     changed = [name for name in before if before[name] != after[name]]
-    assert not changed, f"forced rerun changed {changed}"
+    assert not changed, f"dvc's rerun changed {changed}"
     assert deterministic_lock(repo) == lock
     assert "up to date" in sh("dvc", "status", cwd=repo, env=env)

@@ -63,7 +63,7 @@ def test_v2_figure_draws_natural_and_iri_stitches_in_two_colours_with_the_anchor
             _agreement_panel("iris", 0.3, None),
         ),
     }
-    fig = plotting.agreement_figure(columns, "v2", "agreement_prob")
+    fig = plotting.agreement_figure({"": ("clean", columns)}, "v2", "agreement_prob")
     identical, cross_task = fig.axes[:2]
     curves = [line for line in identical.lines if line.get_marker() != "X"]
     colours = {line.get_color(): list(line.get_ydata()) for line in curves}
@@ -78,6 +78,42 @@ def test_v2_figure_draws_natural_and_iri_stitches_in_two_colours_with_the_anchor
     assert legend == [
         "trained on natural images", "trained on IRIs", "FuLA", "TLM", "end / front model"
     ]  # fmt: skip
+
+
+def test_v2_adversarial_figure_reads_its_alpha_1_row_on_the_attacked_images():
+    def panel(train_on: str, clean: float, attacked: float) -> dict:
+        results = [
+            {
+                "mode": "fula",
+                "front_point": k,
+                "end_point": k,
+                "agreement": {
+                    "clean": {"agreement_prob": clean},
+                    "robust": {"agreement_prob": attacked},
+                },
+            }
+            for k in (5, 9)
+        ]
+        front = {"front_agreement": {"agreement_prob": 0.8}}
+        front["front_robust_agreement"] = {"agreement_prob": 0.1}
+        return {"results": results, "end_points": 9, "train_on": train_on} | front
+
+    pair = (panel("natural", 0.9, 0.3), panel("iris", 0.7, 0.2))
+    rows = {
+        "α = 0": ("clean", {"nr → nr": pair, "r → r": pair}),
+        "α = 1": ("robust", {"nr → nr": pair}),
+    }
+    fig = plotting.agreement_figure(rows, "adversarial", "agreement_prob")
+    clean_axes, robust_axes = fig.axes[:2], fig.axes[2:]
+    assert [ax.get_visible() for ax in robust_axes] == [True, False]  # a shorter row
+    for ax, natural, iris, front in [(clean_axes[0], 90, 70, 80), (robust_axes[0], 30, 20, 10)]:
+        curves = {line.get_color(): list(line.get_ydata()) for line in ax.lines[:2]}
+        assert curves[plotting.DATA_COLORS["natural"]] == pytest.approx([natural] * 2)
+        assert curves[plotting.DATA_COLORS["iris"]] == pytest.approx([iris] * 2)
+        (anchors,) = [line for line in ax.lines if line.get_marker() == "X"]
+        assert list(anchors.get_ydata()) == pytest.approx([100, front])
+    assert clean_axes[0].get_ylabel() == "α = 0\nagreement probability (%)"
+    assert robust_axes[0].get_ylabel() == "α = 1 on attacked images\nagreement probability (%)"
 
 
 def test_v2_cka_figure_draws_fula_and_cka_on_both_data_in_the_same_colours():
@@ -121,7 +157,8 @@ def test_v2_backdoor_figure_draws_matched_minus_rolled_agreement_from_zero_at_th
         return {"results": results, "end_points": 9, "train_on": train_on}
 
     columns = {"pixels": (panel("natural", 0.9, 0.3), panel("iris", 0.4, 0.35))}
-    fig = plotting.agreement_figure(columns, "backdoor", "agreement_prob", excess=True)
+    rows = {"": ("clean", columns)}
+    fig = plotting.agreement_figure(rows, "backdoor", "agreement_prob", excess=True)
     (ax,) = fig.axes
     curves = {line.get_color(): list(line.get_ydata()) for line in ax.lines[:2]}
     assert curves[plotting.DATA_COLORS["natural"]] == pytest.approx([60.0, 60.0])

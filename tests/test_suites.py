@@ -113,8 +113,8 @@ def test_paper_suite_trains_the_eighteen_models_of_table_1(tmp_path):
         for robust in ("", "-robust")
     }
     v2 = {f"cifar10_{seed}-{arch}" for seed in (0, 1) for arch in ("vgg16_bn", "vit_tiny")}
-    # v2's information-stitching fronts of seeds 1-3: cross-seed, SimCLR, cross-bias
-    fronts = {f"cifar10_{seed}-resnet18" for seed in (2, 3)}
+    # v2's fronts of seeds 1-3: cross-seed, SimCLR, cross-bias, and robust ones
+    fronts = {f"cifar10_{seed}-resnet18{robust}" for seed in (2, 3) for robust in ("", "-robust")}
     simclr = [training_job(params, f"cifar10_{seed}-resnet18-simclr") for seed in (1, 2, 3)]
     biased = [training_job(params, f"cifar10-pixels_{seed}-resnet18") for seed in (1, 2, 3)]
     assert all(job.dataset == "cifar10-pixels" and job.recipe.lr == 0.1 for job in biased)
@@ -171,9 +171,10 @@ def test_information_stitching_pairs_each_iri_panel_with_its_natural_twin(tmp_pa
     jobs = [panel_job(params, name) for name in params["iri_panels"]]
     assert jobs and all(job.recipe.bn == "frozen" for job in jobs)  # the authors' eval mode
     assert all(set(job.iris) == {i for i, _ in job.pairs} for job in jobs)
-    figure = agreement_figure_job(params, "v2-information-resnet18")
-    assert list(figure.columns) == ["identical", "cross-seed", "cross-supervision", "cross-bias"]
-    for label, pairs in figure.columns.items():
+    (row,) = agreement_figure_job(params, "v2-information-resnet18").rows
+    assert row.split == "clean"
+    assert list(row.columns) == ["identical", "cross-seed", "cross-supervision", "cross-bias"]
+    for label, pairs in row.columns.items():
         ends = set()
         for natural, iris in pairs:
             natural, iris = panel_job(params, natural), panel_job(params, iris)
@@ -183,7 +184,7 @@ def test_information_stitching_pairs_each_iri_panel_with_its_natural_twin(tmp_pa
         # the paper suite averages fronts of seeds 1-3 into the seed-0 end, as the authors
         assert len(pairs) == (3 if suite == "paper" and label != "identical" else 1)
         assert len(ends) == 1
-    supervision = panel_job(params, figure.columns["cross-supervision"][0][0])
+    supervision = panel_job(params, row.columns["cross-supervision"][0][0])
     assert training_job(params, supervision.front).recipe.simclr is not None
 
 
@@ -191,8 +192,9 @@ def test_information_stitching_pairs_each_iri_panel_with_its_natural_twin(tmp_pa
 def test_backdoor_stitching_draws_excess_agreement_of_shortcut_panels_only(tmp_path, suite):
     params = composed(tmp_path, suite)
     figure = agreement_figure_job(params, "v2-backdoor-resnet18")
-    assert figure.excess and len(figure.columns) == {"paper": 3, "quick": 2}[suite]
-    for (pair,) in figure.columns.values():
+    (row,) = figure.rows
+    assert figure.excess and len(row.columns) == {"paper": 3, "quick": 2}[suite]
+    for (pair,) in row.columns.values():
         jobs = [panel_job(params, panel) for panel in pair]
         assert all(job.data in params["shortcuts"] for job in jobs)
         assert jobs[0].iris is None and jobs[1].iris and jobs[0].pairs == jobs[1].pairs
@@ -225,3 +227,48 @@ def test_dvc_dag_is_prepare_then_train():
         assert f'"cka@{figure}" -> "report"' in dot
         for name in params["iri_sets"]:
             assert f'"iris@{name}" -> "cka@{figure}"' in dot
+
+
+@pytest.mark.parametrize("suite", ["paper", "quick"])
+def test_adversarial_stitching_draws_four_configurations_at_alpha_0_and_on_attacks_at_1(
+    tmp_path, suite
+):
+    params = composed(tmp_path, suite)
+    clean, attacked = agreement_figure_job(params, "v2-adversarial-resnet18").rows
+    assert (clean.label, clean.split, attacked.label, attacked.split) == (
+        "α = 0", "clean", "α = 1", "robust"
+    )  # fmt: skip
+    robust = {}
+    for row in (clean, attacked):
+        assert len(row.columns) == 4
+        for label, pairs in row.columns.items():
+            # the authors: fronts of seeds 1-3 into the seed-0 end
+            assert len(pairs) == (3 if suite == "paper" else 1)
+            for natural, iris in pairs:
+                natural, iris = panel_job(params, natural), panel_job(params, iris)
+                assert natural.iris is None and iris.iris and natural.pairs == iris.pairs
+                assert {"hint", "slm", "fula"} <= set(natural.modes) & set(iris.modes)
+                alphas = {
+                    job.adversarial.alpha if job.adversarial else 0 for job in (natural, iris)
+                }
+                assert alphas == {0 if row is clean else 1}
+                if row is attacked:  # the same PGD on natural images and on IRIs
+                    assert natural.adversarial == iris.adversarial
+                    assert natural.recipe.train_samples == iris.recipe.train_samples
+                is_robust = ["robust" in job for job in (natural.front, natural.end)]
+                robust.setdefault(label, set()).add(tuple(is_robust))
+    assert robust == {
+        "non-robust → non-robust": {(False, False)},
+        "non-robust → robust": {(False, True)},
+        "robust → non-robust": {(True, False)},
+        "robust → robust": {(True, True)},
+    }
+    figure = params["agreement_figures"]["v2-adversarial-resnet18"]
+    figure["rows"]["α = 1"]["columns"]["plain"] = figure["rows"]["α = 0"]["columns"][
+        "non-robust → robust"
+    ]
+    with pytest.raises(UserError, match="columns.plain: split robust needs adversarial panels"):
+        agreement_figure_job(params, "v2-adversarial-resnet18")
+    figure["columns"] = figure["rows"]["α = 0"]["columns"]
+    with pytest.raises(UserError, match="give either `columns:` .one row. or `rows:`"):
+        agreement_figure_job(params, "v2-adversarial-resnet18")
