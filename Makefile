@@ -2,6 +2,7 @@
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: setup quick test
 setup: $(VENV)/.installed $(FASHION_MNIST)
@@ -18,10 +19,16 @@ $(FASHION_MNIST):
 		apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
 	else echo "note: not root; install dataset-fashion-mnist or let torchvision download it"; fi
 
+# Debian's Chromium, for the test that opens reports/index.html in a real browser
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	else echo "note: not root; install chromium for the browser test (it is skipped without)"; fi
+
 quick: setup
 	stitchkit repro -S suite=quick
 
-test: setup
+test: setup $(CHROMIUM)
 	ruff check .
 	ruff format --check .
 	pytest

@@ -25,6 +25,7 @@ from stitchkit.robustness import RobustEvaluation
 from stitchkit.schema import Bool, Int, PositiveInt, Str, section, validated
 from stitchkit.shortcuts import ShortcutSetting
 from stitchkit.stitch_recipe import StitchRecipe
+from stitchkit.takeaways import TakeawayThresholds
 from stitchkit.training import Recipe
 
 PARAMS_FILE = Path("params.yaml")
@@ -257,6 +258,7 @@ class ParamsFile(BaseModel):
     agreement_figures: dict[Str, AgreementFigureEntry] = {}
     cka_figures: dict[Str, CkaFigureEntry] = {}
     iri_examples: dict[Str, IriExamplesEntry] = {}
+    takeaways: TakeawayThresholds | None = None
 
 
 def load_params(path=PARAMS_FILE) -> dict:

@@ -35,6 +35,7 @@ from stitchkit.iris import IriSettings
 from stitchkit.robustness import RobustEvaluation
 from stitchkit.shortcuts import ShortcutSetting
 from stitchkit.stitch_recipe import StitchRecipe
+from stitchkit.takeaways import TakeawayThresholds
 from stitchkit.training import Recipe
 
 WRONG = [[1]]  # expressible in YAML, and of the wrong type for every key of the schema
@@ -62,6 +63,7 @@ FLAT_SECTIONS = {
     "stitch": StitchRecipe,
     "robust_eval": RobustEvaluation,
     "iris": IriSettings,
+    "takeaways": TakeawayThresholds,
 }
 
 

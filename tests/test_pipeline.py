@@ -23,6 +23,7 @@ from conftest import REPO
 from stitchkit.checkpoints import load_model
 from stitchkit.models import RESNETS
 from stitchkit.prepared import PreparedDataset
+from stitchkit.takeaways import CHECKS, FAILS, HOLDS, UNMEASURED
 
 pytestmark = pytest.mark.slow
 
@@ -83,7 +84,9 @@ def snapshot(repo: Path) -> dict[str, bytes]:
     paths += [*repo.glob("reports/figures/**/*.p*"), *repo.glob("reports/robustness/*.json")]
     paths += [*repo.glob("reports/similarity/*.json"), *repo.glob("reports/table1.*")]
     paths += [*repo.glob("data/iris/**/*.pt"), *repo.glob("reports/iris/*.json")]
-    paths += [*repo.glob("reports/cka/*.json")]
+    paths += [*repo.glob("reports/cka/*.json"), *repo.glob("reports/takeaways.*")]
+    paths += [*repo.glob("reports/index.*"), *repo.glob("reports/scalars.json")]
+    paths += [*repo.glob("reports/curves/*/*.csv")]
     return {str(p.relative_to(repo)): p.read_bytes() for p in sorted(paths)}
 
 
@@ -198,6 +201,14 @@ def test_quick_suite_outputs_are_valid(quick_repo):
     figures += [*params["agreement_figures"], *params["iri_examples"], *params["cka_figures"]]
     for figure in [*figures, *params["cross_layer_figures"]]:
         assert (repo / f"reports/figures/{figure}.png").stat().st_size > 1000
+    takeaways = json.loads((repo / "reports/takeaways.json").read_text())
+    assert set(takeaways["checks"]) == {check.__name__.replace("_", "-") for check in CHECKS}
+    verdicts = [c["verdict"] for c in takeaways["checks"].values()]
+    assert set(verdicts) <= {HOLDS, FAILS, UNMEASURED}
+    counts = [takeaways[k] for k in ("holds", "does_not_hold", "not_measured")]
+    assert sum(counts) == len(CHECKS) and counts[2] == 0, counts  # the suite measures each
+    report = (repo / "reports/takeaways.md").read_text()
+    assert report.count("\n| ") == len(CHECKS) + 1  # the header row and one row per check
     for seed in (0, 1):
         metrics = json.loads(
             (repo / f"reports/metrics/fashion-mnist_{seed}-resnet18.json").read_text()
@@ -218,7 +229,24 @@ RERUN_BY_DVC = [
     "similarity@fig6-similarity-same-task-resnet18",
     "cka@v2-cka-resnet18",
     "report",
+    "takeaways",
 ]
+
+
+def test_dvc_reads_every_scalar_and_takeaway_as_metrics_and_curves_as_plots(quick_repo):
+    repo, env = quick_repo
+    shown = json.loads(sh("dvc", "metrics", "show", "--json", cwd=repo, env=env))
+    metrics = shown["workspace"]["data"]
+    panels = metrics["reports/scalars.json"]["data"]["panels"]
+    xl = panels["xl-fula-depth-resnet18"]["fula"]  # the cross-layer panel's self-accuracy
+    assert 0 <= xl["self_accuracy"] <= xl["self_accuracy_non_directional"] <= 1
+    assert set(panels["self-resnet18"]["fula"]["accuracy"]) == {"p1", "p5", "p9"}
+    verdict = metrics["reports/takeaways.json"]["data"]["checks"]["fula-directional"]["verdict"]
+    assert verdict in {HOLDS, FAILS}
+    experiments = sh("dvc", "exp", "show", "--csv", "--no-pager", cwd=repo, env=env)
+    assert "checks.fula-directional.verdict" in experiments.splitlines()[0]
+    plots = json.loads(sh("dvc", "plots", "show", "--json", cwd=repo, env=env))
+    assert not plots.get("errors") and "reports/curves/self-resnet18/fula.csv" in plots["data"]
 
 
 def test_second_repro_runs_nothing_and_dvc_reruns_stages_byte_identically(quick_repo):
@@ -241,7 +269,13 @@ def test_second_repro_runs_nothing_and_dvc_reruns_stages_byte_identically(quick_
     table = 2  # reports/table1.md and .csv, from one stage
     iri_sets = n["iri_sets"]
     files = data + 3 * models + table + 2 * results + 2 * (figures + panels) + 2 * iri_sets
-    assert len(before) == files + 3 * similarities + n["cka_figures"]
+    # reports/takeaways.md and .json, index.md and .html, scalars.json, and a curve per
+    # mode of each panel that stitches every point into itself
+    entries = [*params["panels"].values(), *params["iri_panels"].values()]
+    curves = sum(len(e.get("modes") or ["dm", "hint", "slm", "tlm", "fula"]) for e in entries)
+    curves -= sum(len(e["modes"]) for e in entries if "end_points" in e)
+    takeaways = 5 + curves
+    assert len(before) == files + 3 * similarities + n["cka_figures"] + takeaways
     assert set(lock) >= set(RERUN_BY_DVC)
     out = sh("dvc", "repro", "--force", "--single-item", *RERUN_BY_DVC, cwd=repo, env=env)
     assert out.count("Running stage") == len(RERUN_BY_DVC)

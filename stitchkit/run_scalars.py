@@ -1,0 +1,66 @@
+"""Every scalar of a run's stitching results, as DVC reads metrics and plots: nested
+mappings of numbers (DVC ignores lists) and one curve file per panel and mode.
+
+scalars: panels.<panel>.<mode>.<score>.p<k> (p<i>-p<j> for cross-layer pairs), with
+score one of accuracy, shortcut_accuracy, rolled_accuracy, robust_accuracy and
+agreement (the clean test split's agreement probability); self-accuracy of every mode
+of a cross-layer panel, directional and non-directional; subsets.<series>.<mode>.k<k>.
+"""
+
+from stitchkit.cross_layer import accuracy_matrix, non_directional, self_accuracy
+
+SCORES = {
+    "accuracy": lambda r: r.get("test_accuracy"),
+    "shortcut_accuracy": lambda r: r.get("shortcut_test_accuracy"),
+    "rolled_accuracy": lambda r: r.get("rolled_test_accuracy"),
+    "robust_accuracy": lambda r: r.get("robust_accuracy"),
+    "agreement": lambda r: ((r.get("agreement") or {}).get("clean") or {}).get("agreement_prob"),
+}
+
+
+def _point_key(r: dict) -> str:
+    i, j = r["front_point"], r["end_point"]
+    return f"p{i}" if i == j else f"p{i}-p{j}"
+
+
+def panel_scalars(report: dict) -> dict:
+    """{mode: {score: {p<k>: value}}} of one panel's report, and for a cross-layer panel
+    (front points = end points) each mode's self-accuracy, directional and not."""
+    out: dict = {}
+    for r in report["results"]:
+        for score, read in SCORES.items():
+            if read(r) is not None:
+                out.setdefault(r["mode"], {}).setdefault(score, {})[_point_key(r)] = read(r)
+    fronts = sorted({r["front_point"] for r in report["results"]})
+    ends = sorted({r["end_point"] for r in report["results"]})
+    if _cross_layer(report) and fronts == ends:
+        for mode in out:
+            matrix = accuracy_matrix(report["results"], mode, fronts)
+            out[mode]["self_accuracy"] = self_accuracy(matrix)
+            out[mode]["self_accuracy_non_directional"] = self_accuracy(non_directional(matrix))
+    return out
+
+
+def series_scalars(report: dict) -> dict:
+    """{mode: {k<classes>: accuracy}} of one class-subset series."""
+    out: dict = {}
+    for r in report["results"]:
+        out.setdefault(r["mode"], {})[f"k{r['classes']}"] = r["test_accuracy"]
+    return out
+
+
+def _cross_layer(report: dict) -> bool:
+    return any(r["front_point"] != r["end_point"] for r in report["results"])
+
+
+def curves(report: dict) -> dict[str, str]:
+    """mode -> CSV text of its stitching curve (point, accuracy), for a panel that
+    stitches each point into itself; {} for a cross-layer panel."""
+    if _cross_layer(report):
+        return {}
+    rows: dict[str, list[str]] = {}
+    for r in sorted(report["results"], key=lambda r: r["front_point"]):
+        rows.setdefault(r["mode"], ["point,accuracy"]).append(
+            f"{r['front_point']},{r['test_accuracy']!r}"
+        )
+    return {mode: "\n".join(lines) + "\n" for mode, lines in rows.items()}
