@@ -17,7 +17,13 @@ from stitchkit.config import load_params
 from stitchkit.errors import UserError
 from stitchkit.io import atomic_path, write_json
 from stitchkit.run_report import index_html, index_markdown, takeaways_markdown, takeaways_metrics
-from stitchkit.run_scalars import curves, panel_scalars, series_scalars
+from stitchkit.run_scalars import (
+    cka_scalars,
+    curves,
+    panel_scalars,
+    series_scalars,
+    similarity_scalars,
+)
 from stitchkit.schema import validated
 from stitchkit.takeaways import RunResults, TakeawayThresholds, check_claims
 
@@ -34,6 +40,10 @@ def write_scalars(params: dict, results: RunResults) -> None:
     scalars = {
         "panels": {p: panel_scalars(results.panel(p)) for p in panels},
         "subsets": {s: series_scalars(results.series(s)) for s in params.get("subsets") or {}},
+        "similarities": {
+            f: similarity_scalars(results.similarity(f)) for f in params.get("similarities") or {}
+        },
+        "cka": {f: cka_scalars(results.cka(f)) for f in params.get("cka_figures") or {}},
     }
     write_json(REPORTS / "scalars.json", scalars)
     for panel in panels:

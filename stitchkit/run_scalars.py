@@ -4,7 +4,9 @@ mappings of numbers (DVC ignores lists) and one curve file per panel and mode.
 scalars: panels.<panel>.<mode>.<score>.p<k> (p<i>-p<j> for cross-layer pairs), with
 score one of accuracy, shortcut_accuracy, rolled_accuracy, robust_accuracy and
 agreement (the clean test split's agreement probability); self-accuracy of every mode
-of a cross-layer panel, directional and non-directional; subsets.<series>.<mode>.k<k>.
+of a cross-layer panel, directional and non-directional; subsets.<series>.<mode>.k<k>;
+similarities.<figure>.<configuration>.<score>.p<k> (Fig. 6's CKA and FuLA accuracies) and
+cka.<figure>.<column>.<natural|iris>.p<k> (v2's CKA of front and end).
 """
 
 from stitchkit.cross_layer import accuracy_matrix, non_directional, self_accuracy
@@ -47,6 +49,29 @@ def series_scalars(report: dict) -> dict:
     for r in report["results"]:
         out.setdefault(r["mode"], {})[f"k{r['classes']}"] = r["test_accuracy"]
     return out
+
+
+def similarity_scalars(report: dict) -> dict:
+    """{configuration: {score: {p<k>: value}}} of one Fig. 6 similarity report."""
+    return {
+        config: {
+            score: {f"p{row['point']}": row[score] for row in rows}
+            for score in rows[0]
+            if score != "point"
+        }
+        for config, rows in report["configurations"].items()
+    }
+
+
+def cka_scalars(report: dict) -> dict:
+    """{column: {natural|iris: {p<k>: CKA}}} of one v2 CKA report."""
+    return {
+        column: {
+            data: dict(zip((f"p{k}" for k in entry["points"]), entry[data], strict=True))
+            for data in ("natural", "iris")
+        }
+        for column, entry in report["columns"].items()
+    }
 
 
 def _cross_layer(report: dict) -> bool:

@@ -10,6 +10,7 @@ accuracies and agreements are fractions.
 """
 
 import json
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,9 @@ class RunResults:
     def similarity(self, name: str) -> dict:
         return self._json("similarity", name)
 
+    def cka(self, name: str) -> dict:
+        return self._json("cka", name)
+
 
 @dataclass(frozen=True)
 class Run:
@@ -138,23 +142,25 @@ def strings_in(node) -> Iterator[str]:
             yield from strings_in(value)
 
 
-FIGURE_SECTIONS = (
+# the params sections whose figures draw panels, and those that draw class-subset series
+# (a series may share a panel's name)
+PANEL_FIGURE_SECTIONS = (
     "grids",
     "similarities",
-    "subset_figures",
     "cross_layer_figures",
     "agreement_figures",
     "cka_figures",
 )
+SERIES_FIGURE_SECTIONS = ("subset_figures",)
 
 
-def figures_of(params: dict, names) -> tuple[str, ...]:
-    """The figures (by name, under reports/figures/) that draw any of ``names``
-    (panels or class-subset series)."""
+def figures_of(params: dict, names, sections=PANEL_FIGURE_SECTIONS) -> tuple[str, ...]:
+    """The figures (by name, under reports/figures/) of ``sections`` that draw any of
+    ``names`` (panels, or class-subset series with SERIES_FIGURE_SECTIONS)."""
     names = set(names)
     return tuple(
         figure
-        for section_name in FIGURE_SECTIONS
+        for section_name in sections
         for figure, entry in (params.get(section_name) or {}).items()
         if names & set(strings_in(entry))
     )
@@ -360,7 +366,7 @@ def subsets_task_modes_degrade_more(run: Run) -> Verdict:
         "in every cross-task class-subset series, SLM's and TLM's accuracy loss from the most "
         f"to the fewest classes exceeds FuLA's by >= {t}",
         compared,
-        figures_of(run.params, series),
+        figures_of(run.params, series, SERIES_FIGURE_SECTIONS),
     )
 
 
@@ -385,7 +391,7 @@ def subsets_fula_leads_at_fewest_classes(run: Run) -> Verdict:
         f"in every class-subset series, FuLA's accuracy at the fewest classes >= the best of "
         f"Hint/SLM/TLM - {t}",
         compared,
-        figures_of(run.params, series),
+        figures_of(run.params, series, SERIES_FIGURE_SECTIONS),
     )
 
 
@@ -433,6 +439,7 @@ def fula_directional(run: Run) -> Verdict:
 
 def averaging_raises_self_accuracy(run: Run) -> Verdict:
     panels, compared, rises, never_falls = _cross_layer_panels(run), {}, False, True
+    room = False  # whether any directional self-accuracy is below 1: something to raise
     for p in panels:
         for mode in _panel_modes(run.results.panel(p)):
             if mode == "dm":
@@ -442,34 +449,36 @@ def averaging_raises_self_accuracy(run: Run) -> Verdict:
             compared |= {f"{p} {mode} self-accuracy": directional, f"{p} {mode} averaged": averaged}
             rises |= averaged > directional
             never_falls &= averaged >= directional
+            room |= directional < 1
     return Verdict(
         "averaging-raises-self-accuracy",
         "Sec. 3.3, Fig. 10",
         "Averaging both directions raises self-accuracy (how often a layer is most similar "
         "to itself).",
-        _verdict(rises and never_falls, bool(panels)),
+        _verdict(rises and never_falls, room),
         "for every trained mode of every cross-layer panel, the non-directional self-accuracy "
-        ">= the directional one, and above it for at least one",
+        ">= the directional one, and above it for at least one (not measured when every "
+        "directional self-accuracy is already 1)",
         compared,
         figures_of(run.params, panels),
     )
 
 
-def _fula_terms(mode_entry: dict, points: int) -> int | None:
-    """How many FuLA terms a mode uses (first-N: N; uniform: all), None if not FuLA."""
+def _fula_terms(mode_entry: dict) -> float | None:
+    """How many FuLA terms a mode uses (first-N: N; uniform: every point from the end
+    point on, more than any first-N), None if not FuLA or weighted otherwise."""
     if mode_entry.get("objective", "fula") != "fula":
         return None
     weights = mode_entry.get("weights", "uniform")
     if isinstance(weights, str) and weights.startswith("first-"):
         return int(weights.removeprefix("first-"))
-    return points if weights in (None, "uniform") else None
+    return math.inf if weights in (None, "uniform") else None
 
 
 def fula_terms_move_gradually(run: Run) -> Verdict:
     t, compared, ok, measured = run.thresholds.gradual_slack, {}, True, False
     for p in _cross_layer_panels(run):
-        entry, modes = run.entry(p), run.entry(p).get("modes") or {}
-        terms = {m: _fula_terms(e or {}, len(entry["front_points"])) for m, e in modes.items()}
+        terms = {m: _fula_terms(e or {}) for m, e in (run.entry(p).get("modes") or {}).items()}
         ladder = sorted((n, m) for m, n in terms.items() if n is not None)
         if len(ladder) < 3:
             continue

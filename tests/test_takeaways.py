@@ -51,7 +51,8 @@ PARAMS = {
             "modes": {
                 "fula-first-1": {"objective": "fula", "weights": "first-1"},
                 "fula-first-2": {"objective": "fula", "weights": "first-2"},
-                "fula": {},
+                "fula": {},  # every term: above first-3 on the ladder
+                "fula-first-3": {"objective": "fula", "weights": "first-3"},
             },
         },
         "seed": {"front": "a1", "end": "a0", "data": "cifar"},
@@ -62,8 +63,10 @@ PARAMS = {
         "iris-bias": {"front": "bias", "end": "a0", "data": "cifar"},
     },
     "subsets": {
-        "cross": {"front": "b0", "end": "a0", "data": "cifar", "point": 5, "classes": [1, 10]}
+        # named like a panel: its figures are the subset figures only
+        "seed": {"front": "b0", "end": "a0", "data": "cifar", "point": 5, "classes": [1, 10]}
     },
+    "subset_figures": {"fig9": {"series": {"cross-task": "seed"}}},
     "similarities": {"fig6": {"panels": {"c1": "at1-same", "c2": "at1-same-r"}}},
     "grids": {"fig4": {"rows": {"alpha 1": ["at1-cross", "at1-same"]}}},
     "cross_layer_figures": {"fig11": {"rows": {"self": "xl"}}},
@@ -104,16 +107,27 @@ def adversarial_report(clean: dict, robust: dict, band=(0.9, 0.85, 0.0, 0.0)):
     }
 
 
+# rows 0 and 2 peak off the diagonal, in both directions and averaged over them
+AVERAGING_DOES_NOT_HELP = [[0.5, 0.45, 0.86], [0.8, 0.9, 0.4], [0.95, 0.4, 0.9]]
+
+
 def cross_layer_results(holds: bool) -> list[dict]:
     """FuLA-first-N matrices whose directional gap grows with N (shrinks if not holds)."""
     points, results = [1, 5, 9], []
-    for mode, gap in (("fula-first-1", 0.0), ("fula-first-2", 0.2), ("fula", 0.5)):
+    for mode, gap in (
+        ("fula-first-1", 0.0),
+        ("fula-first-2", 0.2),
+        ("fula-first-3", 0.35),
+        ("fula", 0.5),
+    ):
         gap = gap if holds else 0.5 - gap
         for i, front in enumerate(points):
             for j, end in enumerate(points):
                 accuracy = 0.9 if i == j else (0.4 + gap if i > j else 0.4)
                 if holds and (i, j) == (2, 0):
                     accuracy = 0.95  # a deep row whose maximum is off the diagonal
+                if not holds and mode == "fula-first-1":  # averaging leaves 1/3 at 1/3
+                    accuracy = AVERAGING_DOES_NOT_HELP[i][j]
                 results.append(
                     {
                         "mode": mode,
@@ -164,7 +178,7 @@ def fake_run(root, holds: bool):
     at_1 = {"hint": 0.5, "slm": good(0.3, 0.7), "tlm": good(0.2, 0.7), "fula": 0.6}
     subset = [{"classes": 10, "mode": m, "test_accuracy": 0.8} for m in MODES]
     subset += [{"classes": 1, "mode": m, "test_accuracy": v} for m, v in at_1.items()]
-    write(root, "subset", "cross", {"results": subset})
+    write(root, "subset", "seed", {"results": subset})
     write(root, "stitch", "xl", {"results": cross_layer_results(holds)})
     cka, fula = [0.9, 0.5], [0.1, 0.6]  # opposite orders: tau = -1
     configs = {
@@ -194,6 +208,17 @@ def test_every_claim_fails_on_results_that_contradict_it(tmp_path):
     assert {c: v.verdict for c, v in verdicts.items()} == dict.fromkeys(verdicts, FAILS)
 
 
+def test_averaging_is_not_measured_when_every_layer_already_matches_itself(tmp_path):
+    results = fake_run(tmp_path, holds=True)
+    ceiling = [
+        r | {"test_accuracy": 0.9 if r["front_point"] == r["end_point"] else 0.4}
+        for r in cross_layer_results(holds=True)
+    ]
+    write(tmp_path, "stitch", "xl", {"results": ceiling})
+    verdict = verdicts_of(PARAMS, results)["averaging-raises-self-accuracy"]
+    assert verdict.verdict == UNMEASURED and set(verdict.compared.values()) == {1.0}
+
+
 def test_a_suite_without_the_results_measures_nothing(tmp_path):
     params = {"models": PARAMS["models"], "panels": {}, "iri_panels": {}}
     verdicts = verdicts_of(params, RunResults(tmp_path))
@@ -213,8 +238,12 @@ def test_the_numbers_compared_are_the_results(tmp_path):
     }
     assert fabricated.figures == ("fig4", "fig6")  # every figure that draws one of them
     assert verdicts["shortcuts-exploited"].compared["mean"] == pytest.approx(0.4)
+    assert verdicts["subsets-task-modes-degrade-more"].figures == ("fig9",)
+    ladder = verdicts["fula-terms-move-gradually"].compared  # FuLA with every term last
+    assert list(ladder) == [f"xl fula{n} gap" for n in ("-first-1", "-first-2", "-first-3", "")]
+    assert list(ladder.values()) == sorted(ladder.values())
     assert verdicts["subsets-task-modes-degrade-more"].compared == pytest.approx(
-        {"cross SLM loss": 0.5, "cross TLM loss": 0.6, "cross FuLA loss": 0.2}
+        {"seed SLM loss": 0.5, "seed TLM loss": 0.6, "seed FuLA loss": 0.2}
     )
     self_accuracy = verdicts["averaging-raises-self-accuracy"].compared
     assert self_accuracy["xl fula self-accuracy"] == pytest.approx(2 / 3)
