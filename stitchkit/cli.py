@@ -75,6 +75,6 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("interrupted: finished stages are recorded; rerun to continue", file=sys.stderr)
+        print("interrupted: finished stages are in dvc.lock; rerun to continue", file=sys.stderr)
         sys.exit(130)
     sys.exit(status)

@@ -4,10 +4,13 @@ DVC reproduces a stage in this order: skip it if nothing it depends on changed; 
 its outputs; restore them from the run cache if this exact stage ran before; otherwise
 record its dependencies and run its command; then hash its outputs into the cache and
 write its entry in dvc.lock. `stitchkit repro` does the same steps with DVC's own
-functions, in the same order, but runs the command on a Ray worker. Only the process
-that calls these functions reads or writes the repository's DVC state.
+functions, in the same order, but runs the command on a Ray worker, and may write the
+dvc.lock entries of several stages at once (DVC parses and rewrites the whole file for
+each write, seconds for a suite's lock). Only the process that calls these functions
+reads or writes the repository's DVC state.
 """
 
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,13 +50,16 @@ def plan(repo: Repo, targets: list[str]) -> Plan:
     return Plan(tuple(stages), upstream)
 
 
-def needs_command(repo: Repo, stage: Stage, upstream: tuple[Stage, ...], force: bool) -> bool:
-    """Get ``stage`` ready to run, once its upstream stages are recorded. False when
-    nothing changed, or when the run cache restored its outputs (then it is recorded
-    already); True when its command must run."""
+UP_TO_DATE, RESTORED, RUN = "up to date", "restored", "run"
+
+
+def prepare(repo: Repo, stage: Stage, upstream: tuple[Stage, ...], force: bool) -> str:
+    """Get ``stage`` ready to run, once its upstream stages are recorded: UP_TO_DATE when
+    nothing changed; RESTORED when the run cache restored its outputs (committed, its
+    dvc.lock entry still to write); RUN when its command must run."""
     with lock_repo(repo):
         if not force and not stage.changed(upstream=list(upstream)):
-            return False
+            return UP_TO_DATE
         stage.remove_outs(ignore_remove=False, force=False)
         if not force:
             try:
@@ -61,9 +67,9 @@ def needs_command(repo: Repo, stage: Stage, upstream: tuple[Stage, ...], force: 
             except RunCacheNotFoundError:
                 stage.save_deps()
             else:
-                _record(stage)
-                return False
-    return True
+                _commit(stage)
+                return RESTORED
+    return RUN
 
 
 def command(stage: Stage) -> StageCommand:
@@ -76,18 +82,27 @@ def command(stage: Stage) -> StageCommand:
     return StageCommand(stage.addressing, argv_list, str(kwargs["cwd"]), kwargs["env"])
 
 
-def record(repo: Repo, stage: Stage) -> None:
-    """After the command succeeded: hash and cache the outputs, save the run cache, and
-    write the stage's entry in dvc.lock (what `dvc repro` does after a command)."""
+def commit(repo: Repo, stage: Stage) -> None:
+    """After the command succeeded: hash and cache the outputs and save the run cache
+    (what `dvc repro` does after a command, but for writing dvc.lock: write_lock)."""
     with lock_repo(repo):
-        _record(stage)
+        _commit(stage)
 
 
-def _record(stage: Stage) -> None:
+def _commit(stage: Stage) -> None:
     uncached = any(not out.use_cache for out in stage.outs if not (out.is_metric or out.is_plot))
     stage.save(run_cache=not uncached)
     stage.commit()
-    stage.dump(update_pipeline=False)
+
+
+def write_lock(repo: Repo, stages: list[Stage]) -> None:
+    """Write the dvc.lock entries of committed ``stages``: one rewrite per lock file."""
+    by_file = defaultdict(list)
+    for stage in stages:
+        by_file[stage.dvcfile.path].append(stage)
+    with lock_repo(repo):
+        for group in by_file.values():
+            group[0].dvcfile.dump_stages(group, update_pipeline=False)
 
 
 def log_dir(repo: Repo) -> Path:

@@ -2,11 +2,13 @@
 
 DVC runs stages one after another (treeverse/dvc#755). Here the plan, what is out of
 date and all bookkeeping come from DVC itself (stitchkit.dvc_stages); this module only
-schedules: every stage whose upstream stages are recorded runs as a Ray task with the
-resources it needs, and the driver records each finished stage in dvc.lock, one at a
-time. A failed stage is retried once; stages that do not depend on it go on. Whatever
-was recorded stays recorded on Ctrl-C, a killed worker or a failure, so a rerun
-continues where the last one stopped.
+schedules: every stage whose upstream stages are committed runs as a Ray task with the
+resources it needs, and the driver commits each finished stage (outputs into the cache,
+the run cache), one at a time, and writes their dvc.lock entries together at most every
+LOCK_WRITE_S while stages run (each write parses and rewrites the whole lock: seconds of
+the driver's CPU for a suite's). A failed stage is retried once; stages that do not
+depend on it go on. Whatever was committed is written on Ctrl-C, a killed worker or a
+failure, so a rerun continues where the last one stopped.
 """
 
 import ctypes
@@ -33,6 +35,7 @@ ATTEMPTS = 2
 ERROR_LINES = 5
 CANCEL_WAIT_S = 60  # how long Ctrl-C waits for running stages' workers to be killed
 DURATIONS = "durations.json"  # each stage's last wall time, for benchmarks/dag_schedule.py
+LOCK_WRITE_S = 60.0  # while stages run, committed stages' dvc.lock entries wait this long
 
 
 @dataclass
@@ -110,7 +113,9 @@ class Scheduler:
         self.logs = dvc_stages.log_dir(repo)
         self.remote = ray.remote(max_retries=0)(run_stage_command)
         self.cpus, self.gpus = cpus, gpus
-        self.done: set = set()  # recorded or up to date
+        self.done: set = set()  # committed or up to date
+        self.unwritten: list = []  # committed, their dvc.lock entries not yet written
+        self.lock_written_at = time.monotonic()
         self.blocked: set = set()  # failed, or downstream of a failure
         self.running: dict = {}  # ray ObjectRef -> (stage, attempt)
         self.waiting = deque(plan.stages)
@@ -127,13 +132,23 @@ class Scheduler:
                     finished, _ = self.ray.wait(list(self.running), num_returns=1, timeout=1.0)
                     for ref in finished:
                         self._finish(ref)
+                self._write_lock(due=not self.running)
                 self._show()
         except KeyboardInterrupt:
             self._cancel_running()
-            bar.close()
             raise
-        bar.close()
+        finally:
+            self._write_lock(due=True)
+            bar.close()
         return self.outcome
+
+    def _write_lock(self, due: bool) -> None:
+        """Write the committed stages' dvc.lock entries when ``due`` or LOCK_WRITE_S after
+        the last write."""
+        if self.unwritten and (due or time.monotonic() - self.lock_written_at >= LOCK_WRITE_S):
+            dvc_stages.write_lock(self.repo, self.unwritten)
+            self.unwritten = []
+            self.lock_written_at = time.monotonic()
 
     def _cancel_running(self) -> None:
         """Kill the workers of running stages (their commands die with them) and wait
@@ -154,9 +169,12 @@ class Scheduler:
                 self.outcome.not_run.append(stage.addressing)
                 self.bar.update()
             elif all(u in self.done for u in upstream):
-                if dvc_stages.needs_command(self.repo, stage, upstream, self.force):
+                state = dvc_stages.prepare(self.repo, stage, upstream, self.force)
+                if state == dvc_stages.RUN:
                     self._submit(stage, attempt=1)
                 else:
+                    if state == dvc_stages.RESTORED:
+                        self.unwritten.append(stage)
                     self.done.add(stage)
                     self.outcome.skipped.append(stage.addressing)
                     self.bar.update()
@@ -181,7 +199,8 @@ class Scheduler:
         except self.ray.exceptions.RayError as exc:  # the worker died, or was killed
             error, seconds = f"{type(exc).__name__}", 0.0
         if error is None:
-            dvc_stages.record(self.repo, stage)
+            dvc_stages.commit(self.repo, stage)
+            self.unwritten.append(stage)
             self.done.add(stage)
             self.outcome.ran.append(stage.addressing)
             self.outcome.seconds[stage.addressing] = seconds
