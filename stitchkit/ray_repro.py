@@ -11,11 +11,8 @@ depend on it go on. Whatever was committed is written on Ctrl-C, a killed worker
 failure, so a rerun continues where the last one stopped.
 """
 
-import ctypes
 import json
 import os
-import signal
-import subprocess
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -53,31 +50,13 @@ class Outcome:
         return not self.failed
 
 
-def _die_with_parent() -> None:
-    """In the stage's process: end when the Ray worker that started it ends."""
-    pr_set_pdeathsig = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-
-
 def run_stage_command(cmd: dvc_stages.StageCommand, log_path: str) -> tuple[int, float]:
-    """Run a stage's command lines (stopping at the first failure) with their output in
-    ``log_path``; return the exit status and the wall time."""
-    started = time.perf_counter()
+    """On a worker: run a stage's command lines (stitchkit.stage_process) with their
+    output in ``log_path``; return the exit status and the wall time."""
+    from stitchkit import stage_process
+
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "wb") as log:
-        for argv in cmd.argv_list:
-            status = subprocess.call(
-                argv,
-                cwd=cmd.cwd,
-                env=cmd.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                close_fds=True,
-                preexec_fn=_die_with_parent,
-            )
-            if status != 0:
-                return status, time.perf_counter() - started
-    return 0, time.perf_counter() - started
+    return stage_process.run_lines(cmd.argv_list, cmd.cwd, cmd.env, log_path)
 
 
 def _last_lines(path: Path, n: int = ERROR_LINES) -> str:

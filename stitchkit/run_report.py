@@ -68,10 +68,15 @@ def takeaways_metrics(verdicts: list[Verdict]) -> dict:
 
 def _summary(verdicts: list[Verdict]) -> str:
     n = verdict_counts(verdicts)
+    counts = (
+        (n["holds"], "holds", "hold"),
+        (n["does_not_hold"], "does not hold", "do not hold"),
+        (n["not_measured"], "is not measured by this suite", "are not measured by this suite"),
+    )
+    said = ", ".join(f"{k} {one if k == 1 else many}" for k, one, many in counts)
     return (
-        f"{n['holds']} hold, {n['does_not_hold']} do not hold, {n['not_measured']} are not "
-        "measured by this suite. Accuracies and agreements are fractions; the thresholds "
-        "are `takeaways:` in params.yaml."
+        f"Of {len(verdicts)} checks, {said}. Accuracies and agreements are fractions; the "
+        "thresholds are `takeaways:` in params.yaml."
     )
 
 

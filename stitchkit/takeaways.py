@@ -594,6 +594,7 @@ def natural_data_hides_bias(run: Run) -> Verdict:
     for figure in figures:
         natural, iris = _bias_gaps(run, figure, 0), _bias_gaps(run, figure, 1)
         compared |= {f"{k} natural": v for k, v in natural.items() if "FuLA" in k}
+        compared |= {f"{k} IRIs": v for k, v in iris.items() if "FuLA" in k}
         ok &= _gap(natural, "FuLA") < _gap(iris, "FuLA")
     return Verdict(
         "natural-data-hides-bias",

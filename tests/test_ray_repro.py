@@ -232,6 +232,40 @@ def test_command_exit_status_names_the_failure(tmp_path, local_ray, monkeypatch,
     ]
 
 
+STAGE_MODULE = """# what this stage was given, and whether torch was imported before it started
+import os, sys
+from pathlib import Path
+
+given = [*sys.argv[1:], os.environ["DVC_STAGE"], str("torch" in sys.modules)]
+Path("out.txt").write_text(" ".join(given))
+if sys.argv[1] == "fail":
+    raise RuntimeError("boom in a module")
+"""
+
+
+def test_python_module_stages_fork_from_a_server_with_torch_imported(
+    tmp_path, local_ray, monkeypatch
+):
+    stages = {
+        "mod": {"cmd": f"{PY} -m stagemod hello", "deps": ["stagemod.py"], "outs": ["out.txt"]}
+    }
+    repo = make_repo(tmp_path / "repo", stages)
+    write(repo / "stagemod.py", STAGE_MODULE)
+    monkeypatch.chdir(repo)
+    assert repro([]).ok
+    assert (repo / "out.txt").read_text() == "hello mod True"  # arguments, environment
+    # a line the shell must read runs through the shell, as DVC runs it: a fresh process
+    stages["mod"]["cmd"] = f"{PY} -m stagemod hello && true"
+    write(repo / "dvc.yaml", yaml.safe_dump({"stages": stages}, sort_keys=False))
+    assert repro([]).ok
+    assert (repo / "out.txt").read_text() == "hello mod False"
+    stages["mod"]["cmd"] = f"{PY} -m stagemod fail"
+    write(repo / "dvc.yaml", yaml.safe_dump({"stages": stages}, sort_keys=False))
+    outcome = repro([])
+    assert list(outcome.failed) == ["mod"] and "exit status 1" in outcome.failed["mod"]
+    assert "RuntimeError: boom in a module" in outcome.failed["mod"]
+
+
 SLOW = """# record this process's id, then run for a minute
 import os, time
 from pathlib import Path
@@ -242,10 +276,11 @@ Path("slow.txt").write_text("slow")
 """
 
 
-def test_ctrl_c_keeps_what_was_recorded_and_stops_running_stages(tmp_path):
+@pytest.mark.parametrize("slow", ["slow.py", "-m slow"])  # through the shell, forked
+def test_ctrl_c_keeps_what_was_recorded_and_stops_running_stages(tmp_path, slow):
     stages = {
         "fast": {"cmd": script('open("fast.txt", "w").write("fast")'), "outs": ["fast.txt"]},
-        "slow": {"cmd": f"{PY} slow.py", "deps": ["fast.txt"], "outs": ["slow.txt"]},
+        "slow": {"cmd": f"{PY} {slow}", "deps": ["fast.txt"], "outs": ["slow.txt"]},
     }
     repo = make_repo(tmp_path / "repo", stages)
     write(repo / "slow.py", SLOW)

@@ -251,6 +251,15 @@ def test_the_numbers_compared_are_the_results(tmp_path):
     assert verdicts["cka-ranks-differently"].compared["mean tau"] == pytest.approx(-1.0)
     iris = verdicts["iris-fula-separates-bias"].compared
     assert iris["v2-info p9 FuLA seed"] - iris["v2-info p9 FuLA bias"] == pytest.approx(0.4)
+    hidden = verdicts["natural-data-hides-bias"].compared  # both gaps it compares
+    assert hidden == pytest.approx(
+        {
+            "v2-info p9 FuLA seed natural": 0.85,
+            "v2-info p9 FuLA bias natural": 0.8,
+            "v2-info p9 FuLA seed IRIs": 0.8,
+            "v2-info p9 FuLA bias IRIs": 0.4,
+        }
+    )
 
 
 def test_a_threshold_decides_the_verdict(tmp_path):
@@ -275,6 +284,7 @@ def test_report_lists_every_check_with_verdict_numbers_and_figure_links(tmp_path
     assert len(rows) == len(CHECKS)
     assert "[fig4](figures/fig4.png)" in text and "at1-cross SLM/TLM robust: 0.300" in text
     assert "The papers' scale" in text and "This run: datasets cifar, other" in text
+    assert "Of 14 checks, 14 hold, 0 do not hold, 0 are not measured by this suite." in text
     summary = takeaways_metrics(verdicts)
     assert (summary["holds"], summary["does_not_hold"], summary["not_measured"]) == (14, 0, 0)
     assert summary["checks"]["fula-directional"] == {
