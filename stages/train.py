@@ -45,12 +45,12 @@ def main(argv: list[str]) -> None:
     (model_id,) = argv
     params = load_params()
     job = training_job(params, model_id)
+    device = stage_device(params)  # torch's threads first: they decide the stats' last bits
+    precision = stage_precision(params, device)
     data = PreparedDataset.load(prepared_path(job.dataset), dataset_stage(params, job.dataset))
     mean, std = data.channel_stats()
     channels, size, _ = data.image_shape
     spec = ModelSpec(job.arch, data.num_classes, channels, job.width, mean, std, size, job.depth)
-    device = stage_device(params)
-    precision = stage_precision(params, device)
     checkpoint = CHECKPOINT_DIR / f"{model_id}.pt"
     resume_from = load_training_state(checkpoint)
     started = time.perf_counter()

@@ -27,6 +27,7 @@ PRELOADED = ("torch",)  # what the server imports once (not the project: it is p
 WORKER_ENV = ("CUDA_VISIBLE_DEVICES",)  # set by Ray per task in the worker's environment
 _PLAIN_TOKEN = re.compile(r"[\w.@/=:+,-]+")  # nothing a shell would expand or split
 _server: subprocess.Popen | None = None  # this worker's server, started on first use
+_server_env: dict[str, str] | None = None  # the environment it was started in
 
 
 def die_with_parent() -> None:
@@ -98,23 +99,36 @@ def serve() -> None:
         print(os.waitstatus_to_exitcode(status), flush=True)
 
 
-def _forked(module: str, args: list[str], cwd: str, env: dict, log_path: str) -> int:
-    global _server
-    if _server is None or _server.poll() is not None:
+def _server_for(env: dict[str, str]) -> subprocess.Popen:
+    """This worker's server, started in the stage's environment (libraries read some of
+    it when imported, e.g. OpenMP its thread count; Ray sets OMP_NUM_THREADS in its
+    workers, which would change a stage's floats), restarted if that changes."""
+    global _server, _server_env
+    env = {k: v for k, v in env.items() if k != "DVC_STAGE"}
+    if _server is None or _server.poll() is not None or env != _server_env:
+        if _server is not None and _server.poll() is None:
+            _server.stdin.close()
+            _server.wait()
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        path = os.pathsep.join(filter(None, (package_root, os.environ.get("PYTHONPATH"))))
+        path = os.pathsep.join(filter(None, (package_root, env.get("PYTHONPATH"))))
         _server = subprocess.Popen(
-            [sys.executable, "-c", "from stitchkit.stage_process import serve; serve()"],
-            env=os.environ | {"PYTHONPATH": path},
+            [sys.executable, "-P", "-c", "from stitchkit.stage_process import serve; serve()"],
+            env=env | {"PYTHONPATH": path},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
             preexec_fn=die_with_parent,
         )
+        _server_env = env
+    return _server
+
+
+def _forked(module: str, args: list[str], cwd: str, env: dict, log_path: str) -> int:
+    server = _server_for(env)
     request = {"module": module, "args": args, "cwd": cwd, "env": env, "log_path": log_path}
-    _server.stdin.write(json.dumps(request) + "\n")
-    _server.stdin.flush()
-    answer = _server.stdout.readline()
+    server.stdin.write(json.dumps(request) + "\n")
+    server.stdin.flush()
+    answer = server.stdout.readline()
     if not answer:  # the server died (killed): as a killed process
         return -signal.SIGKILL
     return int(answer)

@@ -237,7 +237,9 @@ import os, sys
 from pathlib import Path
 
 given = [*sys.argv[1:], os.environ["DVC_STAGE"], str("torch" in sys.modules)]
-Path("out.txt").write_text(" ".join(given))
+import torch  # its default thread count comes from the environment it was imported in
+
+Path("out.txt").write_text(" ".join([*given, str(torch.get_num_threads())]))
 if sys.argv[1] == "fail":
     raise RuntimeError("boom in a module")
 """
@@ -253,12 +255,17 @@ def test_python_module_stages_fork_from_a_server_with_torch_imported(
     write(repo / "stagemod.py", STAGE_MODULE)
     monkeypatch.chdir(repo)
     assert repro([]).ok
-    assert (repo / "out.txt").read_text() == "hello mod True"  # arguments, environment
+    *forked, forked_threads = (repo / "out.txt").read_text().split()
+    assert forked == ["hello", "mod", "True"]  # arguments, environment, torch imported
     # a line the shell must read runs through the shell, as DVC runs it: a fresh process
     stages["mod"]["cmd"] = f"{PY} -m stagemod hello && true"
     write(repo / "dvc.yaml", yaml.safe_dump({"stages": stages}, sort_keys=False))
     assert repro([]).ok
-    assert (repo / "out.txt").read_text() == "hello mod False"
+    *fresh, fresh_threads = (repo / "out.txt").read_text().split()
+    assert fresh == ["hello", "mod", "False"]
+    # torch was imported in the stage's environment, not the Ray worker's (whose
+    # OMP_NUM_THREADS is the task's CPUs): the same default threads as a fresh process
+    assert forked_threads == fresh_threads
     stages["mod"]["cmd"] = f"{PY} -m stagemod fail"
     write(repo / "dvc.yaml", yaml.safe_dump({"stages": stages}, sort_keys=False))
     outcome = repro([])
