@@ -16,7 +16,8 @@ PAPER_SCALE = (
     "10,000 test images; v2's IRIs of all 50,000 images by 200 steps, three fronts per "
     "column. A verdict here speaks for this run's scale only."
 )
-BADGES = {HOLDS: "✅ holds", FAILS: "❌ does not hold", UNMEASURED: "➖ not measured"}
+# plain symbols that every system font draws (emoji need a colour-emoji font)
+BADGES = {HOLDS: "✓ holds", FAILS: "✗ does not hold", UNMEASURED: "– not measured"}
 COUNT_KEYS = {HOLDS: "holds", FAILS: "does_not_hold", UNMEASURED: "not_measured"}
 # figure sections of params.yaml, and what a figure of each shows
 SECTION_CAPTIONS = {
@@ -127,16 +128,21 @@ def _paper_label(name: str, section: str) -> tuple[tuple, str]:
     return (3, 0, name), "Beyond the papers"
 
 
-def _panels_caption(params: dict, entry: dict) -> str:
-    """The panels (or class-subset series) a figure draws, with their models and points."""
-    panels = {**(params.get("panels") or {}), **(params.get("iri_panels") or {})}
+def _panels_caption(params: dict, entry: dict, section: str) -> str:
+    """The panels (or, for class-subset figures, the series) a figure draws, with their
+    models and points."""
+    if section == "subset_figures":
+        kind, sources = "Series", params.get("subsets") or {}
+    else:
+        kind = "Panels"
+        sources = {**(params.get("panels") or {}), **(params.get("iri_panels") or {})}
     described = []
     for name in dict.fromkeys(strings_in(entry)):
-        e = panels.get(name) or (params.get("subsets") or {}).get(name)
+        e = sources.get(name)
         if e is not None:
             points = e.get("points") or e.get("front_points") or [e.get("point")]
             described.append(f"{name} ({e['front']} → {e['end']} on {e['data']}, points {points})")
-    return " Panels: " + "; ".join(described) + "." if described else ""
+    return f" {kind}: " + "; ".join(described) + "." if described else ""
 
 
 def index_entries(params: dict) -> list[IndexEntry]:
@@ -152,7 +158,7 @@ def index_entries(params: dict) -> list[IndexEntry]:
         for name, entry in (params.get(section) or {}).items():
             order, label = _paper_label(name, section)
             title = entry.get("title") or name
-            caption = f"{title}: {what}.{_panels_caption(params, entry)}"
+            caption = f"{title}: {what}.{_panels_caption(params, entry, section)}"
             entries.append((order, IndexEntry(label, name, caption)))
     return [entry for _, entry in sorted(entries, key=lambda pair: pair[0])]
 
@@ -201,6 +207,11 @@ def _table_html(table_md: str) -> str:
     return f"<table><tr>{header}</tr>{body}</table>"
 
 
+def _inline_html(text: str) -> str:
+    """``text`` escaped, with its `code` spans as <code>."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
 def index_html(params: dict, verdicts: list[Verdict], table1: str) -> str:
     """The index as one HTML page; ``table1`` is reports/table1.md's text."""
     esc = html.escape
@@ -209,7 +220,8 @@ def index_html(params: dict, verdicts: list[Verdict], table1: str) -> str:
         f"<style>{STYLE}</style></head><body>",
         "<h1>The run's figures and tables</h1>",
         "<h2>Takeaways: do the papers' claims hold on this run?</h2>",
-        f"<p>{esc(_summary(verdicts))}</p><p>{esc(PAPER_SCALE)}</p><p>{esc(run_scale(params))}</p>",
+        f"<p>{_inline_html(_summary(verdicts))}</p><p>{esc(PAPER_SCALE)}</p>"
+        f"<p>{esc(run_scale(params))}</p>",
         "<table><tr><th>Verdict</th><th>Claim</th><th>Numbers compared</th><th>Holds when</th>"
         "<th>Figures</th></tr>",
     ]
@@ -217,8 +229,9 @@ def index_html(params: dict, verdicts: list[Verdict], table1: str) -> str:
         badge, claim, numbers, rule, figures = _cells(v)
         links = "<br>".join(f"<a href='figures/{esc(f)}.png'>{esc(f)}</a>" for f in figures)
         parts.append(
-            f"<tr><td>{esc(badge)}</td><td>{esc(claim)}</td>"
-            f"<td>{'<br>'.join(map(esc, numbers))}</td><td>{esc(rule)}</td><td>{links}</td></tr>"
+            f"<tr><td>{esc(badge)}</td><td>{_inline_html(claim)}</td>"
+            f"<td>{'<br>'.join(map(esc, numbers))}</td><td>{_inline_html(rule)}</td>"
+            f"<td>{links}</td></tr>"
         )
     parts.append("</table>")
     for entry in index_entries(params):

@@ -23,7 +23,7 @@ FIGURES = {
     },
     "similarities": {"fig6-similarity": {"title": "Similarity", "panels": {"c1": "at1-same"}}},
     "shortcut_examples": {"shortcut-examples": {"settings": ["cifar-pixels"], "per_row": 5}},
-    "subset_figures": {"fig9-subsets": {"title": "Subsets", "series": {"cross": "cross"}}},
+    "subset_figures": {"fig9-subsets": {"title": "Subsets", "series": {"cross": "seed"}}},
     "cross_layer_figures": {"fig11-depth": {"title": "Depth", "rows": {"self": "xl"}}},
     "agreement_figures": {"v2-information": PARAMS["agreement_figures"]["v2-info"]},
 }
@@ -49,7 +49,8 @@ def test_index_lists_table_1_then_figures_in_the_papers_order_with_captions():
     fig4 = entries[1].caption
     assert fig4.startswith("Cross-task stitching: stitched accuracy against stitching point")
     assert "Panels: at1-cross (b0 → a0 on cifar, points [5, 9]); at1-same (a0 → a1" in fig4
-    assert entries[4].caption.endswith("Panels: cross (b0 → a0 on cifar, points [5]).")
+    # a series named like a panel is the series (b0 -> a0), not the panel (a1 -> a0)
+    assert entries[4].caption.endswith("Series: seed (b0 → a0 on cifar, points [5]).")
 
 
 def chromium() -> str:

@@ -280,7 +280,7 @@ def test_directional_gap_is_below_minus_above_the_diagonal():
 def test_report_lists_every_check_with_verdict_numbers_and_figure_links(tmp_path):
     verdicts = check_claims(PARAMS, fake_run(tmp_path, holds=True), TakeawayThresholds())
     text = takeaways_markdown(PARAMS, verdicts)
-    rows = [line for line in text.splitlines() if line.startswith("| ✅")]
+    rows = [line for line in text.splitlines() if line.startswith("| ✓ holds")]
     assert len(rows) == len(CHECKS)
     assert "[fig4](figures/fig4.png)" in text and "at1-cross SLM/TLM robust: 0.300" in text
     assert "The papers' scale" in text and "This run: datasets cifar, other" in text
