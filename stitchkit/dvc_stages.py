@@ -54,7 +54,7 @@ UP_TO_DATE, RESTORED, RUN = "up to date", "restored", "run"
 
 
 def prepare(repo: Repo, stage: Stage, upstream: tuple[Stage, ...], force: bool) -> str:
-    """Get ``stage`` ready to run, once its upstream stages are recorded: UP_TO_DATE when
+    """Get ``stage`` ready to run, once its upstream stages are committed: UP_TO_DATE when
     nothing changed; RESTORED when the run cache restored its outputs (committed, its
     dvc.lock entry still to write); RUN when its command must run."""
     with lock_repo(repo):

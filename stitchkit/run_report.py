@@ -7,7 +7,14 @@ import html
 import re
 from dataclasses import dataclass
 
-from stitchkit.takeaways import FAILS, HOLDS, UNMEASURED, Verdict, strings_in
+from stitchkit.takeaways import (
+    FAILS,
+    HOLDS,
+    SERIES_FIGURE_SECTIONS,
+    UNMEASURED,
+    Verdict,
+    strings_in,
+)
 
 PAPER_SCALE = (
     "The papers' scale: CIFAR-10 (cross-task fronts from LS-ImageNet-10), ResNet18, "
@@ -131,7 +138,7 @@ def _paper_label(name: str, section: str) -> tuple[tuple, str]:
 def _panels_caption(params: dict, entry: dict, section: str) -> str:
     """The panels (or, for class-subset figures, the series) a figure draws, with their
     models and points."""
-    if section == "subset_figures":
+    if section in SERIES_FIGURE_SECTIONS:
         kind, sources = "Series", params.get("subsets") or {}
     else:
         kind = "Panels"
