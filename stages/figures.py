@@ -12,15 +12,20 @@ before it draws anything. Output stems are under reports/figures/:
   <CKA figure>         v2's CKA and FuLA agreement, on natural images and on IRIs
   <IRI examples>       source images and their IRIs by depth
   panels/<panel>       one panel's stitching plot or cross-layer heatmaps
+Stitching plots and class-subset plots shade each curve's 95% interval (bootstrap over
+test images from the panels' per-sample outputs, `bootstrap:` settings).
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
+
+import numpy as np
 
 from stages.reports import panel_report, read_report, series_report
 from stitchkit import plotting
+from stitchkit.bootstrap import BootstrapSettings, Resampler
 from stitchkit.config import (
     agreement_figure_job,
     cka_figure_job,
@@ -35,6 +40,8 @@ from stitchkit.errors import UserError
 from stitchkit.iris import source_images
 from stitchkit.prepared import PreparedDataset, prepared_path
 from stitchkit.replicates import mean_panel_report
+from stitchkit.run_results import RunResults, stitch_key
+from stitchkit.schema import validated
 from stitchkit.shortcuts import evaluation_split
 
 FIGURES = Path("reports/figures")
@@ -48,9 +55,31 @@ class FigureJob:
     draw: Callable
 
 
+@cache
+def _run_results(settings: BootstrapSettings) -> RunResults:
+    return RunResults(Path("reports"), Resampler(settings))
+
+
+def _bootstrap(params: dict) -> RunResults:
+    """The run's results with the `bootstrap:` settings, one per settings."""
+    return _run_results(validated(BootstrapSettings, params.get("bootstrap") or {}, "bootstrap"))
+
+
+def interval_panel(params: dict, name: str) -> dict:
+    """reports/stitch/<name>.json with every result's 95% intervals (from its samples)."""
+    return _bootstrap(params).with_intervals(name, panel_report(name))
+
+
+def interval_series(params: dict, name: str) -> dict:
+    return _bootstrap(params).with_intervals(f"subset-{name}", series_report(name))
+
+
 def grid_figure(params: dict, name: str) -> FigureJob:
     job = grid_job(params, name)
-    cells = [[plotting.merge_panels([panel_report(p) for p in c]) for c in r] for r in job.cells]
+    cells = [
+        [plotting.merge_panels([interval_panel(params, p) for p in c]) for c in r]
+        for r in job.cells
+    ]
     draw = partial(
         plotting.stitching_grid, cells, job.row_labels, job.column_labels, job.title, job.modes
     )
@@ -81,7 +110,7 @@ def shortcut_example_figure(params: dict, name: str) -> FigureJob:
 
 def subset_figure(params: dict, name: str) -> FigureJob:
     job = subset_figure_job(params, name)
-    series = {label: series_report(s) for label, s in job.series.items()}
+    series = {label: interval_series(params, s) for label, s in job.series.items()}
     return FigureJob(FIGURES / name, partial(plotting.class_subset_figure, series, job.title))
 
 
@@ -96,9 +125,33 @@ def column_title(label: str, pairs) -> str:
     return label if len(pairs) == 1 else f"{label}\n(mean of {len(pairs)} fronts)"
 
 
-def mean_reports(pairs) -> tuple[dict, dict]:
-    """(natural, IRI) panel reports of a column, each the mean over its fronts."""
-    return tuple(mean_panel_report([panel_report(pair[i]) for pair in pairs]) for i in (0, 1))
+def mean_reports(params: dict, pairs) -> tuple[dict, dict]:
+    """(natural, IRI) panel reports of a column, each the mean over its fronts, every
+    result with the 95% interval of its agreement probability per split (and of the
+    excess, shortcut minus rolled) under ``intervals``: the draws of the fronts' stitches
+    averaged, all on the same test images."""
+    results = _bootstrap(params)
+    reports = []
+    for i in (0, 1):
+        names = [pair[i] for pair in pairs]
+        mean = mean_panel_report([panel_report(name) for name in names])
+        splits = results.samples(names[0]).labels
+        for r in mean["results"]:
+            draws = {
+                split: np.mean([results.agreement_draw(n, r, split) for n in names], axis=0)
+                for split in splits
+                if split in results.samples(names[0]).stitches[stitch_key(r)]
+            }
+            if {"shortcut", "rolled"} <= set(draws):
+                draws["excess"] = draws["shortcut"] - draws["rolled"]
+            r["intervals"] = {
+                f"agreement_prob/{split}": results.interval(
+                    draw, results.n(names[0], "shortcut" if split == "excess" else split)
+                ).as_dict()
+                for split, draw in draws.items()
+            }
+        reports.append(mean)
+    return tuple(reports)
 
 
 def agreement_figure(params: dict, name: str) -> FigureJob:
@@ -107,7 +160,7 @@ def agreement_figure(params: dict, name: str) -> FigureJob:
         row.label: (
             row.split,
             {
-                column_title(label, pairs): mean_reports(pairs)
+                column_title(label, pairs): mean_reports(params, pairs)
                 for label, pairs in row.columns.items()
             },
         )
@@ -122,7 +175,7 @@ def cka_figure(params: dict, name: str) -> FigureJob:
     cka = read_report(Path("reports/cka") / f"{name}.json", f"cka@{name}")["columns"]
     columns = {
         column_title(label, pairs): (
-            *mean_reports([(natural.name, iris.name) for natural, iris in pairs]),
+            *mean_reports(params, [(natural.name, iris.name) for natural, iris in pairs]),
             cka[label],
         )
         for label, pairs in job.columns.items()
@@ -149,7 +202,7 @@ def iri_examples_figure(params: dict, name: str) -> FigureJob:
 def panel_figure(params: dict, name: str) -> FigureJob:
     """One panel with every mode but DM (which the paper draws only in Fig. 3): a
     stitching plot, or a cross-layer panel's heatmaps."""
-    panel = panel_report(name)
+    panel = interval_panel(params, name)
     cross_layer = any(r["front_point"] != r["end_point"] for r in panel["results"])
     draw = plotting.cross_layer_heatmaps if cross_layer else plotting.stitching_plot
     return FigureJob(FIGURES / "panels" / name, partial(draw, panel))

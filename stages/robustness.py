@@ -2,12 +2,17 @@
 
 Scores models/<id>.pt under the `robust_eval:` attacks on its own test split and writes
 reports/robustness/<id>.json: clean and robust accuracy on the attacked samples, their
-number, epsilon and the backend that produced them (Table 1's robust accuracy).
+number, epsilon and the backend that produced them (Table 1's robust accuracy), and
+reports/samples/robustness-<id>.pt (per attacked sample: robust or not; per image of the
+whole test split: the prediction), from which Table 1's intervals come.
 """
 
 from dataclasses import asdict
 from pathlib import Path
 
+import torch
+
+from stitchkit.augment import to_unit_float
 from stitchkit.checkpoints import load_model
 from stitchkit.cli import run_stage
 from stitchkit.compute import stage_device
@@ -15,7 +20,8 @@ from stitchkit.config import load_params, robust_evaluation, training_job
 from stitchkit.errors import UserError
 from stitchkit.io import write_json
 from stitchkit.prepared import PreparedDataset, prepared_path
-from stitchkit.robustness import robust_accuracy
+from stitchkit.robustness import predictions, robust_accuracy
+from stitchkit.samples import PanelSamples, samples_path
 
 
 def main(argv: list[str]) -> None:
@@ -29,6 +35,13 @@ def main(argv: list[str]) -> None:
     device = stage_device(params)
     model = load_model(Path("models") / f"{model_id}.pt", device)
     scores = robust_accuracy(model, data.test_images, data.test_labels, settings, device)
+    per_sample = scores.pop("per_sample")
+    labels = {"robust": per_sample.pop("labels"), "clean": data.test_labels.to(torch.int16)}
+    clean = predictions(model, to_unit_float(data.test_images), settings.batch_size, device)
+    anchors = {
+        model_id: {"robust": per_sample, "clean": {"pred": torch.from_numpy(clean).to(torch.int16)}}
+    }
+    PanelSamples(labels, anchors, {}).save(samples_path(f"robustness-{model_id}"))
     write_json(
         Path("reports/robustness") / f"{model_id}.json",
         {"model_id": model_id, **scores, "seed": settings.seed, "settings": asdict(settings)},

@@ -5,12 +5,15 @@ front's IRIs, DVC stage `iri-stitch@<panel>`) on one shared batch stream and wri
 reports/stitch/<panel>.json (accuracies, losses, DM residuals; deterministic; on a
 shortcut dataset also every accuracy on the shortcut and rolled-shortcut test splits; on
 an adversarial panel also every robust accuracy), stitches/<panel>.pt (the T weights),
+reports/samples/<panel>.pt (every stitch's per-sample outputs, stitchkit/samples.py) and
 reports/timing/stitch-<panel>.json (wall time). Resumes from checkpoints/stitch-<panel>.pt.
 """
 
 import time
 from dataclasses import asdict
 from pathlib import Path
+
+import torch
 
 from stages.reports import read_report
 from stages.stitching_inputs import load_stitching_inputs
@@ -20,6 +23,7 @@ from stitchkit.config import clean_source, iri_set_job, load_params, panel_job, 
 from stitchkit.errors import UserError
 from stitchkit.io import save_torch, write_json
 from stitchkit.prepared import PreparedDataset
+from stitchkit.samples import PanelSamples, panel_samples, samples_path
 from stitchkit.stitching import PanelTrainer
 
 
@@ -62,15 +66,20 @@ def main(argv: list[str]) -> None:
         precision,
         _iri_sets(params, job),
     )
-    end_accuracy = trainer.model_accuracy(end)
     stamped = trainer.shortcut is not None
-    end_shortcut_accuracy = trainer.model_accuracy(end, "shortcut") if stamped else None
-    end_rolled_accuracy = trainer.model_accuracy(end, "rolled") if stamped else None
+    splits = ("clean", "shortcut", "rolled") if stamped else ("clean",)
+    end_scores = {split: trainer.model_scores(end, split) for split in splits}
+    end_accuracy = end_scores["clean"]["accuracy"]
+    end_shortcut_accuracy = end_scores["shortcut"]["accuracy"] if stamped else None
+    end_rolled_accuracy = end_scores["rolled"]["accuracy"] if stamped else None
+    labels = {split: trainer.evaluation_split(split)[1].to(torch.int16) for split in splits}
+    anchors = {"end": {split: {"pred": s["per_sample"]["pred"]} for split, s in end_scores.items()}}
     clean = clean_source(params, job.data)
     front_dataset = params["models"][job.front]["dataset"]
     front_agreement = None  # the front's agreement with the end, on the same task only
     if clean_source(params, front_dataset) == clean:  # on the panel's test images too
         front_scores = trainer.model_scores(front)
+        anchors["front"] = {"clean": {"pred": front_scores.pop("per_sample")["pred"]}}
         front_accuracy = front_scores.pop("accuracy")
         front_agreement = front_scores
     else:  # a front of another task is scored on its own test split
@@ -79,6 +88,7 @@ def main(argv: list[str]) -> None:
         )["test_accuracy"]
     robust_fields = {}
     if robust:
+        front_robust = None if front_agreement is None else trainer.robust_scores(front, end)
         end_robust = (
             _robust_report(job.end)
             if params["models"][job.end]["dataset"] == clean
@@ -94,7 +104,7 @@ def main(argv: list[str]) -> None:
             # (the x = front anchor of v2's adversarial figure; same task only)
             "front_robust_agreement": None
             if front_agreement is None
-            else trainer.robust_scores(front, reference=end)["agreement"],
+            else front_robust["agreement"],
         }
     checkpoint = Path("checkpoints") / f"stitch-{name}.pt"
     results = trainer.fit(checkpoint_path=checkpoint)
@@ -102,6 +112,10 @@ def main(argv: list[str]) -> None:
         {r.spec.key: r.layer_state() for r in results},
         Path("stitches") / f"{name}.pt",
     )
+    stitches = panel_samples(results, labels, anchors)
+    if robust and front_robust is not None:
+        anchors["front"]["robust"] = {"correct": front_robust["per_sample"]["correct"]}
+    PanelSamples(labels, anchors, stitches).save(samples_path(name))
     write_json(
         Path("reports/stitch") / f"{name}.json",
         {

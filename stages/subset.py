@@ -2,13 +2,16 @@
 
 Stitching on the first k classes for every k of the series (Fig. 9): writes
 reports/subset/<series>.json (accuracy on all classes per k and mode; deterministic),
-stitches/subset-<series>.pt (the T weights), reports/timing/subset-<series>.json.
+stitches/subset-<series>.pt (the T weights), reports/samples/subset-<series>.pt (per-sample
+outputs, stitchkit/samples.py), reports/timing/subset-<series>.json.
 Resumes from checkpoints/subset-<series>/.
 """
 
 import shutil
 import time
 from pathlib import Path
+
+import torch
 
 from stages.stitching_inputs import load_stitching_inputs
 from stitchkit.class_subsets import fit_on_class_subsets
@@ -17,6 +20,7 @@ from stitchkit.compute import stage_device, stage_precision
 from stitchkit.config import load_params, subset_job
 from stitchkit.errors import UserError
 from stitchkit.io import save_torch, write_json
+from stitchkit.samples import PanelSamples, panel_samples, samples_path
 from stitchkit.stitching import PanelTrainer
 
 
@@ -30,9 +34,11 @@ def main(argv: list[str]) -> None:
     device = stage_device(params)
     precision = stage_precision(params, device)
     started = time.perf_counter()
-    end_accuracy = PanelTrainer(
-        front, end, data, [], job.recipe, device, precision=precision
-    ).model_accuracy(end)
+    scorer = PanelTrainer(front, end, data, [], job.recipe, device, precision=precision)
+    end_scores = scorer.model_scores(end)
+    end_accuracy = end_scores["accuracy"]
+    labels = {"clean": scorer.evaluation_split()[1].to(torch.int16)}
+    anchors = {"end": {"clean": {"pred": end_scores["per_sample"]["pred"]}}}
     checkpoints = Path("checkpoints") / f"subset-{name}"
     by_k = fit_on_class_subsets(
         front, end, data, specs, job.recipe, list(job.classes), device, checkpoints, precision
@@ -41,6 +47,10 @@ def main(argv: list[str]) -> None:
         {f"{k}/{r.spec.key}": r.layer_state() for k, results in by_k.items() for r in results},
         Path("stitches") / f"subset-{name}.pt",
     )
+    stitches = {}
+    for k, results in by_k.items():
+        stitches |= panel_samples(results, labels, anchors, prefix=f"{k}/")
+    PanelSamples(labels, anchors, stitches).save(samples_path(f"subset-{name}"))
     write_json(
         Path("reports/subset") / f"{name}.json",
         {

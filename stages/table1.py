@@ -1,7 +1,7 @@
 """Table 1 of the paper, drawn by the `report` stage from every model under `models:`:
 reports/table1.md and reports/table1.csv with dataset, architecture, whether
-adversarially trained, test accuracy (full test split), robust accuracy and the attack
-backend that produced it.
+adversarially trained, test accuracy (full test split) and robust accuracy (the attacked
+samples), each with its 95% interval and n, and the attack backend that produced it.
 """
 
 import csv
@@ -9,9 +9,12 @@ import io
 from pathlib import Path
 
 from stages.reports import read_report
+from stitchkit.bootstrap import BootstrapSettings, Resampler
 from stitchkit.config import model_ids, training_job
 from stitchkit.io import atomic_path
 from stitchkit.models import ARCHITECTURES
+from stitchkit.run_results import RunResults
+from stitchkit.schema import validated
 
 COLUMNS = (
     "model_id",
@@ -19,29 +22,50 @@ COLUMNS = (
     "architecture",
     "adversarial_training",
     "accuracy",
+    "accuracy_low",
+    "accuracy_high",
+    "test_samples",
     "robust_accuracy",
+    "robust_low",
+    "robust_high",
     "robust_samples",
     "backend",
 )
 
 
 def rows(params: dict) -> list[dict]:
+    """A row per model: accuracies in percent with their 95% intervals (bootstrap over
+    the test images, from robustness@<model>'s per-sample outputs)."""
+    settings = validated(BootstrapSettings, params.get("bootstrap") or {}, "bootstrap")
+    results = RunResults(Path("reports"), Resampler(settings))
     out = []
     for model_id in model_ids(params):
         job = training_job(params, model_id)
-        reports = Path("reports")
-        metrics = read_report(reports / f"metrics/{model_id}.json", f"train@{model_id}")
-        robust = read_report(reports / f"robustness/{model_id}.json", f"robustness@{model_id}")
+        robust = read_report(
+            Path("reports") / f"robustness/{model_id}.json", f"robustness@{model_id}"
+        )
+        samples = results.samples(f"robustness-{model_id}")
+        scores = {}
+        for split in ("clean", "robust"):
+            labels = samples.split_labels(split)
+            draw = results.resampler.mean(samples.anchor_correct(model_id, split), labels)
+            scores[split] = results.interval(draw, len(labels))
         adversarial = job.recipe.adversarial
+        clean, attacked = scores["clean"], scores["robust"]
         out.append(
             {
                 "model_id": model_id,
                 "dataset": job.dataset,
                 "architecture": ARCHITECTURES[job.arch].label,
                 "adversarial_training": f"alpha={adversarial.alpha:g}" if adversarial else "no",
-                "accuracy": f"{100 * metrics['test_accuracy']:.2f}",
-                "robust_accuracy": f"{100 * robust['robust_accuracy']:.2f}",
-                "robust_samples": robust["samples"],
+                "accuracy": f"{100 * clean.value:.2f}",
+                "accuracy_low": f"{100 * clean.low:.2f}",
+                "accuracy_high": f"{100 * clean.high:.2f}",
+                "test_samples": clean.n,
+                "robust_accuracy": f"{100 * attacked.value:.2f}",
+                "robust_low": f"{100 * attacked.low:.2f}",
+                "robust_high": f"{100 * attacked.high:.2f}",
+                "robust_samples": attacked.n,
                 "backend": robust["backend"],
             }
         )
@@ -54,13 +78,21 @@ def markdown(table: list[dict]) -> str:
         "Dataset",
         "Architecture",
         "Adv. training",
-        "Accuracy (%)",
-        "Robust accuracy (%)",
-        "Attacked samples",
+        "Accuracy (%) [95% interval], n",
+        "Robust accuracy (%) [95% interval], n",
         "Attack backend",
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(row[c]) for c in COLUMNS) + " |" for row in table]
+    for row in table:
+        cells = [row[c] for c in ("model_id", "dataset", "architecture", "adversarial_training")]
+        cells += [
+            f"{row['accuracy']} [{row['accuracy_low']}, {row['accuracy_high']}], "
+            f"{row['test_samples']}",
+            f"{row['robust_accuracy']} [{row['robust_low']}, {row['robust_high']}], "
+            f"{row['robust_samples']}",
+            row["backend"],
+        ]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 

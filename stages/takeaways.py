@@ -2,8 +2,9 @@
 
 Last in the DAG. Checks the papers' claims on this run's results (stitchkit/takeaways.py)
 and writes, each file atomically:
-- reports/takeaways.md, a row per claim (verdict, numbers, rule, figures), and
-  reports/takeaways.json, every verdict and number (a DVC metric);
+- reports/takeaways.md, a row per claim (verdict, effects with their 95% intervals and
+  n, rule, figures), reports/takeaways.json, every verdict and number (a DVC metric),
+  and reports/verdicts.png / .pdf, every claim's effect against its threshold;
 - reports/scalars.json, every stitching scalar (a DVC metric), and
   reports/curves/<panel>/<mode>.csv, the stitching curves (DVC plots);
 - reports/index.md and index.html, every figure and table in the papers' order with the
@@ -12,11 +13,20 @@ and writes, each file atomically:
 
 from pathlib import Path
 
+from stitchkit.bootstrap import BootstrapSettings, Resampler
 from stitchkit.cli import run_stage
 from stitchkit.config import load_params
 from stitchkit.errors import UserError
 from stitchkit.io import atomic_path, write_json
-from stitchkit.run_report import index_html, index_markdown, takeaways_markdown, takeaways_metrics
+from stitchkit.plotting import save_figure
+from stitchkit.run_report import (
+    FOREST_FIGURE,
+    index_html,
+    index_markdown,
+    takeaways_markdown,
+    takeaways_metrics,
+)
+from stitchkit.run_results import RunResults
 from stitchkit.run_scalars import (
     cka_scalars,
     curves,
@@ -25,7 +35,8 @@ from stitchkit.run_scalars import (
     similarity_scalars,
 )
 from stitchkit.schema import validated
-from stitchkit.takeaways import RunResults, TakeawayThresholds, check_claims
+from stitchkit.takeaways import TakeawayThresholds, check_claims
+from stitchkit.verdict_plot import verdict_forest
 
 REPORTS = Path("reports")
 
@@ -37,17 +48,22 @@ def write_text(path: Path, text: str) -> None:
 
 def write_scalars(params: dict, results: RunResults) -> None:
     panels = [*(params.get("panels") or {}), *(params.get("iri_panels") or {})]
+    reports = {p: results.with_intervals(p, results.panel(p)) for p in panels}
+    series = {
+        s: results.with_intervals(f"subset-{s}", results.series(s))
+        for s in params.get("subsets") or {}
+    }
     scalars = {
-        "panels": {p: panel_scalars(results.panel(p)) for p in panels},
-        "subsets": {s: series_scalars(results.series(s)) for s in params.get("subsets") or {}},
+        "panels": {p: panel_scalars(report) for p, report in reports.items()},
+        "subsets": {s: series_scalars(report) for s, report in series.items()},
         "similarities": {
             f: similarity_scalars(results.similarity(f)) for f in params.get("similarities") or {}
         },
         "cka": {f: cka_scalars(results.cka(f)) for f in params.get("cka_figures") or {}},
     }
     write_json(REPORTS / "scalars.json", scalars)
-    for panel in panels:
-        for mode, text in curves(results.panel(panel)).items():
+    for panel, report in reports.items():
+        for mode, text in curves(report).items():
             write_text(REPORTS / "curves" / panel / f"{mode}.csv", text)
 
 
@@ -59,9 +75,11 @@ def main(argv: list[str]) -> None:
     table1 = REPORTS / "table1.md"
     if not table1.exists():
         raise UserError(f"{table1} not found; run the report stage first (dvc repro report)")
-    results = RunResults(REPORTS)
+    settings = validated(BootstrapSettings, params.get("bootstrap") or {}, "bootstrap")
+    results = RunResults(REPORTS, Resampler(settings))
     verdicts = check_claims(params, results, thresholds)
     write_scalars(params, results)
+    save_figure(verdict_forest(verdicts), REPORTS / FOREST_FIGURE.removesuffix(".png"))
     pages = {
         "takeaways.md": takeaways_markdown(params, verdicts),
         "index.md": index_markdown(params, verdicts),

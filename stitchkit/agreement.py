@@ -12,7 +12,7 @@ A kappa whose c_exp is 1 is 1, as in the authors' code. Everything is a fraction
 [0, 1] (kappas in [-1, 1]), like every accuracy stitchkit writes; figures show percent.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -25,7 +25,8 @@ def _kappa(observed: float, expected: float) -> float:
 
 @dataclass
 class AgreementTally:
-    """Running sums over batches; `scores()` gives accuracy and the four METRICS."""
+    """Running sums over batches; `scores()` gives accuracy and the four METRICS,
+    `per_sample()` a's prediction and agreement with b for every sample added."""
 
     samples: int = 0
     classes: int = 0
@@ -35,6 +36,8 @@ class AgreementTally:
     prob_agreement: float = 0.0
     true_prob_a: float = 0.0
     true_prob_b: float = 0.0
+    predictions: list = field(default_factory=list, repr=False)
+    agreements: list = field(default_factory=list, repr=False)
 
     @torch.no_grad()
     def add(self, logits_a: torch.Tensor, logits_b: torch.Tensor, labels: torch.Tensor) -> None:
@@ -55,9 +58,17 @@ class AgreementTally:
         self.correct_a += hit_a.sum().item()
         self.correct_b += hit_b.sum().item()
         self.same_correctness += (hit_a == hit_b).sum().item()
-        self.prob_agreement += ((p_a * p_b).sum(1) / best).sum().item()
+        agreement = (p_a * p_b).sum(1) / best
+        self.prob_agreement += agreement.sum().item()
+        self.predictions.append(p_a.argmax(1).to(torch.int16).cpu())
+        self.agreements.append(agreement.float().cpu())
         self.true_prob_a += p_a.gather(1, rows).sum().item()
         self.true_prob_b += p_b.gather(1, rows).sum().item()
+
+    def per_sample(self) -> dict[str, torch.Tensor]:
+        """``pred``: a's predicted class (int16) and ``agreement``: its agreement
+        probability with b (float32), per sample in the order added."""
+        return {"pred": torch.cat(self.predictions), "agreement": torch.cat(self.agreements)}
 
     def scores(self) -> dict[str, float]:
         """accuracy (of a) and the four METRICS over every sample added."""

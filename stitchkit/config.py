@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, Strict
 
 from stitchkit.agreement import METRICS as AGREEMENT_METRICS
 from stitchkit.attacks import AdversarialTraining
+from stitchkit.bootstrap import BootstrapSettings
 from stitchkit.compute import ComputeSettings
 from stitchkit.datasets import dataset_options
 from stitchkit.errors import UserError
@@ -259,6 +260,7 @@ class ParamsFile(BaseModel):
     cka_figures: dict[Str, CkaFigureEntry] = {}
     iri_examples: dict[Str, IriExamplesEntry] = {}
     takeaways: TakeawayThresholds | None = None
+    bootstrap: BootstrapSettings | None = None
 
 
 def load_params(path=PARAMS_FILE) -> dict:

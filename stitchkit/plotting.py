@@ -110,7 +110,8 @@ def stitching_plot(panel: dict, ax=None, title: str | None = None, legend: bool 
     the end model and x = n + 1 the front model for n stitching points (10 for our
     ResNets, as in the paper's stitching plots). On a
     shortcut dataset the accuracy on the shortcut test split, on an adversarial panel the
-    robust accuracy, is drawn dashed beside the clean one (solid)."""
+    robust accuracy, is drawn dashed beside the clean one (solid). Results that carry
+    ``intervals`` get their 95% interval as a shaded band."""
     _style()
     fig = None
     if ax is None:
@@ -129,6 +130,7 @@ def stitching_plot(panel: dict, ax=None, title: str | None = None, legend: bool 
             series.append((*second[:3], "--", False))
         for key, end_key, front_key, linestyle, labelled in series:
             ys = [panel[end_key]] + [r[key] for r in rows] + [panel[front_key]]
+            _band(ax, xs[1:-1], rows, key, style["color"])
             ax.plot(
                 xs,
                 [100 * y for y in ys],
@@ -167,6 +169,15 @@ def stitching_plot(panel: dict, ax=None, title: str | None = None, legend: bool 
             handles += _linestyle_handles(second[3])
         _legend_below(ax, len(modes) + 2 * bool(second), handles)
     return fig
+
+
+def _band(ax, xs, rows: list[dict], score: str, color) -> None:
+    """The 95% interval of ``score`` over ``rows`` as a shaded band (results that carry
+    ``intervals``, run_results.RunResults.with_intervals; nothing otherwise)."""
+    intervals = [(r.get("intervals") or {}).get(score) for r in rows]
+    if rows and all(intervals):
+        low, high = ([100 * i[end] for i in intervals] for end in ("low", "high"))
+        ax.fill_between(xs, low, high, color=color, alpha=0.18, linewidth=0)
 
 
 def _linestyle_handles(second_label: str) -> list:
@@ -228,6 +239,7 @@ def class_subset_plot(series: dict, ax=None, title: str | None = None, legend: b
             (r for r in series["results"] if r["mode"] == mode), key=lambda r: r["classes"]
         )
         style = _mode_style(mode)
+        _band(ax, [r["classes"] for r in rows], rows, "test_accuracy", style["color"])
         ax.plot(
             [r["classes"] for r in rows],
             [100 * r["test_accuracy"] for r in rows],
@@ -438,7 +450,8 @@ def agreement_plot(
     another; x = 0 is the end model (with itself: 100%) and x = n + 1 the front model
     (with the end; under attack, on the front's attacked images), as in the authors'
     figures. ``excess``: ``metric`` on the shortcut test split minus on the rolled one
-    (the end: 0)."""
+    (the end: 0). Results with ``intervals`` (agreement_prob/<split>, /excess) get the
+    95% interval of the agreement probability as a band."""
     last = natural.get("end_points", 9) + 1
 
     def value(r: dict) -> float:
@@ -454,6 +467,10 @@ def agreement_plot(
                 (r for r in same_point if r["mode"] == mode), key=lambda r: r["front_point"]
             )
             base = mode.split("-")[0]
+            color = DATA_COLORS[panel.get("train_on", "natural")]
+            if metric == "agreement_prob":  # the one metric that is a mean per image
+                band = f"agreement_prob/{'excess' if excess else split}"
+                _band(ax, [r["front_point"] for r in rows], rows, band, color)
             ax.plot(
                 [r["front_point"] for r in rows],
                 [value(r) for r in rows],
@@ -461,7 +478,7 @@ def agreement_plot(
                 markersize=6,
                 markerfacecolor="none",
                 linestyle=MODE_LINESTYLES.get(base, "-"),
-                color=DATA_COLORS[panel.get("train_on", "natural")],
+                color=color,
             )
     front = None if excess else natural.get(FRONT_AGREEMENT[split])
     anchors = [(0, 0.0 if excess else 100.0)] + ([(last, 100 * front[metric])] if front else [])

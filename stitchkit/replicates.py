@@ -1,6 +1,8 @@
 """The mean of replicate panel reports: v2's figure columns average stitches of several
-fronts (the authors: seeds 1-3) into one end, point by point, mode by mode."""
+fronts (the authors: seeds 1-3) into one end, point by point, mode by mode; each
+averaged stitch keeps the spread across its replicates."""
 
+from stitchkit.bootstrap import spread
 from stitchkit.errors import UserError
 
 
@@ -29,4 +31,20 @@ def mean_panel_report(reports: list[dict]) -> dict:
         raise UserError(f"replicate panels {names} must stitch the same modes at the same points")
     mean = _mean([{k: v for k, v in report.items() if k != "results"} for report in reports])
     mean["results"] = [_mean([r[key] for r in results]) for key in results[0]]
+    if len(reports) > 1:
+        for averaged, key in zip(mean["results"], results[0], strict=True):
+            averaged["spread"] = _spread([r[key] for r in results])
     return mean | {"replicates": [report["panel"] for report in reports]}
+
+
+def _spread(replicates: list[dict]) -> dict:
+    """Across the replicates of one stitch: the spread (bootstrap.spread) of its clean
+    accuracy and agreement probability, apart from any interval over test images."""
+    values = {
+        "test_accuracy": [r.get("test_accuracy") for r in replicates],
+        "agreement_prob": [
+            ((r.get("agreement") or {}).get("clean") or {}).get("agreement_prob")
+            for r in replicates
+        ],
+    }
+    return {name: spread(v) for name, v in values.items() if None not in v}

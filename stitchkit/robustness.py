@@ -59,7 +59,10 @@ def robust_accuracy(
     """Clean and robust accuracy of ``model`` on ``settings.sample`` of (uint8 images,
     labels), with the backend that produced them; given a ``reference`` model (a stitch's
     end model), also ``agreement``: the agreement METRICS of ``model`` with it on the
-    attacked images. The global RNG is left untouched."""
+    attacked images. ``per_sample`` holds tensors, one entry per attacked sample:
+    ``labels`` and ``correct`` (robust: right on the clean and the attacked image), with a
+    reference also ``pred`` and ``agreement`` on the attacked images (AgreementTally).
+    The global RNG is left untouched."""
     images, labels = settings.sample(images, labels)
     x, y = to_unit_float(images), labels
     model.eval()
@@ -76,21 +79,23 @@ def robust_accuracy(
         "backend": settings.backend,
         "epsilon": settings.epsilon,
         "iterations": settings.iterations,
+        "per_sample": {"labels": y.to(torch.int16), "correct": torch.from_numpy(robust)},
     }
     if reference is not None:
-        scores["agreement"] = _agreement(model, reference, x_adv, y, settings.batch_size, device)
+        tally = _agreement(model, reference, x_adv, y, settings.batch_size, device)
+        scores["agreement"] = {m: tally.scores()[m] for m in METRICS}
+        scores["per_sample"] |= tally.per_sample()
     return scores
 
 
 @torch.no_grad()
-def _agreement(model, reference, x, y, batch_size: int, device) -> dict:
+def _agreement(model, reference, x, y, batch_size: int, device) -> AgreementTally:
     reference.eval()
     tally = AgreementTally()
     for s in range(0, len(y), batch_size):
         batch = x[s : s + batch_size].to(device)
         tally.add(model(batch), reference(batch), y[s : s + batch_size].to(device))
-    scores = tally.scores()
-    return {m: scores[m] for m in METRICS}
+    return tally
 
 
 @torch.no_grad()

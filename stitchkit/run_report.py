@@ -7,14 +7,8 @@ import html
 import re
 from dataclasses import dataclass
 
-from stitchkit.takeaways import (
-    FAILS,
-    HOLDS,
-    SERIES_FIGURE_SECTIONS,
-    UNMEASURED,
-    Verdict,
-    strings_in,
-)
+from stitchkit.takeaways import SERIES_FIGURE_SECTIONS, Verdict, strings_in
+from stitchkit.verdicts import CONTRADICTED, HOLDS, INCONCLUSIVE, UNMEASURED, Measurement
 
 PAPER_SCALE = (
     "The papers' scale: CIFAR-10 (cross-task fronts from LS-ImageNet-10), ResNet18, "
@@ -24,8 +18,19 @@ PAPER_SCALE = (
     "column. A verdict here speaks for this run's scale only."
 )
 # plain symbols that every system font draws (emoji need a colour-emoji font)
-BADGES = {HOLDS: "✓ holds", FAILS: "✗ does not hold", UNMEASURED: "– not measured"}
-COUNT_KEYS = {HOLDS: "holds", FAILS: "does_not_hold", UNMEASURED: "not_measured"}
+BADGES = {
+    HOLDS: "✓ holds",
+    CONTRADICTED: "✗ contradicted",
+    INCONCLUSIVE: "? inconclusive",
+    UNMEASURED: "– not measured",
+}
+COUNT_KEYS = {
+    HOLDS: "holds",
+    CONTRADICTED: "contradicted",
+    INCONCLUSIVE: "inconclusive",
+    UNMEASURED: "not_measured",
+}
+FOREST_FIGURE = "verdicts.png"  # under reports/, by the takeaways stage (plotting.verdict_forest)
 # figure sections of params.yaml, and what a figure of each shows
 SECTION_CAPTIONS = {
     "grids": "stitched accuracy against stitching point (End, points, Front), one panel a cell",
@@ -61,16 +66,33 @@ def verdict_counts(verdicts: list[Verdict]) -> dict[str, int]:
     return {key: sum(v.verdict == verdict for v in verdicts) for verdict, key in COUNT_KEYS.items()}
 
 
-def takeaways_metrics(verdicts: list[Verdict]) -> dict:
-    """Counts and, per check, its verdict (text, and holds as 1 / 0 / null) and numbers."""
-    checks = {
-        v.check: {
-            "verdict": v.verdict,
-            "holds": None if v.verdict == UNMEASURED else int(v.verdict == HOLDS),
-            "compared": v.compared,
-        }
-        for v in verdicts
+def measurement_metrics(m: Measurement) -> dict:
+    """A measurement as numbers (and its verdict) for reports/takeaways.json."""
+    e = m.effect
+    return {
+        "effect": e.value,
+        "low": e.low,
+        "high": e.high,
+        "n": e.n,
+        "threshold": m.threshold,
+        "side": "above" if m.above else "below",
+        "verdict": m.verdict,
     }
+
+
+def takeaways_metrics(verdicts: list[Verdict]) -> dict:
+    """Counts and, per check, its verdict (text, and holds as 1 / 0 / null: 1 holds, 0
+    contradicted), the deciding measurement and every measurement."""
+    checks = {}
+    for v in verdicts:
+        decided = v.verdict in (HOLDS, CONTRADICTED)
+        checks[v.check] = {
+            "verdict": v.verdict,
+            "holds": int(v.verdict == HOLDS) if decided else None,
+            "note": v.note(),
+            "deciding": None if v.deciding is None else measurement_metrics(v.deciding),
+            "measurements": {m.label: measurement_metrics(m) for m in v.measurements},
+        }
     return verdict_counts(verdicts) | {"checks": checks}
 
 
@@ -78,18 +100,30 @@ def _summary(verdicts: list[Verdict]) -> str:
     n = verdict_counts(verdicts)
     counts = (
         (n["holds"], "holds", "hold"),
-        (n["does_not_hold"], "does not hold", "do not hold"),
+        (n["contradicted"], "is contradicted", "are contradicted"),
+        (n["inconclusive"], "is inconclusive", "are inconclusive"),
         (n["not_measured"], "is not measured by this suite", "are not measured by this suite"),
     )
     said = ", ".join(f"{k} {one if k == 1 else many}" for k, one, many in counts)
     return (
-        f"Of {len(verdicts)} checks, {said}. Accuracies and agreements are fractions; the "
-        "thresholds are `takeaways:` in params.yaml."
+        f"Of {len(verdicts)} checks, {said}. A verdict is decided only when the effect's 95% "
+        "interval (percentile bootstrap over test images, `bootstrap:` in params.yaml) lies "
+        "wholly on one side of the threshold (`takeaways:`); accuracies and agreements are "
+        "fractions."
+    )
+
+
+def measurement_text(m: Measurement) -> str:
+    e = m.effect
+    side = ">" if m.above else "<"
+    return (
+        f"{m.label}: {e.value:+.3f} [{e.low:+.3f}, {e.high:+.3f}], n={e.n} "
+        f"({side} {m.threshold + 0.0:g}: {m.verdict})"
     )
 
 
 def _cells(v: Verdict) -> tuple[str, str, list[str], str, tuple[str, ...]]:
-    numbers = [f"{name}: {value:.3f}" for name, value in v.compared.items()]
+    numbers = [measurement_text(m) for m in v.measurements] + [v.note()]
     return BADGES[v.verdict], f"{v.section}: {v.claim}", numbers, v.rule, v.figures
 
 
@@ -103,7 +137,9 @@ def takeaways_markdown(params: dict, verdicts: list[Verdict], heading: str = "#"
         "",
         run_scale(params),
         "",
-        "| Verdict | Claim | Numbers compared | Holds when | Figures |",
+        f"![Each claim's effect and 95% interval against its threshold]({FOREST_FIGURE})",
+        "",
+        "| Verdict | Claim | Effect [95% interval], n | Holds when | Figures |",
         "|---|---|---|---|---|",
     ]
     for v in verdicts:
@@ -229,7 +265,9 @@ def index_html(params: dict, verdicts: list[Verdict], table1: str) -> str:
         "<h2>Takeaways: do the papers' claims hold on this run?</h2>",
         f"<p>{_inline_html(_summary(verdicts))}</p><p>{esc(PAPER_SCALE)}</p>"
         f"<p>{esc(run_scale(params))}</p>",
-        "<table><tr><th>Verdict</th><th>Claim</th><th>Numbers compared</th><th>Holds when</th>"
+        f"<img src='{FOREST_FIGURE}' alt='verdicts: effects and intervals'>",
+        "<table><tr><th>Verdict</th><th>Claim</th><th>Effect [95% interval], n</th>"
+        "<th>Holds when</th>"
         "<th>Figures</th></tr>",
     ]
     for v in verdicts:

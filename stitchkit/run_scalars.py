@@ -1,7 +1,8 @@
 """Every scalar of a run's stitching results, as DVC reads metrics and plots: nested
 mappings of numbers (DVC ignores lists) and one curve file per panel and mode.
 
-scalars: panels.<panel>.<mode>.<score>.p<k> (p<i>-p<j> for cross-layer pairs), with
+scalars: panels.<panel>.<mode>.<score>.p<k> (p<i>-p<j> for cross-layer pairs): the
+value with its 95% interval and n ({value, low, high, n}, from the per-sample outputs), with
 score one of accuracy, shortcut_accuracy, rolled_accuracy, robust_accuracy and
 agreement (the clean test split's agreement probability); self-accuracy of every mode
 of a cross-layer panel, directional and non-directional; subsets.<series>.<mode>.k<k>;
@@ -11,13 +12,20 @@ cka.<figure>.<column>.<natural|iris>.p<k> (v2's CKA of front and end).
 
 from stitchkit.cross_layer import accuracy_matrix, non_directional, self_accuracy
 
+# scalar name -> the report's score (run_results.SCORE_SPLITS)
 SCORES = {
-    "accuracy": lambda r: r.get("test_accuracy"),
-    "shortcut_accuracy": lambda r: r.get("shortcut_test_accuracy"),
-    "rolled_accuracy": lambda r: r.get("rolled_test_accuracy"),
-    "robust_accuracy": lambda r: r.get("robust_accuracy"),
-    "agreement": lambda r: ((r.get("agreement") or {}).get("clean") or {}).get("agreement_prob"),
+    "accuracy": "test_accuracy",
+    "shortcut_accuracy": "shortcut_test_accuracy",
+    "rolled_accuracy": "rolled_test_accuracy",
+    "robust_accuracy": "robust_accuracy",
+    "agreement": "agreement",
 }
+
+
+def _scalar(r: dict, score: str) -> dict | None:
+    """{value, low, high, n}: a result's score with its 95% interval (the result as
+    RunResults.with_intervals gives it); None if the result has no such score."""
+    return (r.get("intervals") or {}).get(score)
 
 
 def _point_key(r: dict) -> str:
@@ -30,9 +38,11 @@ def panel_scalars(report: dict) -> dict:
     (front points = end points) each mode's self-accuracy, directional and not."""
     out: dict = {}
     for r in report["results"]:
-        for score, read in SCORES.items():
-            if read(r) is not None:
-                out.setdefault(r["mode"], {}).setdefault(score, {})[_point_key(r)] = read(r)
+        for name, score in SCORES.items():
+            if _scalar(r, score) is not None:
+                out.setdefault(r["mode"], {}).setdefault(name, {})[_point_key(r)] = _scalar(
+                    r, score
+                )
     fronts = sorted({r["front_point"] for r in report["results"]})
     ends = sorted({r["end_point"] for r in report["results"]})
     if _cross_layer(report) and fronts == ends:
@@ -44,10 +54,10 @@ def panel_scalars(report: dict) -> dict:
 
 
 def series_scalars(report: dict) -> dict:
-    """{mode: {k<classes>: accuracy}} of one class-subset series."""
+    """{mode: {k<classes>: accuracy with its interval}} of one class-subset series."""
     out: dict = {}
     for r in report["results"]:
-        out.setdefault(r["mode"], {})[f"k{r['classes']}"] = r["test_accuracy"]
+        out.setdefault(r["mode"], {})[f"k{r['classes']}"] = _scalar(r, "test_accuracy")
     return out
 
 
@@ -79,13 +89,15 @@ def _cross_layer(report: dict) -> bool:
 
 
 def curves(report: dict) -> dict[str, str]:
-    """mode -> CSV text of its stitching curve (point, accuracy), for a panel that
-    stitches each point into itself; {} for a cross-layer panel."""
+    """mode -> CSV text of its stitching curve (point, accuracy, the 95% interval's low
+    and high, n), for a panel that stitches each point into itself; {} for a cross-layer
+    panel."""
     if _cross_layer(report):
         return {}
     rows: dict[str, list[str]] = {}
     for r in sorted(report["results"], key=lambda r: r["front_point"]):
-        rows.setdefault(r["mode"], ["point,accuracy"]).append(
-            f"{r['front_point']},{r['test_accuracy']!r}"
+        a = _scalar(r, "test_accuracy")
+        rows.setdefault(r["mode"], ["point,accuracy,low,high,n"]).append(
+            f"{r['front_point']},{a['value']!r},{a['low']!r},{a['high']!r},{a['n']}"
         )
     return {mode: "\n".join(lines) + "\n" for mode, lines in rows.items()}

@@ -120,6 +120,8 @@ class StitchResult:
     robust_accuracy: float | None = None
     # per test split ("clean", with a shortcut "shortcut" and "rolled"): agreement.METRICS
     agreement: dict[str, dict[str, float]] = field(default_factory=dict)
+    # per test split: per-sample tensors (PanelTrainer.evaluate_all), for samples.py
+    samples: dict[str, dict] = field(default_factory=dict, repr=False)
     initial_loss: float | None = None
     final_loss: float | None = None
     epoch_losses: list[float] = field(default_factory=list)
@@ -131,6 +133,7 @@ class StitchResult:
         "rolled_accuracy",
         "robust_accuracy",
         "agreement",
+        "samples",
         "initial_loss",
         "final_loss",
         "epoch_losses",

@@ -240,7 +240,8 @@ class PanelTrainer:
     @torch.no_grad()
     def evaluate(self, stitches: list[FittedStitch], split: str = "clean") -> list[dict]:
         """Per stitch, on a test split, in eval mode: accuracy and the agreement of the
-        stitched model with the end model (stitchkit.agreement). Stitches that share the
+        stitched model with the end model (stitchkit.agreement), and ``per_sample``: its
+        prediction and agreement on every test image (AgreementTally). Stitches that share the
         front's statistics share one front pass; the end model runs once per batch."""
         if not stitches:
             return []
@@ -266,13 +267,14 @@ class PanelTrainer:
                     else:
                         logits = self.stitched_model(stitch)(x)
                     tally.add(logits, end_logits, y)
-        return [tally.scores() for tally in tallies]
+        return [tally.scores() | {"per_sample": tally.per_sample()} for tally in tallies]
 
     def evaluate_all(self, stitches: list[FittedStitch]) -> list[dict]:
         """Per stitch: test_accuracy and its agreement with the end model on the clean
         test split; with a shortcut, also shortcut_ and rolled_accuracy and the agreement
         on those splits; with robust evaluation settings, robust_accuracy (else None)
-        and the agreement on the attacked test images (split "robust")."""
+        and the agreement on the attacked test images (split "robust"); ``samples``:
+        per split, the per-sample outputs (see evaluate; "robust" also has ``correct``)."""
         splits = ("clean", "shortcut", "rolled") if self.shortcut else ("clean",)
         by_split = {split: self.evaluate(stitches, split) for split in splits}
         scores = []
@@ -283,15 +285,18 @@ class PanelTrainer:
                 "rolled_accuracy": None,
                 "robust_accuracy": None,
                 "agreement": {},
+                "samples": {},
             }
             for split, results in by_split.items():
                 if split != "clean":
                     score[f"{split}_accuracy"] = results[n]["accuracy"]
                 score["agreement"][split] = {m: results[n][m] for m in AGREEMENT_METRICS}
+                score["samples"][split] = results[n]["per_sample"]
             if self.robust is not None:
                 robust = self.robust_scores(self.stitched_model(stitch), reference=self.end)
                 score["robust_accuracy"] = robust["robust_accuracy"]
                 score["agreement"]["robust"] = robust["agreement"]
+                score["samples"]["robust"] = robust["per_sample"]
             scores.append(score)
         return scores
 
@@ -307,7 +312,8 @@ class PanelTrainer:
     @torch.no_grad()
     def model_scores(self, model: Stitchable, split: str = "clean") -> dict:
         """A whole model's accuracy on a test split and its agreement with the end model
-        (the anchors of v2's figures: the end with itself, the front with the end)."""
+        (the anchors of v2's figures: the end with itself, the front with the end), and
+        ``per_sample`` as in evaluate."""
         images, labels = self.evaluation_split(split)
         model.eval()
         self.end.eval()
@@ -317,7 +323,7 @@ class PanelTrainer:
             y = labels[start : start + size].to(self.device)
             with self.precision.autocast():
                 tally.add(model(x), self.end(x), y)
-        return tally.scores()
+        return tally.scores() | {"per_sample": tally.per_sample()}
 
     # -- training ---------------------------------------------------------------------
     def fit(self, checkpoint_path: Path | None = None, progress: bool = True) -> list[StitchResult]:

@@ -2,26 +2,24 @@
 
 A check finds the results that play its claim's part from params.yaml itself (an
 adversarial panel at alpha = 1 between two models trained without adversarial
-training, a cross-task panel on shortcut data, a cross-layer panel, ...), compares the
-numbers the claim is about against a threshold of `takeaways:`, and gives a verdict:
-holds, does not hold, or not measured by this suite (no result plays the part).
-Results are read as the stages wrote them (reports/stitch, subset, similarity);
-accuracies and agreements are fractions.
+training, a cross-task panel on shortcut data, a cross-layer panel, ...), computes the
+claim's *effect* in each (a difference of accuracies or agreements, say), with its 95%
+bootstrap interval over test images (run_results.py: paired across modes on the same
+images), and judges it against a threshold of `takeaways:` (verdicts.py): holds,
+contradicted or inconclusive; not measured when no result plays the part. A claim over
+several panels holds only if every panel holds, and is contradicted if any is.
 """
 
-import json
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from stitchkit.cross_layer import accuracy_matrix, non_directional, self_accuracy
-from stitchkit.replicates import mean_panel_report
+from stitchkit.run_results import RunResults
 from stitchkit.schema import Float, Fraction, parse_fraction, section
+from stitchkit.verdicts import Measurement, combined, deciding, what_would_decide
 
-HOLDS, FAILS, UNMEASURED = "holds", "does not hold", "not measured by this suite"
 TASK_MODES, ALIGNMENT_MODES = ("slm", "tlm"), ("hint", "fula")
 MODE_NAMES = {"dm": "DM", "hint": "Hint", "slm": "SLM", "tlm": "TLM", "fula": "FuLA"}
 
@@ -46,41 +44,35 @@ class TakeawayThresholds:
 
 @dataclass(frozen=True)
 class Verdict:
-    """One claim judged on this run: ``compared`` names the numbers, ``rule`` says
-    what holding means with the threshold's value, ``figures`` draw the results."""
+    """One claim judged on this run: its measurements (an effect with its interval
+    against the threshold, one per panel or figure), combined by verdicts.combined;
+    ``rule`` says what holding means."""
 
     check: str
     section: str
     claim: str
-    verdict: str
     rule: str
-    compared: dict[str, float]
+    measurements: tuple[Measurement, ...]
     figures: tuple[str, ...] = ()
+    unmeasured_reason: str = "no result of this run plays the claim's part"
 
+    @property
+    def verdict(self) -> str:
+        return combined([m.verdict for m in self.measurements])
 
-class RunResults:
-    """The reports a run's stages wrote under ``root`` (reports/), read once each."""
+    @property
+    def deciding(self) -> Measurement | None:
+        """The measurement that decides the verdict (verdicts.deciding)."""
+        return deciding(list(self.measurements))
 
-    def __init__(self, root: Path):
-        self.root, self._read = Path(root), {}
-
-    def _json(self, folder: str, name: str) -> dict:
-        path = self.root / folder / f"{name}.json"
-        if path not in self._read:
-            self._read[path] = json.loads(path.read_text())
-        return self._read[path]
-
-    def panel(self, name: str) -> dict:
-        return self._json("stitch", name)
-
-    def series(self, name: str) -> dict:
-        return self._json("subset", name)
-
-    def similarity(self, name: str) -> dict:
-        return self._json("similarity", name)
-
-    def cka(self, name: str) -> dict:
-        return self._json("cka", name)
+    def note(self) -> str:
+        """What decided the verdict, or what would."""
+        m = self.deciding
+        if m is None:
+            return self.unmeasured_reason
+        if self.verdict == "inconclusive":
+            return f"{m.label}: {what_would_decide(m)}"
+        return f"decided by {m.label}"
 
 
 @dataclass(frozen=True)
@@ -106,6 +98,9 @@ class Run:
     def panels(self, keep: Callable[[dict], bool]) -> list[str]:
         return [name for name, entry in (self.params.get("panels") or {}).items() if keep(entry)]
 
+    def measure(self, label, draw, n: int, threshold: float, above: bool = True) -> Measurement:
+        return Measurement(label, self.results.interval(draw, n), threshold, above)
+
 
 def alpha(entry: dict) -> float | None:
     """A panel's share of adversarial examples; None for a clean panel."""
@@ -113,21 +108,22 @@ def alpha(entry: dict) -> float | None:
     return None if adversarial is None else parse_fraction(adversarial.get("alpha", 0.5))
 
 
-def mode_means(report: dict, key: str, modes) -> dict[str, float]:
-    """Per mode of ``modes`` in the report, the mean of ``key`` over its stitches."""
-    values: dict[str, list[float]] = {}
+def mode_draws(run: Run, name: str, report: dict, score: str, modes) -> dict[str, np.ndarray]:
+    """Per mode of ``modes`` in the report, the draw of ``score``'s mean over its
+    stitches (``name``: the panel, or subset-<series>)."""
+    draws: dict[str, list[np.ndarray]] = {}
     for r in report["results"]:
-        if r["mode"] in modes and r.get(key) is not None:
-            values.setdefault(r["mode"], []).append(r[key])
-    return {mode: float(np.mean(v)) for mode, v in values.items()}
+        if r["mode"] in modes and r.get(score) is not None:
+            draws.setdefault(r["mode"], []).append(run.results.draw(name, r, score))
+    return {mode: np.mean(d, axis=0) for mode, d in draws.items()}
 
 
 def _has_modes(report: dict, modes) -> bool:
     return set(modes) <= {r["mode"] for r in report["results"]}
 
 
-def _group_mean(means: dict[str, float], modes) -> float:
-    return float(np.mean([means[m] for m in modes]))
+def _group(draws: dict[str, np.ndarray], modes) -> np.ndarray:
+    return np.mean([draws[m] for m in modes], axis=0)
 
 
 def strings_in(node) -> Iterator[str]:
@@ -166,10 +162,6 @@ def figures_of(params: dict, names, sections=PANEL_FIGURE_SECTIONS) -> tuple[str
     )
 
 
-def _verdict(ok: bool, measured: bool = True) -> str:
-    return (HOLDS if ok else FAILS) if measured else UNMEASURED
-
-
 # -- Sec. 3.1: adversarial training ---------------------------------------------------
 
 
@@ -181,43 +173,77 @@ def _non_robust_alpha_1(run: Run) -> list[str]:
     return [p for p in run.panels(keep) if _has_modes(run.results.panel(p), modes)]
 
 
+def _group_gap(run: Run, panel: str, score: str, first, second) -> np.ndarray:
+    """Draw of the mean of modes ``first`` minus the mean of modes ``second``."""
+    draws = mode_draws(run, panel, run.results.panel(panel), score, (*first, *second))
+    return _group(draws, first) - _group(draws, second)
+
+
 def fabricated_robustness(run: Run) -> Verdict:
     panels, t = _non_robust_alpha_1(run), run.thresholds.fabricated_robustness
-    compared, ok = {}, True
-    for p in panels:
-        means = mode_means(run.results.panel(p), "robust_accuracy", TASK_MODES + ALIGNMENT_MODES)
-        task, align = _group_mean(means, TASK_MODES), _group_mean(means, ALIGNMENT_MODES)
-        compared |= {f"{p} SLM/TLM robust": task, f"{p} Hint/FuLA robust": align}
-        ok &= task - align >= t
+    measurements = tuple(
+        run.measure(
+            f"{p}: {MODE_NAMES[m]} - Hint/FuLA robust accuracy",
+            _group_gap(run, p, "robust_accuracy", (m,), ALIGNMENT_MODES),
+            run.results.n(p, "robust"),
+            t,
+        )
+        for p in panels
+        for m in TASK_MODES
+    )
     return Verdict(
         "fabricated-robustness",
         "Sec. 3.1, Figs. 4-5",
         "At alpha = 1 between non-robust models, SLM and TLM reach robust accuracy that "
         "Hint and FuLA do not: task-based stitching fabricates robustness.",
-        _verdict(ok, bool(panels)),
-        f"in every such panel, SLM/TLM's mean robust accuracy exceeds Hint/FuLA's by >= {t}",
-        compared,
+        f"in every such panel, SLM's and TLM's mean robust accuracy, each, minus Hint/FuLA's > {t}",
+        measurements,
         figures_of(run.params, panels),
     )
 
 
 def robustness_costs_clean_accuracy(run: Run) -> Verdict:
     panels, t = _non_robust_alpha_1(run), run.thresholds.clean_cost
-    compared, ok = {}, True
-    for p in panels:
-        means = mode_means(run.results.panel(p), "test_accuracy", TASK_MODES + ALIGNMENT_MODES)
-        task, align = _group_mean(means, TASK_MODES), _group_mean(means, ALIGNMENT_MODES)
-        compared |= {f"{p} SLM/TLM clean": task, f"{p} Hint/FuLA clean": align}
-        ok &= align - task >= t
+    measurements = tuple(
+        run.measure(
+            f"{p}: Hint/FuLA - {MODE_NAMES[m]} clean accuracy",
+            _group_gap(run, p, "test_accuracy", ALIGNMENT_MODES, (m,)),
+            run.results.n(p, "clean"),
+            t,
+        )
+        for p in panels
+        for m in TASK_MODES
+    )
     return Verdict(
         "robustness-costs-clean-accuracy",
         "Sec. 3.1, Figs. 4-5",
         "SLM and TLM pay for that robustness with clean accuracy.",
-        _verdict(ok, bool(panels)),
-        f"in every such panel, Hint/FuLA's mean clean accuracy exceeds SLM/TLM's by >= {t}",
-        compared,
+        f"in every such panel, Hint/FuLA's mean clean accuracy minus SLM's and minus TLM's > {t}",
+        measurements,
         figures_of(run.params, panels),
     )
+
+
+def _furthest_outside(run: Run, panel: str) -> np.ndarray:
+    """Draw of how far any Hint/FuLA stitch's clean or robust accuracy lies outside the
+    band of the front's and end's (0 inside it)."""
+    report, worst = run.results.panel(panel), 0.0
+    for score, split in (("test_accuracy", "clean"), ("robust_accuracy", "robust")):
+        if split == "robust" and "robust" not in run.results.samples(panel).labels:
+            continue
+        a = run.results.anchor_draw(panel, "front", split)
+        b = run.results.anchor_draw(panel, "end", split)
+        for r in report["results"]:
+            if r["mode"] in ALIGNMENT_MODES and r.get(score) is not None:
+                x = run.results.draw(panel, r, score)
+                worst = np.maximum(worst, np.maximum(np.minimum(a, b) - x, x - np.maximum(a, b)))
+    return worst
+
+
+def _exception(run: Run, entry: dict) -> bool:
+    """Non-robust front into robust end at alpha = 1: Sec. 3.1's stated exception (Hint
+    and FuLA fall to chance at the penultimate layer, Hint above FuLA in deep layers)."""
+    return alpha(entry) == 1 and not run.robust(entry["front"]) and run.robust(entry["end"])
 
 
 def alignment_interpolates(run: Run) -> Verdict:
@@ -225,30 +251,30 @@ def alignment_interpolates(run: Run) -> Verdict:
     t = run.thresholds.interpolation_slack
     panels = [
         p
-        for p in run.panels(lambda e: alpha(e) is not None and not run.cross_task(e))
+        for p in run.panels(
+            lambda e: alpha(e) is not None and not run.cross_task(e) and not _exception(run, e)
+        )
         if _has_modes(run.results.panel(p), ALIGNMENT_MODES)
     ]
-    compared = {}
-    for p in panels:
-        report, worst = run.results.panel(p), 0.0
-        bands = {
-            "test_accuracy": (report["front_accuracy"], report["end_accuracy"]),
-            "robust_accuracy": (report["front_robust_accuracy"], report["end_robust_accuracy"]),
-        }
-        for r in report["results"]:
-            for key, (a, b) in bands.items():
-                if r["mode"] in ALIGNMENT_MODES and r.get(key) is not None:
-                    worst = max(worst, min(a, b) - r[key], r[key] - max(a, b))
-        compared[f"{p} furthest outside"] = worst
+    measurements = tuple(
+        run.measure(
+            f"{p}: Hint/FuLA furthest outside the front-end band",
+            _furthest_outside(run, p),
+            run.results.n(p, "clean"),
+            t,
+            above=False,
+        )
+        for p in panels
+    )
     return Verdict(
         "alignment-interpolates",
         "Sec. 3.1, Figs. 4-5",
         "Hint and FuLA interpolate between the front and end models: their clean and robust "
         "accuracies stay between the two models'.",
-        _verdict(all(v <= t for v in compared.values()), bool(panels)),
-        f"in every same-task adversarial panel, no Hint/FuLA accuracy lies more than {t} "
-        "outside the front's and end's",
-        compared,
+        f"in every same-task adversarial panel (but non-robust -> robust at alpha = 1, the "
+        f"paper's exception), no Hint/FuLA accuracy lies {t} or more outside the front's and "
+        "end's",
+        measurements,
         figures_of(run.params, panels),
     )
 
@@ -257,21 +283,29 @@ def fula_at_or_above_hint(run: Run) -> Verdict:
     t = run.thresholds.fula_vs_hint_slack
     panels = [
         p
-        for p in run.panels(lambda e: alpha(e) is not None)
+        for p in run.panels(lambda e: alpha(e) is not None and not _exception(run, e))
         if _has_modes(run.results.panel(p), ALIGNMENT_MODES)
     ]
-    compared = {}
-    for p in panels:
-        means = mode_means(run.results.panel(p), "test_accuracy", ALIGNMENT_MODES)
-        compared[f"{p} FuLA - Hint"] = means["fula"] - means["hint"]
-    share = float(np.mean([v >= -t for v in compared.values()])) if panels else 0.0
+    measurements = ()
+    if panels:
+        gap = _pooled(
+            run, panels, lambda p: _group_gap(run, p, "test_accuracy", ("fula",), ("hint",))
+        )
+        measurements = (
+            run.measure(
+                f"mean over {len(panels)} adversarial panels: FuLA - Hint clean accuracy",
+                gap,
+                run.results.n(panels[0], "clean"),
+                -t,
+            ),
+        )
     return Verdict(
         "fula-at-or-above-hint",
         "Sec. 3.1, Figs. 4-5",
         "FuLA's clean accuracy is at or above Hint's in most adversarial configurations.",
-        _verdict(share > 0.5, bool(panels)),
-        f"in more than half the adversarial panels, FuLA's mean clean accuracy >= Hint's - {t}",
-        compared | {"share of panels": share},
+        f"over the adversarial panels (but the exception, non-robust -> robust at alpha = "
+        f"1), FuLA's mean clean accuracy minus Hint's > -{t}",
+        measurements,
         figures_of(run.params, panels),
     )
 
@@ -289,53 +323,75 @@ def _cross_task_shortcut_panels(run: Run) -> list[str]:
     ]
 
 
+def _pooled(run: Run, panels: list[str], effect: Callable[[str], np.ndarray]) -> np.ndarray:
+    return np.mean([effect(p) for p in panels], axis=0)
+
+
 def shortcuts_exploited(run: Run) -> Verdict:
     panels, t = _cross_task_shortcut_panels(run), run.thresholds.shortcut_gain
-    compared = {}
-    for p in panels:
+
+    def gain(p, mode):
         report = run.results.panel(p)
-        shortcut = mode_means(report, "shortcut_test_accuracy", TASK_MODES)
-        clean = mode_means(report, "test_accuracy", TASK_MODES)
-        compared[f"{p} SLM/TLM shortcut - clean"] = _group_mean(shortcut, TASK_MODES) - (
-            _group_mean(clean, TASK_MODES)
+        shortcut = mode_draws(run, p, report, "shortcut_test_accuracy", (mode,))
+        clean = mode_draws(run, p, report, "test_accuracy", (mode,))
+        return shortcut[mode] - clean[mode]
+
+    measurements = tuple(
+        run.measure(
+            f"mean over {len(panels)} cross-task shortcut panels: {MODE_NAMES[m]} shortcut - "
+            "clean accuracy",
+            _pooled(run, panels, lambda p, m=m: gain(p, m)),
+            run.results.n(panels[0], "clean"),
+            t,
         )
-    mean = float(np.mean(list(compared.values()))) if panels else 0.0
+        for m in (TASK_MODES if panels else ())
+    )
     return Verdict(
         "shortcuts-exploited",
         "Sec. 3.2, Fig. 8",
         "In cross-task stitching on shortcut data, SLM and TLM score higher on the shortcut "
         "test than on clean data.",
-        _verdict(mean >= t, bool(panels)),
-        f"over the cross-task shortcut panels, SLM/TLM's shortcut-test accuracy exceeds their "
-        f"clean accuracy by >= {t} on average",
-        compared | {"mean": mean},
+        f"over the cross-task shortcut panels, SLM's and TLM's shortcut-test minus clean "
+        f"accuracy, each, > {t} on average",
+        measurements,
         figures_of(run.params, panels),
     )
 
 
 def shortcuts_cost_clean_accuracy(run: Run) -> Verdict:
     panels, t = _cross_task_shortcut_panels(run), run.thresholds.clean_cost
-    compared = {}
-    for p in panels:
-        means = mode_means(run.results.panel(p), "test_accuracy", TASK_MODES + ALIGNMENT_MODES)
-        compared[f"{p} Hint/FuLA - SLM/TLM clean"] = _group_mean(means, ALIGNMENT_MODES) - (
-            _group_mean(means, TASK_MODES)
+    measurements = tuple(
+        run.measure(
+            f"mean over {len(panels)} cross-task shortcut panels: Hint/FuLA - {MODE_NAMES[m]} "
+            "clean accuracy",
+            _pooled(
+                run,
+                panels,
+                lambda p, m=m: _group_gap(run, p, "test_accuracy", ALIGNMENT_MODES, (m,)),
+            ),
+            run.results.n(panels[0], "clean"),
+            t,
         )
-    mean = float(np.mean(list(compared.values()))) if panels else 0.0
+        for m in (TASK_MODES if panels else ())
+    )
     return Verdict(
         "shortcuts-cost-clean-accuracy",
         "Sec. 3.2, Fig. 8",
         "There, SLM and TLM score lower on clean data than Hint and FuLA.",
-        _verdict(mean >= t, bool(panels)),
-        f"over the cross-task shortcut panels, Hint/FuLA's clean accuracy exceeds SLM/TLM's "
-        f"by >= {t} on average",
-        compared | {"mean": mean},
+        f"over the cross-task shortcut panels, Hint/FuLA's clean accuracy minus SLM's and "
+        f"minus TLM's > {t} on average",
+        measurements,
         figures_of(run.params, panels),
     )
 
 
-def _by_classes(report: dict, mode: str) -> dict[int, float]:
-    return {r["classes"]: r["test_accuracy"] for r in report["results"] if r["mode"] == mode}
+def _by_classes(run: Run, series: str, mode: str) -> dict[int, np.ndarray]:
+    report = run.results.series(series)
+    return {
+        r["classes"]: run.results.draw(f"subset-{series}", r, "test_accuracy")
+        for r in report["results"]
+        if r["mode"] == mode
+    }
 
 
 def _series(run: Run, keep: Callable[[dict], bool]) -> list[str]:
@@ -349,48 +405,55 @@ def _series(run: Run, keep: Callable[[dict], bool]) -> list[str]:
 
 def subsets_task_modes_degrade_more(run: Run) -> Verdict:
     series, t = _series(run, run.cross_task), run.thresholds.subset_margin
-    compared, ok = {}, True
+    measurements = []
     for name in series:
-        report = run.results.series(name)
         loss = {}
-        for mode in ("slm", "tlm", "fula"):
-            accuracy = _by_classes(report, mode)
+        for mode in TASK_MODES + ALIGNMENT_MODES:
+            accuracy = _by_classes(run, name, mode)
             loss[mode] = accuracy[max(accuracy)] - accuracy[min(accuracy)]
-            compared[f"{name} {MODE_NAMES[mode]} loss"] = loss[mode]
-        ok &= min(loss["slm"], loss["tlm"]) >= loss["fula"] + t
+        measurements += [
+            run.measure(
+                f"{name}: {MODE_NAMES[m]} - Hint/FuLA accuracy loss, most to fewest classes",
+                loss[m] - _group(loss, ALIGNMENT_MODES),
+                run.results.n(f"subset-{name}", "clean"),
+                t,
+            )
+            for m in TASK_MODES
+        ]
     return Verdict(
         "subsets-task-modes-degrade-more",
         "Sec. 3.2, Fig. 9",
-        "Trained on fewer classes (cross-task), TLM and SLM lose more accuracy than FuLA.",
-        _verdict(ok, bool(series)),
+        "Trained on fewer classes (cross-task), TLM and SLM overfit more than Hint and FuLA: "
+        "they lose more accuracy.",
         "in every cross-task class-subset series, SLM's and TLM's accuracy loss from the most "
-        f"to the fewest classes exceeds FuLA's by >= {t}",
-        compared,
+        f"to the fewest classes, each, minus Hint/FuLA's mean loss > {t}",
+        tuple(measurements),
         figures_of(run.params, series, SERIES_FIGURE_SECTIONS),
     )
 
 
 def subsets_fula_leads_at_fewest_classes(run: Run) -> Verdict:
     series, t = _series(run, lambda e: True), run.thresholds.subset_lead_slack
-    compared, ok = {}, True
+    measurements = []
     for name in series:
-        report = run.results.series(name)
         fewest = min(run.params["subsets"][name]["classes"])
-        at = {m: _by_classes(report, m)[fewest] for m in TASK_MODES + ALIGNMENT_MODES}
-        best_other = max(v for m, v in at.items() if m != "fula")
-        compared |= {
-            f"{name} k={fewest} FuLA": at["fula"],
-            f"{name} k={fewest} best other": best_other,
-        }
-        ok &= at["fula"] >= best_other - t
+        at = {m: _by_classes(run, name, m)[fewest] for m in TASK_MODES + ALIGNMENT_MODES}
+        measurements += [
+            run.measure(
+                f"{name}: FuLA - {MODE_NAMES[m]} accuracy at k={fewest}",
+                at["fula"] - at[m],
+                run.results.n(f"subset-{name}", "clean"),
+                -t,
+            )
+            for m in ("hint", *TASK_MODES)
+        ]
     return Verdict(
         "subsets-fula-leads-at-fewest-classes",
         "Sec. 3.2, Fig. 9",
         "Trained on a single class, FuLA leads every other mode (cross- and same-task).",
-        _verdict(ok, bool(series)),
-        f"in every class-subset series, FuLA's accuracy at the fewest classes >= the best of "
-        f"Hint/SLM/TLM - {t}",
-        compared,
+        f"in every class-subset series, FuLA's accuracy at the fewest classes minus each of "
+        f"Hint's, SLM's and TLM's > -{t}",
+        tuple(measurements),
         figures_of(run.params, series, SERIES_FIGURE_SECTIONS),
     )
 
@@ -405,16 +468,39 @@ def _cross_layer_panels(run: Run) -> list[str]:
     return run.panels(keep)
 
 
-def directional_gap(matrix: np.ndarray) -> float:
+def directional_gap(matrix: np.ndarray) -> np.ndarray | float:
     """Mean accuracy of deep -> shallow pairs (front deeper: below the diagonal) minus
-    that of shallow -> deep pairs (above it)."""
-    below, above = np.tril_indices_from(matrix, -1), np.triu_indices_from(matrix, 1)
-    return float(matrix[below].mean() - matrix[above].mean())
+    that of shallow -> deep pairs (above it); over the first two axes of a matrix of
+    draws (points x points x draw), a draw."""
+    below, above = np.tril_indices(len(matrix), -1), np.triu_indices(len(matrix), 1)
+    return matrix[below].mean(0) - matrix[above].mean(0)
 
 
 def _matrix(run: Run, panel: str, mode: str) -> np.ndarray:
+    """points x points x draw: the accuracy draws of a cross-layer panel's mode."""
     points = list(run.entry(panel)["front_points"])
-    return accuracy_matrix(run.results.panel(panel)["results"], mode, points)
+    index = {k: n for n, k in enumerate(points)}
+    cells: dict[tuple[int, int], np.ndarray] = {}
+    for r in run.results.panel(panel)["results"]:
+        if r["mode"] == mode and r["front_point"] in index and r["end_point"] in index:
+            cell = index[r["front_point"]], index[r["end_point"]]
+            cells[cell] = run.results.draw(panel, r, "test_accuracy")
+    if len(cells) < len(points) ** 2:
+        raise ValueError(f"mode {mode!r} of {panel} lacks some (front, end) pairs of {points}")
+    return np.array([[cells[i, j] for j in range(len(points))] for i in range(len(points))])
+
+
+def shortfall(matrix: np.ndarray) -> np.ndarray | float:
+    """How far layers miss themselves: the mean over rows (front points) of how much the
+    row's best other column beats its own layer, 0 where the diagonal is the maximum;
+    over the first two axes of a matrix of draws, a draw. 0 exactly when self-accuracy
+    is 1; unlike self-accuracy, it moves with the accuracies."""
+    n = len(matrix)
+    diagonal = matrix[np.arange(n), np.arange(n)]
+    others = np.where(
+        np.eye(n, dtype=bool).reshape(n, n, *[1] * (matrix.ndim - 2)), -np.inf, matrix
+    )
+    return np.maximum(others.max(axis=1) - diagonal, 0.0).mean(0)
 
 
 def _panel_modes(report: dict) -> list[str]:
@@ -424,43 +510,60 @@ def _panel_modes(report: dict) -> list[str]:
 def fula_directional(run: Run) -> Verdict:
     t = run.thresholds.directionality
     panels = [p for p in _cross_layer_panels(run) if _has_modes(run.results.panel(p), ["fula"])]
-    compared = {f"{p} FuLA gap": directional_gap(_matrix(run, p, "fula")) for p in panels}
+    measurements = tuple(
+        run.measure(
+            f"{p}: FuLA deep -> shallow minus shallow -> deep accuracy",
+            directional_gap(_matrix(run, p, "fula")),
+            run.results.n(p, "clean"),
+            t,
+        )
+        for p in panels
+    )
     return Verdict(
         "fula-directional",
         "Sec. 3.3, Figs. 10-11",
         "FuLA is directional: stitching deep into shallow layers scores above shallow into deep.",
-        _verdict(all(v >= t for v in compared.values()), bool(panels)),
-        f"in every cross-layer panel, FuLA's mean deep -> shallow accuracy exceeds its mean "
-        f"shallow -> deep accuracy by >= {t}",
-        compared,
+        f"in every cross-layer panel, FuLA's mean deep -> shallow accuracy minus its mean "
+        f"shallow -> deep accuracy > {t}",
+        measurements,
         figures_of(run.params, panels),
     )
 
 
 def averaging_raises_self_accuracy(run: Run) -> Verdict:
-    panels, compared, rises, never_falls = _cross_layer_panels(run), {}, False, True
-    room = False  # whether any directional self-accuracy is below 1: something to raise
-    for p in panels:
+    measurements, room = [], False  # room: a layer that misses itself, to be raised
+    for p in _cross_layer_panels(run):
+        falls = []
         for mode in _panel_modes(run.results.panel(p)):
             if mode == "dm":
                 continue
             matrix = _matrix(run, p, mode)
-            directional, averaged = self_accuracy(matrix), self_accuracy(non_directional(matrix))
-            compared |= {f"{p} {mode} self-accuracy": directional, f"{p} {mode} averaged": averaged}
-            rises |= averaged > directional
-            never_falls &= averaged >= directional
-            room |= directional < 1
+            directional = shortfall(matrix)
+            falls.append(directional - shortfall((matrix + matrix.swapaxes(0, 1)) / 2))
+            room |= directional[0] > 0
+        if falls:
+            measurements.append(
+                run.measure(
+                    f"{p}: shortfall of self-matching, directional minus averaged, mean of "
+                    f"{len(falls)} trained modes",
+                    np.mean(falls, axis=0),
+                    run.results.n(p, "clean"),
+                    0.0,
+                )
+            )
     return Verdict(
         "averaging-raises-self-accuracy",
         "Sec. 3.3, Fig. 10",
         "Averaging both directions raises self-accuracy (how often a layer is most similar "
         "to itself).",
-        _verdict(rises and never_falls, room),
-        "for every trained mode of every cross-layer panel, the non-directional self-accuracy "
-        ">= the directional one, and above it for at least one (not measured when every "
-        "directional self-accuracy is already 1)",
-        compared,
-        figures_of(run.params, panels),
+        "in every cross-layer panel, averaging both directions shrinks the shortfall (the "
+        "mean over layers of how far the best other layer beats the layer itself), averaged "
+        "over the trained modes: directional minus averaged > 0",
+        tuple(measurements) if room else (),
+        figures_of(run.params, _cross_layer_panels(run)) if room else (),
+        unmeasured_reason="every layer already matches itself best: nothing to raise"
+        if measurements
+        else "no result of this run plays the claim's part",
     )
 
 
@@ -476,25 +579,31 @@ def _fula_terms(mode_entry: dict) -> float | None:
 
 
 def fula_terms_move_gradually(run: Run) -> Verdict:
-    t, compared, ok, measured = run.thresholds.gradual_slack, {}, True, False
+    t, measurements, panels = run.thresholds.gradual_slack, [], []
     for p in _cross_layer_panels(run):
         terms = {m: _fula_terms(e or {}) for m, e in (run.entry(p).get("modes") or {}).items()}
-        ladder = sorted((n, m) for m, n in terms.items() if n is not None)
+        ladder = [m for n, m in sorted((n, m) for m, n in terms.items() if n is not None)]
         if len(ladder) < 3:
             continue
-        measured = True
-        gaps = [directional_gap(_matrix(run, p, m)) for _, m in ladder]
-        compared |= {f"{p} {m} gap": g for (_, m), g in zip(ladder, gaps, strict=True)}
-        ok &= all(b - a >= -t for a, b in zip(gaps, gaps[1:], strict=False))
+        panels.append(p)
+        gaps = [directional_gap(_matrix(run, p, m)) for m in ladder]
+        n = run.results.n(p, "clean")
+        steps = np.min([b - a for a, b in zip(gaps, gaps[1:], strict=False)], axis=0)
+        measurements += [
+            run.measure(
+                f"{p}: directional gap, {ladder[-1]} minus {ladder[0]}", gaps[-1] - gaps[0], n, 0.0
+            ),
+            run.measure(f"{p}: smallest change of the gap as a term is added", steps, n, -t),
+        ]
     return Verdict(
         "fula-terms-move-gradually",
         "Sec. 3.3, Fig. 11",
         "Adding FuLA's deeper terms one at a time moves the cross-layer matrix gradually "
         "towards directionality.",
-        _verdict(ok, measured),
-        f"the directional gap never falls by more than {t} as a term is added",
-        compared,
-        figures_of(run.params, _cross_layer_panels(run)) if measured else (),
+        f"the directional gap rises from the fewest terms to all of them (> 0) and never "
+        f"falls by {t} or more as a term is added",
+        tuple(measurements),
+        figures_of(run.params, panels),
     )
 
 
@@ -504,28 +613,46 @@ def fula_terms_move_gradually(run: Run) -> Verdict:
 def cka_ranks_differently(run: Run) -> Verdict:
     from scipy.stats import kendalltau  # here: every stage imports this module's schema
 
-    t, compared, taus = run.thresholds.cka_rank_tau, {}, []
+    t, measurements, figures = run.thresholds.cka_rank_tau, [], []
     for name in run.params.get("similarities") or {}:
-        configs = run.results.similarity(name)["configurations"]
+        report = run.results.similarity(name)
+        configs = report["configurations"]
         if len(configs) < 3:
             continue
-        for n, point in enumerate(r["point"] for r in next(iter(configs.values()))):
-            cka = [rows[n]["cka"] for rows in configs.values()]
-            fula = [rows[n]["fula_robust_accuracy"] for rows in configs.values()]
-            tau = kendalltau(cka, fula).statistic
-            if not np.isnan(tau):
-                compared[f"{name} p{point} tau"] = float(tau)
-                taus.append(float(tau))
-    mean = float(np.mean(taus)) if taus else 0.0
+        figures.append(name)
+        taus, n = [], 0
+        for k, point in enumerate(r["point"] for r in next(iter(configs.values()))):
+            cka = [rows[k]["cka"] for rows in configs.values()]
+            fula = []
+            for label in configs:
+                panel = report["panels"][label]
+                result = next(
+                    r
+                    for r in run.results.panel(panel)["results"]
+                    if r["mode"] == report["fula_mode"] and r["front_point"] == point
+                )
+                fula.append(run.results.draw(panel, result, "robust_accuracy"))
+                n = run.results.n(panel, "robust")
+            draws = np.array(fula)
+            taus.append([kendalltau(cka, draws[:, b]).statistic for b in range(draws.shape[1])])
+        tau = np.nanmean(np.array(taus, dtype=float), axis=0)
+        measurements.append(
+            run.measure(
+                f"{name}: mean Kendall tau of CKA and FuLA robust accuracy over points",
+                np.nan_to_num(tau, nan=0.0),
+                n,
+                t,
+                above=False,
+            )
+        )
     return Verdict(
         "cka-ranks-differently",
         "Sec. 3.1, Fig. 6",
         "CKA and FuLA rank the robustness configurations differently at the penultimate layer.",
-        _verdict(mean < t, bool(taus)),
-        f"the mean Kendall tau between the configurations' CKA and FuLA robust accuracy "
-        f"over the points is < {t}",
-        compared | ({"mean tau": mean} if taus else {}),
-        tuple(run.params.get("similarities") or ()) if taus else (),
+        f"the mean Kendall tau between the configurations' CKA and FuLA robust accuracy over "
+        f"the points < {t} (FuLA resampled over its attacked images, CKA held at its value)",
+        tuple(measurements),
+        tuple(figures),
     )
 
 
@@ -540,71 +667,72 @@ def _information_figures(run: Run) -> list[str]:
     ]
 
 
-def _column_report(run: Run, column, which: int) -> dict:
-    """The natural (0) or IRI (1) report of a figure column, averaged over its fronts."""
+def _deepest_agreement(run: Run, column, which: int, mode: str) -> tuple[int, np.ndarray, int]:
+    """(deepest end point, draw of its agreement averaged over the column's fronts, n)
+    for the natural (which 0) or IRI (1) panels of a figure column."""
     pairs = column if isinstance(column[0], list | tuple) else [column]
-    return mean_panel_report([run.results.panel(pair[which]) for pair in pairs])
+    draws, point, n = [], 0, 0
+    for pair in pairs:
+        panel = pair[which]
+        rows = [r for r in run.results.panel(panel)["results"] if r["mode"] == mode]
+        deepest = max(rows, key=lambda r: r["end_point"])
+        point, n = deepest["end_point"], run.results.n(panel, "clean")
+        draws.append(run.results.draw(panel, deepest, "agreement"))
+    return point, np.mean(draws, axis=0), n
 
 
-def _deepest_agreement(report: dict, mode: str) -> tuple[int, float]:
-    rows = [r for r in report["results"] if r["mode"] == mode]
-    deepest = max(rows, key=lambda r: r["end_point"])
-    return deepest["end_point"], deepest["agreement"]["clean"]["agreement_prob"]
-
-
-def _bias_gaps(run: Run, figure: str, which: int) -> dict[str, float]:
+def _bias_gap(run: Run, figure: str, which: int, mode: str) -> tuple[int, np.ndarray, int]:
+    """Cross-seed minus cross-bias agreement at the deepest point: (point, draw, n)."""
     columns = run.params["agreement_figures"][figure]["columns"]
-    gaps = {}
-    for mode in ("fula", "tlm"):
-        point, seed = _deepest_agreement(_column_report(run, columns["cross-seed"], which), mode)
-        _, bias = _deepest_agreement(_column_report(run, columns["cross-bias"], which), mode)
-        name = f"{figure} p{point} {MODE_NAMES[mode]}"
-        gaps |= {f"{name} seed": seed, f"{name} bias": bias}
-    return gaps
-
-
-def _gap(compared: dict[str, float], mode: str) -> float:
-    seed = next(v for k, v in compared.items() if k.endswith(f"{mode} seed"))
-    bias = next(v for k, v in compared.items() if k.endswith(f"{mode} bias"))
-    return seed - bias
+    point, seed, n = _deepest_agreement(run, columns["cross-seed"], which, mode)
+    _, bias, _ = _deepest_agreement(run, columns["cross-bias"], which, mode)
+    return point, seed - bias, n
 
 
 def iris_fula_separates_bias(run: Run) -> Verdict:
-    t, figures = run.thresholds.iri_separation, _information_figures(run)
-    compared, ok = {}, True
+    t, figures, measurements = run.thresholds.iri_separation, _information_figures(run), []
     for figure in figures:
-        gaps = _bias_gaps(run, figure, 1)
-        compared |= gaps
-        ok &= _gap(gaps, "FuLA") >= t > _gap(gaps, "TLM")
+        point, fula, n = _bias_gap(run, figure, 1, "fula")
+        _, tlm, _ = _bias_gap(run, figure, 1, "tlm")
+        label = f"{figure} p{point} on IRIs: cross-seed minus cross-bias agreement"
+        measurements += [
+            run.measure(f"{label}, FuLA", fula, n, t),
+            run.measure(f"{label}, TLM", tlm, n, t, above=False),
+        ]
     return Verdict(
         "iris-fula-separates-bias",
         "v2, information stitching",
         "On IRIs, FuLA's agreement separates a cross-bias front from a cross-seed one at "
         "the deepest point, and TLM's does not.",
-        _verdict(ok, bool(figures)),
-        f"on IRIs at the deepest point, cross-seed minus cross-bias agreement is >= {t} for "
-        f"FuLA and < {t} for TLM",
-        compared,
+        f"on IRIs at the deepest point, cross-seed minus cross-bias agreement > {t} for FuLA "
+        f"and < {t} for TLM",
+        tuple(measurements),
         tuple(figures),
     )
 
 
 def natural_data_hides_bias(run: Run) -> Verdict:
-    figures, compared, ok = _information_figures(run), {}, True
+    figures, measurements = _information_figures(run), []
     for figure in figures:
-        natural, iris = _bias_gaps(run, figure, 0), _bias_gaps(run, figure, 1)
-        compared |= {f"{k} natural": v for k, v in natural.items() if "FuLA" in k}
-        compared |= {f"{k} IRIs": v for k, v in iris.items() if "FuLA" in k}
-        ok &= _gap(natural, "FuLA") < _gap(iris, "FuLA")
+        point, natural, n = _bias_gap(run, figure, 0, "fula")
+        _, iris, _ = _bias_gap(run, figure, 1, "fula")
+        measurements.append(
+            run.measure(
+                f"{figure} p{point}: FuLA's cross-seed minus cross-bias agreement, IRIs minus "
+                "natural images",
+                iris - natural,
+                n,
+                run.thresholds.iri_separation,
+            )
+        )
     return Verdict(
         "natural-data-hides-bias",
         "v2, information stitching",
         "On natural images the cross-bias front looks closer to cross-seed than on IRIs: "
         "standard stitching hides the bias.",
-        _verdict(ok, bool(figures)),
-        "at the deepest point, FuLA's cross-seed minus cross-bias agreement is smaller on "
-        "natural images than on IRIs",
-        compared,
+        "at the deepest point, FuLA's cross-seed minus cross-bias agreement is larger on IRIs "
+        f"than on natural images by > {run.thresholds.iri_separation}",
+        tuple(measurements),
         tuple(figures),
     )
 

@@ -1,6 +1,8 @@
 """The adversarial testbed: PGD, adversarial training, the robust-accuracy evaluator,
 adversarial stitching, CKA, and the robustness / table / similarity stages."""
 
+import csv
+import io
 import json
 import re
 from pathlib import Path
@@ -148,7 +150,10 @@ def test_robust_evaluation_is_deterministic(robust_model):
     result, data = robust_model
     settings = RobustEvaluation(backend="art", samples=100, epsilon=EPSILON, iterations=10)
     runs = [robust_accuracy(result.model, *_test_split(robust_model), settings, CPU) for _ in "ab"]
+    samples = [run.pop("per_sample") for run in runs]
     assert runs[0] == runs[1]
+    assert all(torch.equal(samples[0][k], samples[1][k]) for k in samples[0])
+    assert samples[0]["correct"].double().mean().item() == runs[0]["robust_accuracy"]
 
 
 def test_adversarial_training_is_bitwise_deterministic(robust_model, digits_file, tmp_path_factory):
@@ -326,6 +331,11 @@ def test_robustness_and_table_stages(adversarial_workdir):
     assert [line.split(",")[0] for line in csv_lines[1:]] == list(params["models"])
     markdown = (workdir / "reports/table1.md").read_text()
     assert "| Model ID |" in markdown and markdown.count("| autoattack |") == 2
+    for row in csv.DictReader(io.StringIO("\n".join(csv_lines))):
+        accuracy = [float(row[k]) for k in ("accuracy_low", "accuracy", "accuracy_high")]
+        robust = [float(row[k]) for k in ("robust_low", "robust_accuracy", "robust_high")]
+        assert accuracy == sorted(accuracy) and robust == sorted(robust)
+        assert int(row["robust_samples"]) == 60
 
 
 def _snapshot(outputs: list[Path]) -> dict[Path, bytes]:

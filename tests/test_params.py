@@ -12,6 +12,7 @@ from test_suites import composed
 
 from conftest import run_stage, write_params
 from stitchkit.attacks import AdversarialTraining
+from stitchkit.bootstrap import BootstrapSettings
 from stitchkit.compute import ComputeSettings
 from stitchkit.config import (
     AgreementFigureEntry,
@@ -64,6 +65,7 @@ FLAT_SECTIONS = {
     "robust_eval": RobustEvaluation,
     "iris": IriSettings,
     "takeaways": TakeawayThresholds,
+    "bootstrap": BootstrapSettings,
 }
 
 

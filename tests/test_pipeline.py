@@ -23,7 +23,9 @@ from conftest import REPO
 from stitchkit.checkpoints import load_model
 from stitchkit.models import RESNETS
 from stitchkit.prepared import PreparedDataset
-from stitchkit.takeaways import CHECKS, FAILS, HOLDS, UNMEASURED
+from stitchkit.samples import PanelSamples
+from stitchkit.takeaways import CHECKS
+from stitchkit.verdicts import CONTRADICTED, HOLDS, INCONCLUSIVE, UNMEASURED
 
 pytestmark = pytest.mark.slow
 
@@ -86,7 +88,8 @@ def snapshot(repo: Path) -> dict[str, bytes]:
     paths += [*repo.glob("data/iris/**/*.pt"), *repo.glob("reports/iris/*.json")]
     paths += [*repo.glob("reports/cka/*.json"), *repo.glob("reports/takeaways.*")]
     paths += [*repo.glob("reports/index.*"), *repo.glob("reports/scalars.json")]
-    paths += [*repo.glob("reports/curves/*/*.csv")]
+    paths += [*repo.glob("reports/curves/*/*.csv"), *repo.glob("reports/samples/*.pt")]
+    paths += [*repo.glob("reports/verdicts.*")]
     return {str(p.relative_to(repo)): p.read_bytes() for p in sorted(paths)}
 
 
@@ -204,15 +207,28 @@ def test_quick_suite_outputs_are_valid(quick_repo):
     takeaways = json.loads((repo / "reports/takeaways.json").read_text())
     assert set(takeaways["checks"]) == {check.__name__.replace("_", "-") for check in CHECKS}
     verdicts = [c["verdict"] for c in takeaways["checks"].values()]
-    assert set(verdicts) <= {HOLDS, FAILS, UNMEASURED}
-    counts = [takeaways[k] for k in ("holds", "does_not_hold", "not_measured")]
+    assert set(verdicts) <= {HOLDS, CONTRADICTED, INCONCLUSIVE, UNMEASURED}
+    counts = [takeaways[k] for k in ("holds", "contradicted", "inconclusive", "not_measured")]
     assert sum(counts) == len(CHECKS), counts
+    for check in takeaways["checks"].values():  # every measurement carries its interval
+        for m in check["measurements"].values():
+            assert m["low"] - 1e-9 <= m["effect"] <= m["high"] + 1e-9 and m["n"] > 0, m
+    assert (repo / "reports/verdicts.png").stat().st_size > 1000
     # the suite measures each, but self-accuracy may sit at its ceiling of 1 with three
     # stitching points far apart: nothing for averaging to raise
     unmeasured = {c for c, v in takeaways["checks"].items() if v["verdict"] == UNMEASURED}
     assert unmeasured <= {"averaging-raises-self-accuracy"}, unmeasured
     report = (repo / "reports/takeaways.md").read_text()
     assert report.count("\n| ") == len(CHECKS) + 1  # the header row and one row per check
+    # every stitch's per-sample outputs: the accuracy it reports, image by image
+    for panel in (*params["panels"], *params["iri_panels"]):
+        result = json.loads((repo / f"reports/stitch/{panel}.json").read_text())["results"][0]
+        samples = PanelSamples.load(repo / f"reports/samples/{panel}.pt", panel)
+        key = f"{result['mode']}/{result['front_point']}/{result['end_point']}"
+        assert samples.correct(key).mean() == result["test_accuracy"], panel
+    scalars = json.loads((repo / "reports/scalars.json").read_text())
+    accuracy = scalars["panels"]["self-resnet18"]["fula"]["accuracy"]["p9"]
+    assert accuracy["low"] <= accuracy["value"] <= accuracy["high"] and accuracy["n"] == 500
     for seed in (0, 1):
         metrics = json.loads(
             (repo / f"reports/metrics/fashion-mnist_{seed}-resnet18.json").read_text()
@@ -247,7 +263,7 @@ def test_dvc_reads_every_scalar_and_takeaway_as_metrics_and_curves_as_plots(quic
     assert 0 <= xl["self_accuracy"] <= xl["self_accuracy_non_directional"] <= 1
     assert set(panels["self-resnet18"]["fula"]["accuracy"]) == {"p1", "p5", "p9"}
     verdict = metrics["reports/takeaways.json"]["data"]["checks"]["fula-directional"]["verdict"]
-    assert verdict in {HOLDS, FAILS}
+    assert verdict in {HOLDS, CONTRADICTED, INCONCLUSIVE}
     experiments = sh("dvc", "exp", "show", "--csv", "--no-pager", cwd=repo, env=env)
     assert "checks.fula-directional.verdict" in experiments.splitlines()[0]
     plots = json.loads(sh("dvc", "plots", "show", "--json", cwd=repo, env=env))
@@ -273,13 +289,15 @@ def test_second_repro_runs_nothing_and_dvc_reruns_stages_byte_identically(quick_
     results, similarities = panels + n["subsets"], n["similarities"]
     table = 2  # reports/table1.md and .csv, from one stage
     iri_sets = n["iri_sets"]
-    files = data + 3 * models + table + 2 * results + 2 * (figures + panels) + 2 * iri_sets
-    # reports/takeaways.md and .json, index.md and .html, scalars.json, and a curve per
-    # mode of each panel that stitches every point into itself
+    # per model its checkpoint, metrics, robustness report and samples; per panel or
+    # series its report, stitches and samples
+    files = data + 4 * models + table + 3 * results + 2 * (figures + panels) + 2 * iri_sets
+    # reports/takeaways.md and .json, index.md and .html, scalars.json, verdicts.png and
+    # .pdf, and a curve per mode of each panel that stitches every point into itself
     entries = [*params["panels"].values(), *params["iri_panels"].values()]
     curves = sum(len(e.get("modes") or ["dm", "hint", "slm", "tlm", "fula"]) for e in entries)
     curves -= sum(len(e["modes"]) for e in entries if "end_points" in e)
-    takeaways = 5 + curves
+    takeaways = 7 + curves
     assert len(before) == files + 3 * similarities + n["cka_figures"] + takeaways
     assert set(lock) >= set(RERUN_BY_DVC)
     out = sh("dvc", "repro", "--force", "--single-item", *RERUN_BY_DVC, cwd=repo, env=env)

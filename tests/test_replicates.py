@@ -74,3 +74,12 @@ def test_an_averaged_figure_column_draws_the_mean_of_its_fronts(stitch_workdir, 
     }
     assert curves[DATA_COLORS["natural"]] == pytest.approx([80.0, 80.0])
     assert curves[DATA_COLORS["iris"]] == pytest.approx([50.0, 50.0])
+
+
+def test_each_averaged_stitch_keeps_its_spread_across_replicates():
+    mean = mean_panel_report(
+        [report("p1", "f1", [0.9, 0.6], 0.3), report("p2", "f2", [0.7, 0.2], 0.5)]
+    )
+    spread = mean["results"][0]["spread"]["agreement_prob"]
+    assert spread["replicates"] == 2 and (spread["min"], spread["max"]) == (0.7, 0.9)
+    assert spread["std"] == pytest.approx(0.1414, abs=1e-4)

@@ -1,24 +1,30 @@
-"""The takeaways checks on tiny fake result sets: one where every claim of the papers
-holds, one where each fails, and a suite that measures none of them."""
+"""The takeaways checks on small fake result sets (JSON reports and per-sample outputs):
+one where every claim of the papers holds, one where each is contradicted, and a suite
+that measures none of them."""
 
 import json
+import re
 
 import numpy as np
 import pytest
+import torch
 
+from stitchkit.plotting import save_figure
 from stitchkit.run_report import takeaways_markdown, takeaways_metrics
+from stitchkit.run_results import RunResults, stitch_key
+from stitchkit.samples import PanelSamples
 from stitchkit.takeaways import (
     CHECKS,
-    FAILS,
-    HOLDS,
-    UNMEASURED,
-    RunResults,
     TakeawayThresholds,
     check_claims,
     directional_gap,
+    shortfall,
 )
+from stitchkit.verdict_plot import verdict_forest
+from stitchkit.verdicts import CONTRADICTED, HOLDS, UNMEASURED
 
 MODES = ("dm", "hint", "slm", "tlm", "fula")
+TASK = ("slm", "tlm", "hint")
 ROBUST = {"adversarial": {"alpha": 0.5}}
 PARAMS = {
     "datasets": {"cifar": None, "other": None},
@@ -81,6 +87,10 @@ PARAMS = {
 }
 
 
+N = 2000  # test images of every fake panel: labels 0..9 in turn
+LABELS = torch.arange(N, dtype=torch.int16) % 10
+
+
 def stitch(mode, point, accuracy, **scores):
     return {
         "mode": mode,
@@ -90,15 +100,67 @@ def stitch(mode, point, accuracy, **scores):
     } | scores
 
 
+def nested(value: float) -> torch.Tensor:
+    """The first round(value * N) test images right: stitches of one panel differ on a
+    few images only, as real stitches of the same models do, so paired effects are sharp."""
+    return torch.arange(N) < round(value * N)
+
+
+def predictions(value: float) -> torch.Tensor:
+    return torch.where(nested(value), LABELS, (LABELS + 1) % 10).to(torch.int16)
+
+
+SPLITS = {
+    "test_accuracy": "clean",
+    "shortcut_test_accuracy": "shortcut",
+    "robust_accuracy": "robust",
+}
+
+
+def per_sample(result: dict) -> dict:
+    """The per-sample outputs whose means are the result's scores."""
+    out = {}
+    for score, split in SPLITS.items():
+        if result.get(score) is not None:
+            out[split] = {"pred": predictions(result[score])}
+            if split == "robust":
+                out[split] = {"correct": nested(result[score])}
+    agreement = ((result.get("agreement") or {}).get("clean") or {}).get("agreement_prob")
+    if agreement is not None:
+        out.setdefault("clean", {"pred": predictions(result["test_accuracy"])})
+        out["clean"]["agreement"] = nested(agreement).float()
+    return out
+
+
 def write(root, folder, name, report):
+    """A stage's JSON report and, for a panel or series, its per-sample outputs."""
     (root / folder).mkdir(parents=True, exist_ok=True)
     (root / folder / f"{name}.json").write_text(json.dumps({"panel": name} | report))
+    if folder not in ("stitch", "subset"):
+        return
+    stitches = {stitch_key(r): per_sample(r) for r in report["results"]}
+    splits = {split for entry in stitches.values() for split in entry}
+    anchors = {}
+    for role in ("front", "end"):
+        if f"{role}_accuracy" in report:
+            anchors[role] = {"clean": {"pred": predictions(report[f"{role}_accuracy"])}}
+    prefix = "subset-" if folder == "subset" else ""
+    path = root / "samples" / f"{prefix}{name}.pt"
+    PanelSamples(dict.fromkeys(splits, LABELS), anchors, stitches).save(path)
 
 
-def adversarial_report(clean: dict, robust: dict, band=(0.9, 0.85, 0.0, 0.0)):
+def write_robustness(root, model: str, robust_accuracy: float):
+    path = root / "samples" / f"robustness-{model}.pt"
+    anchors = {model: {"robust": {"correct": nested(robust_accuracy)}}}
+    PanelSamples({"robust": LABELS}, anchors, {}).save(path)
+
+
+def adversarial_report(clean: dict, robust: dict, band=(0.9, 0.85, 0.0, 0.0), models=("a0", "a1")):
     front, end, front_robust, end_robust = band
     results = [stitch(m, k, clean[m], robust_accuracy=robust[m]) for m in clean for k in (5, 9)]
     return {
+        "front": models[0],
+        "end": models[1],
         "results": results,
         "front_accuracy": front,
         "end_accuracy": end,
@@ -163,7 +225,10 @@ def fake_run(root, holds: bool):
     write(root, "stitch", "at1-same", adversarial_report(same, robust))
     r_clean = {"hint": 0.8, "fula": good(0.8, 0.7), "slm": 0.7, "tlm": 0.7}
     r_robust = {m: 0.5 for m in r_clean}
-    write(root, "stitch", "at1-same-r", adversarial_report(r_clean, r_robust, (0.8, 0.8, 0.5, 0.5)))
+    band = (0.8, 0.8, 0.5, 0.5)
+    write(root, "stitch", "at1-same-r", adversarial_report(r_clean, r_robust, band, ("a0r", "a1r")))
+    for model, robust_accuracy in (("a0", 0.0), ("a1", 0.0), ("a0r", 0.5), ("a1r", 0.5)):
+        write_robustness(root, model, robust_accuracy)
     shortcut = [
         stitch(m, k, acc, shortcut_test_accuracy=sc)
         for m, acc, sc in [
@@ -176,16 +241,19 @@ def fake_run(root, holds: bool):
     ]
     write(root, "stitch", "shortcut-cross", {"results": shortcut})
     at_1 = {"hint": 0.5, "slm": good(0.3, 0.7), "tlm": good(0.2, 0.7), "fula": 0.6}
-    subset = [{"classes": 10, "mode": m, "test_accuracy": 0.8} for m in MODES]
-    subset += [{"classes": 1, "mode": m, "test_accuracy": v} for m, v in at_1.items()]
+    subset = [{"classes": 10, **stitch(m, 5, 0.8)} for m in MODES]
+    subset += [{"classes": 1, **stitch(m, 5, v)} for m, v in at_1.items()]
     write(root, "subset", "seed", {"results": subset})
     write(root, "stitch", "xl", {"results": cross_layer_results(holds)})
-    cka, fula = [0.9, 0.5], [0.1, 0.6]  # opposite orders: tau = -1
-    configs = {
-        label: [{"point": 9, "cka": c, "fula_robust_accuracy": good(f, c)}]
-        for label, c, f in zip(("c1", "c2", "c3"), [*cka, 0.7], [*fula, 0.3], strict=True)
-    }
-    write(root, "similarity", "fig6", {"configurations": configs})
+    cka, fula = [0.9, 0.5, 0.7], [0.1, 0.6, 0.3]  # opposite orders: tau = -1
+    configs, panels = {}, {}
+    for label, c, f in zip(("c1", "c2", "c3"), cka, fula, strict=True):
+        configs[label] = [{"point": 9, "cka": c, "fula_robust_accuracy": good(f, c)}]
+        panels[label] = f"sim-{label}"
+        result = stitch("fula-last", 9, 0.8, robust_accuracy=good(f, c))
+        write(root, "stitch", f"sim-{label}", {"results": [result]})
+    report = {"configurations": configs, "panels": panels, "fula_mode": "fula-last"}
+    write(root, "similarity", "fig6", report)
     write(root, "stitch", "seed", agreement_report(0.85, 0.85))
     write(root, "stitch", "bias-natural", agreement_report(good(0.8, 0.3), 0.8))
     write(root, "stitch", "iris-seed", agreement_report(0.8, 0.8))
@@ -203,9 +271,9 @@ def test_every_claim_holds_on_results_that_show_it(tmp_path):
     assert {c: v.verdict for c, v in verdicts.items()} == dict.fromkeys(verdicts, HOLDS)
 
 
-def test_every_claim_fails_on_results_that_contradict_it(tmp_path):
+def test_every_claim_is_contradicted_on_results_that_contradict_it(tmp_path):
     verdicts = verdicts_of(PARAMS, fake_run(tmp_path, holds=False))
-    assert {c: v.verdict for c, v in verdicts.items()} == dict.fromkeys(verdicts, FAILS)
+    assert {c: v.verdict for c, v in verdicts.items()} == dict.fromkeys(verdicts, CONTRADICTED)
 
 
 def test_averaging_is_not_measured_when_every_layer_already_matches_itself(tmp_path):
@@ -216,7 +284,7 @@ def test_averaging_is_not_measured_when_every_layer_already_matches_itself(tmp_p
     ]
     write(tmp_path, "stitch", "xl", {"results": ceiling})
     verdict = verdicts_of(PARAMS, results)["averaging-raises-self-accuracy"]
-    assert verdict.verdict == UNMEASURED and set(verdict.compared.values()) == {1.0}
+    assert verdict.verdict == UNMEASURED and "already matches itself" in verdict.note()
 
 
 def test_a_suite_without_the_results_measures_nothing(tmp_path):
@@ -226,50 +294,59 @@ def test_a_suite_without_the_results_measures_nothing(tmp_path):
     assert all(v.figures == () for v in verdicts.values())
 
 
-def test_the_numbers_compared_are_the_results(tmp_path):
+def effects(verdict) -> dict[str, float]:
+    return {m.label: m.effect.value for m in verdict.measurements}
+
+
+def test_the_effects_are_the_results(tmp_path):
     verdicts = verdicts_of(PARAMS, fake_run(tmp_path, holds=True))
     fabricated = verdicts["fabricated-robustness"]
-    # only the non-robust alpha = 1 panels; robust accuracy averaged over points and modes
-    assert fabricated.compared == {
-        "at1-cross SLM/TLM robust": 0.3,
-        "at1-cross Hint/FuLA robust": 0.0,
-        "at1-same SLM/TLM robust": 0.3,
-        "at1-same Hint/FuLA robust": 0.0,
-    }
-    assert fabricated.figures == ("fig4", "fig6")  # every figure that draws one of them
-    assert verdicts["shortcuts-exploited"].compared["mean"] == pytest.approx(0.4)
-    assert verdicts["subsets-task-modes-degrade-more"].figures == ("fig9",)
-    ladder = verdicts["fula-terms-move-gradually"].compared  # FuLA with every term last
-    assert list(ladder) == [f"xl fula{n} gap" for n in ("-first-1", "-first-2", "-first-3", "")]
-    assert list(ladder.values()) == sorted(ladder.values())
-    assert verdicts["subsets-task-modes-degrade-more"].compared == pytest.approx(
-        {"seed SLM loss": 0.5, "seed TLM loss": 0.6, "seed FuLA loss": 0.2}
-    )
-    self_accuracy = verdicts["averaging-raises-self-accuracy"].compared
-    assert self_accuracy["xl fula self-accuracy"] == pytest.approx(2 / 3)
-    assert self_accuracy["xl fula averaged"] == 1.0
-    assert verdicts["cka-ranks-differently"].compared["mean tau"] == pytest.approx(-1.0)
-    iris = verdicts["iris-fula-separates-bias"].compared
-    assert iris["v2-info p9 FuLA seed"] - iris["v2-info p9 FuLA bias"] == pytest.approx(0.4)
-    hidden = verdicts["natural-data-hides-bias"].compared  # both gaps it compares
-    assert hidden == pytest.approx(
+    # only the non-robust alpha = 1 panels, SLM and TLM each against Hint/FuLA's mean
+    assert effects(fabricated) == pytest.approx(
         {
-            "v2-info p9 FuLA seed natural": 0.85,
-            "v2-info p9 FuLA bias natural": 0.8,
-            "v2-info p9 FuLA seed IRIs": 0.8,
-            "v2-info p9 FuLA bias IRIs": 0.4,
+            "at1-cross: SLM - Hint/FuLA robust accuracy": 0.3,
+            "at1-cross: TLM - Hint/FuLA robust accuracy": 0.3,
+            "at1-same: SLM - Hint/FuLA robust accuracy": 0.3,
+            "at1-same: TLM - Hint/FuLA robust accuracy": 0.3,
         }
     )
+    assert {m.effect.n for m in fabricated.measurements} == {N}
+    assert fabricated.figures == ("fig4", "fig6")  # every figure that draws one of them
+    exploited = effects(verdicts["shortcuts-exploited"])
+    assert list(exploited.values()) == pytest.approx([0.4, 0.4])
+    assert verdicts["subsets-task-modes-degrade-more"].figures == ("fig9",)
+    assert list(effects(verdicts["subsets-task-modes-degrade-more"]).values()) == pytest.approx(
+        [0.5 - 0.25, 0.6 - 0.25]
+    )
+    ladder = effects(verdicts["fula-terms-move-gradually"])
+    # first-1 and every term share the off-diagonal 0.95 at (9, 1): gaps 0.183 and 0.517
+    assert ladder["xl: directional gap, fula minus fula-first-1"] == pytest.approx(1 / 3)
+    assert verdicts["cka-ranks-differently"].measurements[0].effect.value == pytest.approx(-1.0)
+    iris = effects(verdicts["iris-fula-separates-bias"])
+    assert list(iris.values()) == pytest.approx([0.4, 0.02])
+    hidden = effects(verdicts["natural-data-hides-bias"])
+    assert list(hidden.values()) == pytest.approx([0.4 - 0.05])
+
+
+def test_intervals_are_paired_across_modes_on_the_same_images(tmp_path):
+    results = fake_run(tmp_path, holds=True)
+    rows = {r["mode"]: r for r in results.panel("shortcut-cross")["results"]}
+    slm, tlm, hint = (results.draw("shortcut-cross", rows[m], "test_accuracy") for m in TASK)
+    same = results.interval(slm - tlm, N)  # right on the same images: no spread at all
+    assert (same.value, same.low, same.high) == (0.0, 0.0, 0.0)
+    paired = results.interval(hint - slm, N)
+    assert paired.value == pytest.approx(0.2) and paired.low < paired.value < paired.high
+    assert paired.high - paired.low < 0.06  # about 4 standard errors of 0.2 of 2000 images
 
 
 def test_a_threshold_decides_the_verdict(tmp_path):
     results = fake_run(tmp_path, holds=True)  # SLM/TLM robust accuracy 0.3 over Hint/FuLA
-    assert verdicts_of(PARAMS, results, fabricated_robustness=0.3)[
+    assert verdicts_of(PARAMS, results, fabricated_robustness=0.25)[
         "fabricated-robustness"
     ].verdict == (HOLDS)
-    assert verdicts_of(PARAMS, results, fabricated_robustness=0.31)[
+    assert verdicts_of(PARAMS, results, fabricated_robustness=0.35)[
         "fabricated-robustness"
-    ].verdict == (FAILS)
+    ].verdict == (CONTRADICTED)
 
 
 def test_directional_gap_is_below_minus_above_the_diagonal():
@@ -277,18 +354,38 @@ def test_directional_gap_is_below_minus_above_the_diagonal():
     assert directional_gap(matrix) == pytest.approx((0.6 + 0.8 + 0.7) / 3 - (0.2 + 0.4 + 0.0) / 3)
 
 
-def test_report_lists_every_check_with_verdict_numbers_and_figure_links(tmp_path):
+def test_shortfall_is_how_far_layers_miss_themselves():
+    matrix = np.array([[0.5, 0.9, 0.2], [0.1, 1.0, 0.3], [0.8, 0.7, 0.6]])
+    assert shortfall(matrix) == pytest.approx((0.4 + 0.0 + 0.2) / 3)
+    assert shortfall(np.eye(3)) == 0.0
+    draws = np.stack([matrix, np.eye(3)], axis=-1)  # over a trailing axis of draws
+    assert shortfall(draws) == pytest.approx([0.2, 0.0])
+
+
+def test_report_lists_every_check_with_verdict_effects_and_figure_links(tmp_path):
     verdicts = check_claims(PARAMS, fake_run(tmp_path, holds=True), TakeawayThresholds())
     text = takeaways_markdown(PARAMS, verdicts)
     rows = [line for line in text.splitlines() if line.startswith("| ✓ holds")]
     assert len(rows) == len(CHECKS)
-    assert "[fig4](figures/fig4.png)" in text and "at1-cross SLM/TLM robust: 0.300" in text
+    assert "[fig4](figures/fig4.png)" in text
+    row = r"at1-cross: SLM - Hint/FuLA robust accuracy: \+0\.300 \[\+0\.2\d\d, \+0\.3\d\d\], n=2000"
+    assert re.search(row, text)
     assert "The papers' scale" in text and "This run: datasets cifar, other" in text
-    assert "Of 14 checks, 14 hold, 0 do not hold, 0 are not measured by this suite." in text
+    assert "Of 14 checks, 14 hold, 0 are contradicted, 0 are inconclusive" in text
+    assert "![Each claim's effect" in text
     summary = takeaways_metrics(verdicts)
-    assert (summary["holds"], summary["does_not_hold"], summary["not_measured"]) == (14, 0, 0)
-    assert summary["checks"]["fula-directional"] == {
-        "verdict": HOLDS,
-        "holds": 1,
-        "compared": {"xl FuLA gap": pytest.approx(0.5 + 0.05 / 3)},
-    }
+    counts = ("holds", "contradicted", "inconclusive", "not_measured")
+    assert tuple(summary[k] for k in counts) == (14, 0, 0, 0)
+    directional = summary["checks"]["fula-directional"]
+    assert directional["verdict"] == HOLDS and directional["holds"] == 1
+    assert directional["deciding"]["effect"] == pytest.approx(0.5 + 0.05 / 3)
+    assert directional["deciding"]["n"] == N and directional["deciding"]["side"] == "above"
+
+
+def test_the_forest_plot_draws_every_claim(tmp_path):
+    verdicts = check_claims(PARAMS, fake_run(tmp_path, holds=True), TakeawayThresholds())
+    unmeasured = check_claims({"models": {}}, RunResults(tmp_path), TakeawayThresholds())[:1]
+    figure = verdict_forest([*verdicts, *unmeasured])
+    assert len(figure.axes[0].get_yticklabels()) == len(CHECKS) + 1
+    paths = save_figure(figure, tmp_path / "verdicts")
+    assert all(p.stat().st_size > 1000 for p in paths)
