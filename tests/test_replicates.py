@@ -1,9 +1,9 @@
 """Averaging a v2 figure column over its fronts (mean_panel_report)."""
 
 import pytest
+from test_takeaways import write
 
 from stitchkit.errors import UserError
-from stitchkit.io import write_json
 from stitchkit.plotting import DATA_COLORS
 from stitchkit.replicates import mean_panel_report
 
@@ -15,6 +15,7 @@ def report(panel: str, front: str, agreements: list[float], front_agreement: flo
             "front_point": k,
             "end_point": k,
             "accuracy": 0.5 + value / 4,
+            "test_accuracy": 0.5 + value / 4,
             "agreement": {"clean": {"agreement_prob": value, "hard_kappa": value - 0.5}},
         }
         for k, value in zip((1, 5), agreements, strict=True)
@@ -65,7 +66,7 @@ def test_an_averaged_figure_column_draws_the_mean_of_its_fronts(stitch_workdir, 
     for panel, value in agreements.items():
         fake = report(panel, panel[0], [value, value], 0.5)
         fake["train_on"] = "iris" if panel.endswith("-iris") else "natural"
-        write_json(workdir / f"reports/stitch/{panel}.json", fake)
+        write(workdir / "reports", "stitch", panel, fake)  # the report and its samples
     fig = figures.agreement_figure(params, "v2").draw()
     ax = fig.axes[0]
     assert ax.get_title() == "two fronts\n(mean of 2 fronts)"

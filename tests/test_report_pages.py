@@ -13,8 +13,10 @@ import matplotlib.pyplot as plt
 import pytest
 from test_takeaways import PARAMS, fake_run
 
+from stitchkit.plotting import save_figure
 from stitchkit.run_report import index_entries, index_html, index_markdown
 from stitchkit.takeaways import TakeawayThresholds, check_claims
+from stitchkit.verdict_plot import verdict_forest
 
 FIGURES = {
     "grids": {
@@ -89,6 +91,7 @@ def write_pages(reports, figures: list[str]) -> None:
         fig.savefig(reports / "figures" / f"{stem}.png", dpi=60)
         plt.close(fig)
     verdicts = check_claims(PARAMS, fake_run(reports, holds=True), TakeawayThresholds())
+    save_figure(verdict_forest(verdicts), reports / "verdicts")
     (reports / "index.html").write_text(index_html(params(), verdicts, TABLE1))
     (reports / "index.md").write_text(index_markdown(params(), verdicts))
 
@@ -112,7 +115,7 @@ def broken_images(reports) -> tuple[int, int]:
 def test_index_html_shows_every_figure_in_a_browser(tmp_path):
     stems = [e.stem for e in index_entries(params()) if e.stem != "table1"]
     write_pages(tmp_path, stems)
-    assert broken_images(tmp_path) == (0, len(stems))
+    assert broken_images(tmp_path) == (0, len(stems) + 1)  # and the verdicts' figure
     screenshot = tmp_path / "index.png"
     browse(tmp_path / "index.html", f"--screenshot={screenshot}", "--window-size=1200,1600")
     pixels = matplotlib.image.imread(screenshot)
@@ -124,4 +127,4 @@ def test_index_html_shows_every_figure_in_a_browser(tmp_path):
 def test_a_missing_figure_shows_as_broken(tmp_path):
     stems = [e.stem for e in index_entries(params()) if e.stem != "table1"]
     write_pages(tmp_path, stems[1:])  # the first figure was never drawn
-    assert broken_images(tmp_path) == (1, len(stems))
+    assert broken_images(tmp_path) == (1, len(stems) + 1)
