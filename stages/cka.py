@@ -22,7 +22,7 @@ from stitchkit.config import cka_figure_job, dataset_stage, iri_set_job, load_pa
 from stitchkit.errors import UserError
 from stitchkit.io import write_json
 from stitchkit.prepared import PreparedDataset, prepared_path
-from stitchkit.shortcuts import evaluation_split
+from stitchkit.shortcuts import evaluation_split, shortcut_of
 from stitchkit.stitchable import Stitchable
 
 BATCH = 250
@@ -40,8 +40,9 @@ def point_cka(front: Stitchable, end: Stitchable, k: int, images: torch.Tensor, 
 
 
 def test_sample(data: PreparedDataset, samples: int) -> torch.Tensor:
-    """``samples`` clean test images, drawn with seed 0, in test-split order."""
-    images, _ = evaluation_split(data)
+    """``samples`` test images, drawn with seed 0, in test-split order; on shortcut data
+    with their class's marker (the authors' cross-bias test set)."""
+    images, _ = evaluation_split(data, "clean" if shortcut_of(data) is None else "shortcut")
     keep = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:samples]
     return images[keep.sort().values]
 

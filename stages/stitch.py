@@ -77,11 +77,17 @@ def main(argv: list[str]) -> None:
     clean = clean_source(params, job.data)
     front_dataset = params["models"][job.front]["dataset"]
     front_agreement = None  # the front's agreement with the end, on the same task only
+    front_shortcut_agreement = None  # and on the marked test images of shortcut data
     if clean_source(params, front_dataset) == clean:  # on the panel's test images too
         front_scores = trainer.model_scores(front)
         anchors["front"] = {"clean": {"pred": front_scores.pop("per_sample")["pred"]}}
         front_accuracy = front_scores.pop("accuracy")
         front_agreement = front_scores
+        if stamped:
+            marked = trainer.model_scores(front, "shortcut")
+            front_shortcut_agreement = {
+                k: v for k, v in marked.items() if k not in ("accuracy", "per_sample")
+            }
     else:  # a front of another task is scored on its own test split
         front_accuracy = read_report(
             Path("reports/metrics") / f"{job.front}.json", f"train@{job.front}"
@@ -134,6 +140,7 @@ def main(argv: list[str]) -> None:
             "front_accuracy": front_accuracy,
             "front_accuracy_on": front_dataset,
             "front_agreement": front_agreement,
+            "front_shortcut_agreement": front_shortcut_agreement,
             "end_accuracy": end_accuracy,
             "end_shortcut_accuracy": end_shortcut_accuracy,
             "end_rolled_accuracy": end_rolled_accuracy,

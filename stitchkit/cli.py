@@ -41,7 +41,52 @@ def _parser() -> argparse.ArgumentParser:
         help="a running Ray cluster (`ray start --head` prints it; `auto` finds a local "
         "one); the repository must be at the same path on every node",
     )
+    evidence = commands.add_parser(
+        "evidence",
+        help="run the evidence suite and write docs/evidence.md",
+        description="Compose the evidence suite (suite=evidence, then -S overrides), take "
+        "this machine's benchmark figure (benchmarks/stitch_stream.py), bring the pipeline "
+        "up to date with `stitchkit repro`, save the run's record under "
+        "docs/evidence/runs/LABEL.json and write docs/evidence.md from the records.",
+    )
+    evidence.add_argument(
+        "--label",
+        default="main",
+        help="the record's name: `main` (default) is the page's run and copies its figures; "
+        "any other is a stability rerun, compared with main (e.g. threads-2)",
+    )
+    evidence.add_argument(
+        "-S",
+        "--set-param",
+        action="append",
+        default=[],
+        metavar="OVERRIDE",
+        help="an override after suite=evidence (e.g. compute.cpu_threads=2)",
+    )
+    evidence.add_argument(
+        "-f",
+        "--force",
+        action="store_true",
+        help="rerun every stage (a rerun under other float arithmetic, e.g. "
+        "ATEN_CPU_CAPABILITY=avx2, changes no parameter that DVC tracks)",
+    )
+    evidence.add_argument(
+        "--page-only",
+        action="store_true",
+        help="run nothing: rewrite docs/evidence.md from the saved records",
+    )
     return parser
+
+
+def _evidence(args: argparse.Namespace) -> int:
+    from stitchkit.evidence import run_evidence, write_page
+
+    if not args.page_only:
+        outcome = run_evidence(args.label, args.set_param, args.force)
+        if not outcome.ok:
+            return _failed(outcome)
+    print(f"wrote {write_page()}", file=sys.stderr)
+    return 0
 
 
 def _repro(args: argparse.Namespace) -> int:
@@ -55,8 +100,11 @@ def _repro(args: argparse.Namespace) -> int:
         f"{len(outcome.ran)} stages ran, {len(outcome.skipped)} were up to date or cached",
         file=sys.stderr,
     )
-    if outcome.ok:
-        return 0
+    return 0 if outcome.ok else _failed(outcome)
+
+
+def _failed(outcome) -> int:
+    """Says which stages failed and how to continue; the exit status."""
     for name, error in outcome.failed.items():
         print(f"error: stage {name} failed: {error}", file=sys.stderr)
     if outcome.not_run:
@@ -70,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
 
     args = _parser().parse_args(argv)
     try:
-        status = _repro(args)
+        status = _evidence(args) if args.command == "evidence" else _repro(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -113,7 +113,8 @@ class IriSetEntry:
 
 @section
 class SubsetEntry:
-    """`subsets.<name>`: stitches fitted on the first k classes, for each k in classes."""
+    """`subsets.<name>`: stitches fitted on the first k classes, for each k in classes;
+    ``stitch`` overrides keys of the shared `stitch:` recipe, as a panel's does."""
 
     front: Str
     end: Str
@@ -121,6 +122,7 @@ class SubsetEntry:
     point: Point
     classes: Annotated[tuple[PositiveInt, ...], Field(min_length=1)]
     modes: dict[Str, ModeEntry | None] = field(default_factory=lambda: dict(DEFAULT_MODES))
+    stitch: dict[Str, Any] = field(default_factory=dict)
 
 
 @section
@@ -632,7 +634,7 @@ def subset_job(params: dict, name: str) -> SubsetJob:
     _check_models_and_data(params, where, entry)
     for role in ("front", "end"):
         _check_points(params, f"{where}.point", getattr(entry, role), [entry.point])
-    recipe = stitch_recipe(params)
+    recipe = stitch_recipe(params, entry.stitch, f"{where}.stitch")
     end_points = model_points(params, entry.end)
     modes = _modes(where, entry.modes, [entry.point], recipe.bn, end_points)
     return SubsetJob(

@@ -438,14 +438,27 @@ METRIC_LABELS = {
     "soft_kappa": "soft error consistency (%)",
 }
 # the panel report's field with the front model's agreement with the end, per split
-FRONT_AGREEMENT = {"clean": "front_agreement", "robust": "front_robust_agreement"}
+FRONT_AGREEMENT = {
+    "clean": "front_agreement",
+    "shortcut": "front_shortcut_agreement",
+    "robust": "front_robust_agreement",
+}
+
+
+def panel_split(panel: dict, split: str) -> str:
+    """The test split a v2 figure reads a panel on: ``split``, but for the clean split
+    of a panel on shortcut data its images with their class's marker, the authors' test
+    set there (their cross-bias panels: `backdoor: True` marks the test loader too)."""
+    marked = any("shortcut" in (r.get("agreement") or {}) for r in panel["results"])
+    return "shortcut" if split == "clean" and marked else split
 
 
 def agreement_plot(
     ax, natural: dict, iris: dict, metric: str, modes=None, excess=False, split="clean"
 ) -> None:
     """One column of v2's figures: ``metric`` of each stitch with the end model on a
-    test ``split`` (clean, or robust: each stitch's attacked test images) against
+    test ``split`` (clean, or robust: each stitch's attacked test images; a panel on
+    shortcut data is read on its marked test images, panel_split) against
     stitching point, stitches fitted on natural images in one colour and on IRIs in
     another; x = 0 is the end model (with itself: 100%) and x = n + 1 the front model
     (with the end; under attack, on the front's attacked images), as in the authors'
@@ -454,13 +467,14 @@ def agreement_plot(
     95% interval of the agreement probability as a band."""
     last = natural.get("end_points", 9) + 1
 
-    def value(r: dict) -> float:
+    def value(r: dict, own: str) -> float:
         scores = r["agreement"]
         if excess:
             return 100 * (scores["shortcut"][metric] - scores["rolled"][metric])
-        return 100 * scores[split][metric]
+        return 100 * scores[own][metric]
 
     for panel in (natural, iris):
+        own = panel_split(panel, split)
         same_point = [r for r in panel["results"] if r["front_point"] == r["end_point"]]
         for mode, _ in drawn_modes(same_point, modes):
             rows = sorted(
@@ -469,18 +483,18 @@ def agreement_plot(
             base = mode.split("-")[0]
             color = DATA_COLORS[panel.get("train_on", "natural")]
             if metric == "agreement_prob":  # the one metric that is a mean per image
-                band = f"agreement_prob/{'excess' if excess else split}"
+                band = f"agreement_prob/{'excess' if excess else own}"
                 _band(ax, [r["front_point"] for r in rows], rows, band, color)
             ax.plot(
                 [r["front_point"] for r in rows],
-                [value(r) for r in rows],
+                [value(r, own) for r in rows],
                 marker=MODE_MARKERS.get(base, "o"),
                 markersize=6,
                 markerfacecolor="none",
                 linestyle=MODE_LINESTYLES.get(base, "-"),
                 color=color,
             )
-    front = None if excess else natural.get(FRONT_AGREEMENT[split])
+    front = None if excess else natural.get(FRONT_AGREEMENT[panel_split(natural, split)])
     anchors = [(0, 0.0 if excess else 100.0)] + ([(last, 100 * front[metric])] if front else [])
     xs, ys = zip(*anchors, strict=True)
     ax.plot(xs, ys, linestyle="none", marker="X", markersize=9, color="black", zorder=5)

@@ -81,12 +81,17 @@ def measurement_metrics(m: Measurement) -> dict:
 
 
 def takeaways_metrics(verdicts: list[Verdict]) -> dict:
-    """Counts and, per check, its verdict (text, and holds as 1 / 0 / null: 1 holds, 0
-    contradicted), the deciding measurement and every measurement."""
+    """Counts and, per check, its section, claim, rule and figures, its verdict (text,
+    and holds as 1 / 0 / null: 1 holds, 0 contradicted), the deciding measurement and
+    every measurement."""
     checks = {}
     for v in verdicts:
         decided = v.verdict in (HOLDS, CONTRADICTED)
         checks[v.check] = {
+            "section": v.section,
+            "claim": v.claim,
+            "rule": v.rule,
+            "figures": ", ".join(v.figures),
             "verdict": v.verdict,
             "holds": int(v.verdict == HOLDS) if decided else None,
             "note": v.note(),

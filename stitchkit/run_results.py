@@ -116,6 +116,10 @@ class RunResults:
         """The number of test images of a panel's split."""
         return len(self.samples(name).labels[split])
 
+    @property
+    def confidence(self) -> float:
+        return self.resampler.settings.confidence
+
     def interval(self, draw: np.ndarray, n: int) -> Interval:
         return self.resampler.interval(draw, n)
 

@@ -18,7 +18,13 @@ import numpy as np
 
 from stitchkit.run_results import RunResults
 from stitchkit.schema import Float, Fraction, parse_fraction, section
-from stitchkit.verdicts import Measurement, combined, deciding, what_would_decide
+from stitchkit.verdicts import (
+    Measurement,
+    at_resolution,
+    combined,
+    deciding,
+    what_would_decide,
+)
 
 TASK_MODES, ALIGNMENT_MODES = ("slm", "tlm"), ("hint", "fula")
 MODE_NAMES = {"dm": "DM", "hint": "Hint", "slm": "SLM", "tlm": "TLM", "fula": "FuLA"}
@@ -99,7 +105,8 @@ class Run:
         return [name for name, entry in (self.params.get("panels") or {}).items() if keep(entry)]
 
     def measure(self, label, draw, n: int, threshold: float, above: bool = True) -> Measurement:
-        return Measurement(label, self.results.interval(draw, n), threshold, above)
+        effect = at_resolution(self.results.interval(draw, n), self.results.confidence)
+        return Measurement(label, effect, threshold, above)
 
 
 def alpha(entry: dict) -> float | None:
@@ -531,9 +538,9 @@ def fula_directional(run: Run) -> Verdict:
 
 
 def averaging_raises_self_accuracy(run: Run) -> Verdict:
-    measurements, room = [], False  # room: a layer that misses itself, to be raised
+    measurements, panels, measured = [], [], False
     for p in _cross_layer_panels(run):
-        falls = []
+        falls, room = [], False  # room: a layer that misses itself, to be raised
         for mode in _panel_modes(run.results.panel(p)):
             if mode == "dm":
                 continue
@@ -541,7 +548,9 @@ def averaging_raises_self_accuracy(run: Run) -> Verdict:
             directional = shortfall(matrix)
             falls.append(directional - shortfall((matrix + matrix.swapaxes(0, 1)) / 2))
             room |= directional[0] > 0
-        if falls:
+        measured |= bool(falls)
+        if room:  # a panel whose every layer already matches itself says nothing
+            panels.append(p)
             measurements.append(
                 run.measure(
                     f"{p}: shortfall of self-matching, directional minus averaged, mean of "
@@ -556,21 +565,22 @@ def averaging_raises_self_accuracy(run: Run) -> Verdict:
         "Sec. 3.3, Fig. 10",
         "Averaging both directions raises self-accuracy (how often a layer is most similar "
         "to itself).",
-        "in every cross-layer panel, averaging both directions shrinks the shortfall (the "
-        "mean over layers of how far the best other layer beats the layer itself), averaged "
-        "over the trained modes: directional minus averaged > 0",
-        tuple(measurements) if room else (),
-        figures_of(run.params, _cross_layer_panels(run)) if room else (),
+        "in every cross-layer panel where a layer misses itself, averaging both directions "
+        "shrinks the shortfall (the mean over layers of how far the best other layer beats "
+        "the layer itself), averaged over the trained modes: directional minus averaged > 0",
+        tuple(measurements),
+        figures_of(run.params, panels),
         unmeasured_reason="every layer already matches itself best: nothing to raise"
-        if measurements
+        if measured
         else "no result of this run plays the claim's part",
     )
 
 
-def _fula_terms(mode_entry: dict) -> float | None:
+def _fula_terms(mode: str, mode_entry: dict) -> float | None:
     """How many FuLA terms a mode uses (first-N: N; uniform: every point from the end
-    point on, more than any first-N), None if not FuLA or weighted otherwise."""
-    if mode_entry.get("objective", "fula") != "fula":
+    point on, more than any first-N), None if not FuLA (a mode's objective is its name
+    unless the entry names one) or weighted otherwise."""
+    if (mode_entry.get("objective") or mode) != "fula":
         return None
     weights = mode_entry.get("weights", "uniform")
     if isinstance(weights, str) and weights.startswith("first-"):
@@ -581,7 +591,8 @@ def _fula_terms(mode_entry: dict) -> float | None:
 def fula_terms_move_gradually(run: Run) -> Verdict:
     t, measurements, panels = run.thresholds.gradual_slack, [], []
     for p in _cross_layer_panels(run):
-        terms = {m: _fula_terms(e or {}) for m, e in (run.entry(p).get("modes") or {}).items()}
+        modes = run.entry(p).get("modes") or {}
+        terms = {m: _fula_terms(m, e or {}) for m, e in modes.items()}
         ladder = [m for n, m in sorted((n, m) for m, n in terms.items() if n is not None)]
         if len(ladder) < 3:
             continue
@@ -669,15 +680,18 @@ def _information_figures(run: Run) -> list[str]:
 
 def _deepest_agreement(run: Run, column, which: int, mode: str) -> tuple[int, np.ndarray, int]:
     """(deepest end point, draw of its agreement averaged over the column's fronts, n)
-    for the natural (which 0) or IRI (1) panels of a figure column."""
+    for the natural (which 0) or IRI (1) panels of a figure column, on the test images
+    of the panel's data: with their class's marker on shortcut data, as the authors'
+    cross-bias test set (plotting.panel_split)."""
     pairs = column if isinstance(column[0], list | tuple) else [column]
     draws, point, n = [], 0, 0
     for pair in pairs:
         panel = pair[which]
+        split = "shortcut" if "shortcut" in run.results.samples(panel).labels else "clean"
         rows = [r for r in run.results.panel(panel)["results"] if r["mode"] == mode]
         deepest = max(rows, key=lambda r: r["end_point"])
-        point, n = deepest["end_point"], run.results.n(panel, "clean")
-        draws.append(run.results.draw(panel, deepest, "agreement"))
+        point, n = deepest["end_point"], run.results.n(panel, split)
+        draws.append(run.results.agreement_draw(panel, deepest, split))
     return point, np.mean(draws, axis=0), n
 
 

@@ -61,6 +61,28 @@ class Measurement:
         return max(1.0, (half / abs(value - t)) ** 2)
 
 
+def resolution(n: int, confidence: float = 0.95) -> float:
+    """The finest effect that n test images resolve: the exact (Clopper-Pearson) upper
+    bound on a rate of which none of the n images showed an instance."""
+    from scipy.stats import beta
+
+    return float(beta.ppf(1 - (1 - confidence) / 2, 1, n))
+
+
+def at_resolution(effect: Interval, confidence: float = 0.95) -> Interval:
+    """``effect`` with its interval reaching at least ``resolution(n)`` either side of
+    its value. A percentile bootstrap cannot see beyond its sample: where no image
+    tells two stitches apart (every robust accuracy 0 on the attacked images, say), its
+    interval has no width, which would decide any threshold however few the images."""
+    r = resolution(effect.n, confidence)
+    return Interval(
+        effect.value,
+        min(effect.low, effect.value - r),
+        max(effect.high, effect.value + r),
+        effect.n,
+    )
+
+
 def combined(verdicts: list[str]) -> str:
     """Every panel holds: holds; any is contradicted: contradicted; else inconclusive."""
     if not verdicts:

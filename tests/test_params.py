@@ -75,7 +75,8 @@ def quick_suite() -> dict:
 
 def keys_of(params: dict) -> list[tuple[tuple, type]]:
     """(key path, class) of every key of every entry of every section, nested entries
-    (a panel's adversarial settings, modes and stitch overrides, a model's train
+    (a panel's adversarial settings, modes and stitch overrides, a series' stitch
+    overrides, a model's train
     overrides, a dataset's options) included."""
     out = [((name, f.name), cls) for name, cls in FLAT_SECTIONS.items() for f in _fields(cls)]
     for name in params["datasets"]:
@@ -92,6 +93,8 @@ def keys_of(params: dict) -> list[tuple[tuple, type]]:
     ]
     out += [(("panels", panel, "modes", "fula", f.name), ModeEntry) for f in _fields(ModeEntry)]
     out += [(("panels", panel, "stitch", f.name), StitchRecipe) for f in _fields(StitchRecipe)]
+    series = next(iter(params["subsets"]))
+    out += [(("subsets", series, "stitch", f.name), StitchRecipe) for f in _fields(StitchRecipe)]
     return out
 
 

@@ -80,6 +80,36 @@ def test_v2_figure_draws_natural_and_iri_stitches_in_two_colours_with_the_anchor
     ]  # fmt: skip
 
 
+def test_v2_figure_reads_a_panel_on_shortcut_data_on_its_marked_test_images():
+    # the authors' cross-bias panels score on test images with their class's marker
+    def panel(train_on: str, clean: float, marked: float) -> dict:
+        results = [
+            {
+                "mode": "fula",
+                "front_point": k,
+                "end_point": k,
+                "agreement": {
+                    "clean": {"agreement_prob": clean},
+                    "shortcut": {"agreement_prob": marked},
+                    "rolled": {"agreement_prob": 0.0},
+                },
+            }
+            for k in (5, 9)
+        ]
+        front = {"front_agreement": {"agreement_prob": 0.8}}
+        front["front_shortcut_agreement"] = {"agreement_prob": 0.6}
+        return {"results": results, "end_points": 9, "train_on": train_on} | front
+
+    columns = {"cross-bias": (panel("natural", 0.9, 0.85), panel("iris", 0.7, 0.2))}
+    fig = plotting.agreement_figure({"": ("clean", columns)}, "v2", "agreement_prob")
+    ax = fig.axes[0]
+    curves = {line.get_color(): list(line.get_ydata()) for line in ax.lines[:2]}
+    assert curves[plotting.DATA_COLORS["natural"]] == pytest.approx([85, 85])
+    assert curves[plotting.DATA_COLORS["iris"]] == pytest.approx([20, 20])
+    (anchors,) = [line for line in ax.lines if line.get_marker() == "X"]
+    assert list(anchors.get_ydata()) == pytest.approx([100, 60])
+
+
 def test_v2_adversarial_figure_reads_its_alpha_1_row_on_the_attacked_images():
     def panel(train_on: str, clean: float, attacked: float) -> dict:
         results = [

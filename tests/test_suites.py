@@ -1,4 +1,5 @@
-"""The two suites: params.yaml is the composed paper suite; every entry validates."""
+"""The suites: params.yaml is the composed paper suite; every entry of every suite validates;
+the evidence suite gives every claim check the results it needs."""
 
 import os
 import subprocess
@@ -42,7 +43,7 @@ def test_committed_params_is_the_composed_paper_suite(tmp_path):
     assert yaml.safe_load((REPO / "params.yaml").read_text()) == composed(tmp_path, "paper")
 
 
-@pytest.mark.parametrize("suite", ["paper", "quick"])
+@pytest.mark.parametrize("suite", ["paper", "quick", "evidence"])
 def test_every_section_of_a_suite_passes_the_full_check(tmp_path, suite):
     check_params(composed(tmp_path, suite))
 
@@ -69,7 +70,8 @@ def test_every_shortcut_panel_series_and_figure_of_a_suite_validates(tmp_path, s
         ("combination", "aruco"),
     }
     panels = [panel_job(params, name) for name in params["panels"]]
-    assert {p.data for p in panels} >= set(params["shortcuts"]) - {
+    trained_on = {entry["dataset"] for entry in params["models"].values()}
+    assert {p.data for p in panels} | trained_on >= set(params["shortcuts"]) - {
         n for n in params["shortcuts"] if "aruco" in n and suite == "quick"
     }
     series = [subset_job(params, name) for name in params["subsets"]]
@@ -272,3 +274,63 @@ def test_adversarial_stitching_draws_four_configurations_at_alpha_0_and_on_attac
     figure["columns"] = figure["rows"]["α = 0"]["columns"]
     with pytest.raises(UserError, match="give either `columns:` .one row. or `rows:`"):
         agreement_figure_job(params, "v2-adversarial-resnet18")
+
+
+class ModesOnly:
+    """Stands in for a run's results where a check only asks which modes a panel has:
+    every panel and series has the modes its params entry names."""
+
+    def __init__(self, params: dict):
+        self.params = params
+
+    def _report(self, entry: dict) -> dict:
+        modes = entry.get("modes") or {m: {} for m in ("dm", "hint", "slm", "tlm", "fula")}
+        return {"results": [{"mode": m} for m in modes]}
+
+    def panel(self, name: str) -> dict:
+        entry = (self.params.get("panels") or {}).get(name) or self.params["iri_panels"][name]
+        return self._report(entry)
+
+    def series(self, name: str) -> dict:
+        return self._report(self.params["subsets"][name])
+
+
+def test_the_evidence_suite_gives_every_claim_check_its_results(tmp_path):
+    from stitchkit import takeaways as t
+
+    params = composed(tmp_path, "evidence")
+    run = t.Run(params, ModesOnly(params), t.TakeawayThresholds())
+    # Sec. 3.1: alpha = 1 between non-robust models; same-task panels besides the
+    # exception; Fig. 6's four configurations with FuLA on the last term
+    assert t._non_robust_alpha_1(run)
+    same_task = run.panels(lambda e: t.alpha(e) is not None and not run.cross_task(e))
+    assert [p for p in same_task if not t._exception(run, params["panels"][p])]
+    (figure,) = params["similarities"].values()
+    assert len(figure["panels"]) == 4 and figure["mode"] == "fula-last"
+    # every adversarial panel also stitches below point 9, where FuLA differs from Hint
+    assert all(min(params["panels"][p]["points"]) < 9 for p in same_task)
+    # Sec. 3.2: cross-task shortcut panels, class-subset series with 1 and 10 classes
+    assert len(t._cross_task_shortcut_panels(run)) == 3
+    series = t._series(run, lambda e: True)
+    assert {"cross-task-resnet18", "same-task-resnet18"} <= set(series)
+    # Sec. 3.3: cross-layer panels, one a ladder of FuLA terms, one where layers can
+    # miss themselves (two different models)
+    cross_layer = t._cross_layer_panels(run)
+    ladders = [
+        p
+        for p in cross_layer
+        if sum(t._fula_terms(m, e or {}) is not None for m, e in run.entry(p)["modes"].items()) >= 3
+    ]
+    assert ladders and any(run.entry(p)["front"] != run.entry(p)["end"] for p in cross_layer)
+    # v2: an information figure with cross-seed and cross-bias columns; the biased front
+    # is another seed than the end, as the authors' fronts of seeds 1-3 into seed 0
+    (info,) = t._information_figures(run)
+    columns = params["agreement_figures"][info]["columns"]
+    for natural, iris in columns.values():
+        assert run.entry(natural)["front"] == run.entry(iris)["front"]
+        assert (
+            params["models"][run.entry(natural)["front"]]["seed"]
+            != (params["models"][run.entry(natural)["end"]]["seed"])
+        )
+    # every score on all 10,000 test images
+    assert params["stitch"]["eval_samples"] is None

@@ -9,8 +9,10 @@ from stitchkit.verdicts import (
     INCONCLUSIVE,
     UNMEASURED,
     Measurement,
+    at_resolution,
     combined,
     deciding,
+    resolution,
     what_would_decide,
 )
 
@@ -58,3 +60,20 @@ def test_an_inconclusive_effect_says_how_many_more_images_would_decide_it():
     assert what_would_decide(m).startswith("about 4x the test images")
     at = measured(0.05, 0.01, 0.09)
     assert at.scale_to_decide() is None and "will not decide" in what_would_decide(at)
+
+
+def test_an_interval_of_no_width_is_widened_to_what_its_images_resolve():
+    # every robust accuracy 0 on the attacked images: the bootstrap has no width
+    flat = Interval(0.0, 0.0, 0.0, 50)
+    # none of 50 images: the exact 95% bound is 1 - 0.025 ** (1 / 50)
+    assert resolution(50) == pytest.approx(1 - 0.025 ** (1 / 50))
+    widened = at_resolution(flat)
+    assert (widened.low, widened.high) == pytest.approx((-resolution(50), resolution(50)))
+    # 50 images cannot tell 0 from a 5-point gain; 500 can
+    assert Measurement("m", widened, 0.05).verdict == INCONCLUSIVE
+    assert Measurement("m", at_resolution(Interval(0.0, 0.0, 0.0, 500)), 0.05).verdict == (
+        CONTRADICTED
+    )
+    # an interval wider than the resolution is left as it is
+    wide = Interval(0.1, 0.05, 0.2, 10_000)
+    assert at_resolution(wide) == wide

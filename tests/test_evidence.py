@@ -1,0 +1,142 @@
+"""docs/evidence.md from run records: the verdict table, the stability check between runs,
+the analysis paragraphs, the figures of the main run, and a clear error without records."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stitchkit.evidence import (
+    analysis_sections,
+    evidence_markdown,
+    load_records,
+    run_record,
+    save_record,
+    write_page,
+)
+
+
+def measurement(effect, low, high, verdict, n=10_000, threshold=0.02):
+    return {
+        "effect": effect,
+        "low": low,
+        "high": high,
+        "n": n,
+        "threshold": threshold,
+        "side": "above",
+        "verdict": verdict,
+    }
+
+
+def takeaways(verdicts: dict[str, str]) -> dict:
+    effects = {"holds": (0.1, 0.05, 0.15), "contradicted": (-0.1, -0.15, -0.05)}
+    effects["inconclusive"] = (0.02, -0.01, 0.05)
+    checks = {}
+    for name, verdict in verdicts.items():
+        m = measurement(*effects[verdict], verdict)
+        checks[name] = {
+            "section": "Sec. 3.2",
+            "claim": f"the claim of {name}.",
+            "rule": f"the rule of {name}",
+            "figures": "fig8-shortcuts",
+            "verdict": verdict,
+            "holds": {"holds": 1, "contradicted": 0}.get(verdict),
+            "note": f"decided by {name}'s panel",
+            "deciding": m,
+            "measurements": {f"{name}'s panel": m},
+        }
+    counts = {k: sum(v == k for v in verdicts.values()) for k in effects}
+    return counts | {"not_measured": 0, "checks": checks}
+
+
+def record(label: str, verdicts: dict[str, str], threads: int = 1) -> dict:
+    return {
+        "label": label,
+        "date": "2026-12-05 10:00 UTC",
+        "commit": "abc123",
+        "machine": {"cpu": "Test CPU", "cores": 2, "gpu": None, "python": "3.11", "torch": "2"},
+        "compute": {"cpu_threads": threads},
+        "wall_seconds": 3600.0,
+        "stage_seconds": {"train@a": 100.0, "train@b": 50.0, "stitch@p": 300.0},
+        "stitch_stream": 2000.0,
+        "takeaways": takeaways(verdicts),
+    }
+
+
+def test_the_page_tabulates_every_claim_with_effect_interval_n_and_verdict():
+    main = record("main", {"shortcuts-exploited": "holds", "fula-directional": "contradicted"})
+    page = evidence_markdown(main, [], {"shortcuts-exploited": "Markers at point 9 decide it."})
+    row = next(line for line in page.splitlines() if line.startswith("| `shortcuts-exploited`"))
+    assert "+0.100 [+0.050, +0.150] (> 0.02)" in row and "10,000" in row and "holds" in row
+    assert "1 hold, 1 are contradicted, 0 are inconclusive" in page
+    assert "Markers at point 9 decide it." in page
+    assert "commit `abc123`" in page and "Test CPU, 2 cores" in page
+    assert "2000 shared-stream stitch-images/s" in page and "60.0 min" in page
+    assert "No second run is recorded" in page
+    assert "| train | 2 | 150 | 100 |" in page
+
+
+def test_the_stability_check_flags_a_verdict_that_moves_between_holds_and_contradicted():
+    main = record("main", {"a": "holds", "b": "holds", "c": "inconclusive"})
+    steady = record("threads-2", {"a": "holds", "b": "inconclusive", "c": "holds"}, threads=2)
+    page = evidence_markdown(main, [steady], {})
+    assert "No verdict moved between holds and contradicted." in page
+    flipped = record("threads-2", {"a": "contradicted", "b": "holds", "c": "holds"}, threads=2)
+    page = evidence_markdown(main, [flipped], {})
+    assert "moved between holds and contradicted: `a` (threads-2)" in page
+
+
+def test_analysis_paragraphs_are_read_by_check():
+    text = "# Notes\n\nintro\n\n## `fula-directional`\n\nDeep into shallow.\n\nMore.\n\n## b\nB.\n"
+    assert analysis_sections(text) == {"fula-directional": "Deep into shallow.\n\nMore.", "b": "B."}
+
+
+def test_the_main_record_keeps_its_figures_and_the_page_is_written_from_records(
+    tmp_path, monkeypatch
+):
+    reports = tmp_path / "reports"
+    (reports / "figures").mkdir(parents=True)
+    (reports / "figures" / "fig8-shortcuts.png").write_bytes(b"png")
+    (reports / "verdicts.png").write_bytes(b"forest")
+    (reports / "takeaways.json").write_text(json.dumps(takeaways({"a": "holds"})))
+    monkeypatch.chdir(tmp_path)
+    made = run_record("main", {"compute": {"cpu_threads": 1}}, 12.0, {"stitch@p": 10.0}, None)
+    assert made["takeaways"]["checks"]["a"]["verdict"] == "holds"
+    assert made["commit"] == "unknown" and made["wall_seconds"] == 12.0
+    save_record(made | {"commit": "abc"}, reports=reports, root=tmp_path)
+    save_record(record("threads-2", {"a": "holds"}, 2), reports=reports, root=tmp_path)
+    figures = tmp_path / "docs" / "evidence" / "figures"
+    assert (figures / "fig8-shortcuts.png").read_bytes() == b"png"
+    assert (figures / "verdicts.png").read_bytes() == b"forest"
+    main, others = load_records(tmp_path)
+    assert main["label"] == "main" and [r["label"] for r in others] == ["threads-2"]
+    page = write_page(tmp_path).read_text()
+    assert "![fig8-shortcuts](evidence/figures/fig8-shortcuts.png)" in page
+    assert "`threads-2` (2 thread(s), ?)" in page
+
+
+def test_the_page_without_a_main_record_is_one_clear_error(tmp_path):
+    result = subprocess.run(
+        [Path(sys.executable).parent / "stitchkit", "evidence", "--page-only"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: docs/evidence/runs/main.json not found; run `stitchkit evidence` first"
+    ]
+    assert not (tmp_path / "docs" / "evidence.md").exists()
+
+
+@pytest.mark.parametrize("bad", ["no-such-key=1", "suite=nonexistent"])
+def test_a_bad_override_is_refused_before_anything_runs(bad):
+    from stitchkit.errors import UserError
+    from stitchkit.evidence import run_evidence
+
+    params = Path("params.yaml").read_bytes()
+    with pytest.raises(UserError):
+        run_evidence("main", [bad])
+    assert Path("params.yaml").read_bytes() == params
