@@ -280,7 +280,7 @@ def test_second_repro_runs_nothing_and_dvc_reruns_stages_byte_identically(quick_
     before, lock = snapshot(repo), deterministic_lock(repo)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     n = {key: len(params[key]) for key in params if isinstance(params[key], dict)}
-    assert n["shortcuts"] == 5 and n["subsets"] == 2 and n["grids"] == 5 and n["panels"] == 26
+    assert n["shortcuts"] == 6 and n["subsets"] == 2 and n["grids"] == 5 and n["panels"] == 26
     assert n["similarities"] == 1 and n["subset_figures"] == 1 and n["cross_layer_figures"] == 1
     assert n["iri_sets"] == 15 and n["iri_panels"] == 13
     assert n["agreement_figures"] == 3 and n["iri_examples"] == 1 and n["cka_figures"] == 1
