@@ -79,12 +79,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _evidence(args: argparse.Namespace) -> int:
-    from stitchkit.evidence import run_evidence, write_page
+    from stitchkit.evidence import MAIN, RUNS, run_evidence, write_page
 
     if not args.page_only:
         outcome = run_evidence(args.label, args.set_param, args.force)
         if not outcome.ok:
             return _failed(outcome)
+        if args.label != MAIN and not (RUNS / f"{MAIN}.json").exists():
+            print(
+                f"saved {RUNS / args.label}.json; docs/evidence.md is written once "
+                f"{RUNS / MAIN}.json exists",
+                file=sys.stderr,
+            )
+            return 0
     print(f"wrote {write_page()}", file=sys.stderr)
     return 0
 

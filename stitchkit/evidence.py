@@ -76,18 +76,25 @@ def run_record(
     wall_seconds: float,
     stage_seconds: dict[str, float],
     benchmark: float | None,
+    overrides: list[str] = (),
+    up_to_date: int = 0,
+    revision: str | None = None,
     reports: Path = Path("reports"),
 ) -> dict:
     """A run of the suite as a record: its verdicts (reports/takeaways.json), commit,
-    machine, `compute:` settings, wall time, each stage's wall time and the machine's
-    benchmark figure (benchmarks/stitch_stream.py, shared-stream stitch-images/s)."""
+    machine, `compute:` settings, the `-S` overrides of suite=evidence, wall time, each
+    stage's wall time (of the stages that ran; ``up_to_date`` others did not need to)
+    and the machine's benchmark figure (benchmarks/stitch_stream.py, shared-stream
+    stitch-images/s). ``revision``: the commit the run started from (default: now's)."""
     return {
         "label": label,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": commit(),
+        "commit": revision or commit(),
         "machine": machine(),
         "compute": params.get("compute") or {},
+        "overrides": list(overrides),
         "wall_seconds": round(wall_seconds, 1),
+        "stages_up_to_date": up_to_date,
         "stage_seconds": {k: round(v, 1) for k, v in sorted(stage_seconds.items())},
         "stitch_stream": benchmark,
         "takeaways": json.loads((reports / "takeaways.json").read_text()),
@@ -146,10 +153,19 @@ def _machine_line(record: dict) -> str:
         if bench
         else ""
     )
+    skipped = record.get("stages_up_to_date", 0)
+    skipped = (
+        f" for the {len(record['stage_seconds'])} stages that ran ({skipped} were up to date)"
+        if skipped
+        else ""
+    )
+    overrides = record.get("overrides")
+    overrides = "; overrides " + ", ".join(f"`{o}`" for o in overrides) if overrides else ""
+    note = f". {record['note']}" if record.get("note") else ""
     return (
         f"commit `{record['commit']}`, {record['date']}; {where}; Python {m['python']}, "
-        f"torch {m['torch']}, {_arithmetic(record)} per stage{bench}; wall time "
-        f"{_minutes(record['wall_seconds'])}"
+        f"torch {m['torch']}, {_arithmetic(record)} per stage{bench}{overrides}; wall time "
+        f"{_minutes(record['wall_seconds'])}{skipped}{note}"
     )
 
 
@@ -207,7 +223,8 @@ def stability_table(main: dict, others: list[dict]) -> list[str]:
         if not moved
         else "Verdicts that moved between holds and contradicted: " + ", ".join(moved) + "."
     )
-    return [*lines, "", summary]
+    runs_lines = [f"- `{r['label']}`: {_machine_line(r)}." for r in others]
+    return [*lines, "", summary, "", *runs_lines]
 
 
 def stage_times(record: dict, top: int = 12) -> list[str]:
@@ -318,6 +335,7 @@ def run_evidence(label: str, overrides: list[str], force: bool = False):
     from stitchkit.params_compose import compose_params
     from stitchkit.ray_repro import repro
 
+    revision = commit()  # before composing: params.yaml is tracked
     compose_params(["suite=evidence", *overrides])
     params = load_params()  # checked in full: a bad override fails here, not in every stage
     benchmark = stitch_stream_figure()
@@ -325,5 +343,15 @@ def run_evidence(label: str, overrides: list[str], force: bool = False):
     outcome = repro([], force=force)
     wall = time.perf_counter() - started
     if outcome.ok:
-        save_record(run_record(label, params, wall, outcome.seconds, benchmark))
+        record = run_record(
+            label,
+            params,
+            wall,
+            outcome.seconds,
+            benchmark,
+            overrides,
+            len(outcome.skipped),
+            revision,
+        )
+        save_record(record)
     return outcome

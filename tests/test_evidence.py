@@ -33,6 +33,7 @@ def measurement(effect, low, high, verdict, n=10_000, threshold=0.02):
 def takeaways(verdicts: dict[str, str]) -> dict:
     effects = {"holds": (0.1, 0.05, 0.15), "contradicted": (-0.1, -0.15, -0.05)}
     effects["inconclusive"] = (0.02, -0.01, 0.05)
+    effects["not measured"] = (0.0, 0.0, 0.0)
     checks = {}
     for name, verdict in verdicts.items():
         m = measurement(*effects[verdict], verdict)
@@ -88,6 +89,14 @@ def test_the_stability_check_flags_a_verdict_that_moves_between_holds_and_contra
     assert "moved between holds and contradicted: `a` (threads-2)" in page
 
 
+def test_a_run_with_overrides_or_up_to_date_stages_says_so():
+    main = record("main", {"a": "holds"}) | {"stages_up_to_date": 30, "note": "Resumed once."}
+    partial = record("avx2", {"a": "not measured"}) | {"overrides": ["~panels.at1"]}
+    page = evidence_markdown(main, [partial], {})
+    assert "60.0 min (3600 s) for the 3 stages that ran (30 were up to date). Resumed once." in page
+    assert "- `avx2`: commit `abc123`" in page and "overrides `~panels.at1`" in page
+
+
 def test_analysis_paragraphs_are_read_by_check():
     text = "# Notes\n\nintro\n\n## `fula-directional`\n\nDeep into shallow.\n\nMore.\n\n## b\nB.\n"
     assert analysis_sections(text) == {"fula-directional": "Deep into shallow.\n\nMore.", "b": "B."}
@@ -140,3 +149,21 @@ def test_a_bad_override_is_refused_before_anything_runs(bad):
     with pytest.raises(UserError):
         run_evidence("main", [bad])
     assert Path("params.yaml").read_bytes() == params
+
+
+def test_a_second_run_before_the_main_one_keeps_its_record_and_says_what_is_missing(
+    tmp_path, monkeypatch, capsys
+):
+    import stitchkit.evidence
+    from stitchkit.cli import main
+    from stitchkit.ray_repro import Outcome
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(stitchkit.evidence, "run_evidence", lambda *args: Outcome())
+    with pytest.raises(SystemExit) as exit:
+        main(["evidence", "--label", "avx2"])
+    assert exit.value.code == 0
+    assert "docs/evidence.md is written once docs/evidence/runs/main.json exists" in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / "docs" / "evidence.md").exists()
