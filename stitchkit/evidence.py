@@ -4,7 +4,8 @@ claims, with the commit, machine and wall time of the run that decided them.
 A *run record* (docs/evidence/runs/<label>.json) keeps what one run of the suite
 decided (reports/takeaways.json), where and how fast it ran. The page is built from the
 records alone: the ``main`` record's verdict table, figures and stage times, a paragraph
-per claim (docs/evidence/analysis.md, hand-written, one `## <check>` section each), and
+per claim (docs/evidence/analysis.md, hand-written, one `## <check>` section each, and
+`## stability` on the stability table), and
 every other record against ``main``: the stability check, runs that differ only in
 float arithmetic (say, torch's thread count), in which no verdict may move between
 holds and contradicted.
@@ -32,6 +33,7 @@ ANALYSIS = EVIDENCE / "analysis.md"
 PAGE = DOCS / "evidence.md"
 MAIN = "main"
 COMMAND = "stitchkit evidence"
+STABILITY = "stability"  # analysis.md's section under the stability table
 
 
 def machine() -> dict:
@@ -274,6 +276,7 @@ def evidence_markdown(main: dict, others: list[dict], analysis: dict[str, str]) 
         "",
         *stability_table(main, others),
         "",
+        *([analysis[STABILITY], ""] if STABILITY in analysis else []),
         "## What decided each claim",
         "",
     ]

@@ -2,6 +2,7 @@
 the analysis paragraphs, the figures of the main run, and a clear error without records."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -82,8 +83,9 @@ def test_the_page_tabulates_every_claim_with_effect_interval_n_and_verdict():
 def test_the_stability_check_flags_a_verdict_that_moves_between_holds_and_contradicted():
     main = record("main", {"a": "holds", "b": "holds", "c": "inconclusive"})
     steady = record("threads-2", {"a": "holds", "b": "inconclusive", "c": "holds"}, threads=2)
-    page = evidence_markdown(main, [steady], {})
+    page = evidence_markdown(main, [steady], {"stability": "Effects move by 0.02."})
     assert "No verdict moved between holds and contradicted." in page
+    assert page.index("Effects move by 0.02.") < page.index("## What decided each claim")
     flipped = record("threads-2", {"a": "contradicted", "b": "holds", "c": "holds"}, threads=2)
     page = evidence_markdown(main, [flipped], {})
     assert "moved between holds and contradicted: `a` (threads-2)" in page
@@ -149,6 +151,15 @@ def test_a_bad_override_is_refused_before_anything_runs(bad):
     with pytest.raises(UserError):
         run_evidence("main", [bad])
     assert Path("params.yaml").read_bytes() == params
+
+
+def test_the_committed_evidence_page_is_what_its_records_give(tmp_path):
+    """docs/evidence.md is generated: rewriting it from the committed records and
+    analysis changes nothing (edit analysis.md, then `stitchkit evidence --page-only`)."""
+    repo = Path(__file__).resolve().parents[1]
+    committed = repo / "docs" / "evidence.md"
+    shutil.copytree(repo / "docs", tmp_path / "docs")
+    assert write_page(tmp_path).read_text() == committed.read_text()
 
 
 def test_a_second_run_before_the_main_one_keeps_its_record_and_says_what_is_missing(
