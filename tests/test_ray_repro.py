@@ -291,8 +291,14 @@ def test_ctrl_c_keeps_what_was_recorded_and_stops_running_stages(tmp_path, slow)
     }
     repo = make_repo(tmp_path / "repo", stages)
     write(repo / "slow.py", SLOW)
+    # as from a terminal: a runner started in the background (`cmd &`) passes SIGINT on
+    # ignored, and Python then keeps ignoring it
     driver = subprocess.Popen(
-        [Path(PY).parent / "stitchkit", "repro"], cwd=repo, stderr=subprocess.PIPE, text=True
+        [Path(PY).parent / "stitchkit", "repro"],
+        cwd=repo,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 120
     while not (repo / "slow.pid").exists() and time.time() < deadline:
