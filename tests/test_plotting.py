@@ -80,25 +80,28 @@ def test_v2_figure_draws_natural_and_iri_stitches_in_two_colours_with_the_anchor
     ]  # fmt: skip
 
 
+def agreement_panel(train_on: str, splits: dict[str, float], **front_extra: float) -> dict:
+    """A v2 panel report: FuLA at points 5 and 9 with agreement ``splits`` (split ->
+    agreement probability), the front's agreement 0.8 and ``front_extra`` ones."""
+    results = [
+        {
+            "mode": "fula",
+            "front_point": k,
+            "end_point": k,
+            "agreement": {split: {"agreement_prob": v} for split, v in splits.items()},
+        }
+        for k in (5, 9)
+    ]
+    front = {"front_agreement": {"agreement_prob": 0.8}}
+    front |= {key: {"agreement_prob": v} for key, v in front_extra.items()}
+    return {"results": results, "end_points": 9, "train_on": train_on} | front
+
+
 def test_v2_figure_reads_a_panel_on_shortcut_data_on_its_marked_test_images():
     # the authors' cross-bias panels score on test images with their class's marker
     def panel(train_on: str, clean: float, marked: float) -> dict:
-        results = [
-            {
-                "mode": "fula",
-                "front_point": k,
-                "end_point": k,
-                "agreement": {
-                    "clean": {"agreement_prob": clean},
-                    "shortcut": {"agreement_prob": marked},
-                    "rolled": {"agreement_prob": 0.0},
-                },
-            }
-            for k in (5, 9)
-        ]
-        front = {"front_agreement": {"agreement_prob": 0.8}}
-        front["front_shortcut_agreement"] = {"agreement_prob": 0.6}
-        return {"results": results, "end_points": 9, "train_on": train_on} | front
+        splits = {"clean": clean, "shortcut": marked, "rolled": 0.0}
+        return agreement_panel(train_on, splits, front_shortcut_agreement=0.6)
 
     columns = {"cross-bias": (panel("natural", 0.9, 0.85), panel("iris", 0.7, 0.2))}
     fig = plotting.agreement_figure({"": ("clean", columns)}, "v2", "agreement_prob")
@@ -112,21 +115,8 @@ def test_v2_figure_reads_a_panel_on_shortcut_data_on_its_marked_test_images():
 
 def test_v2_adversarial_figure_reads_its_alpha_1_row_on_the_attacked_images():
     def panel(train_on: str, clean: float, attacked: float) -> dict:
-        results = [
-            {
-                "mode": "fula",
-                "front_point": k,
-                "end_point": k,
-                "agreement": {
-                    "clean": {"agreement_prob": clean},
-                    "robust": {"agreement_prob": attacked},
-                },
-            }
-            for k in (5, 9)
-        ]
-        front = {"front_agreement": {"agreement_prob": 0.8}}
-        front["front_robust_agreement"] = {"agreement_prob": 0.1}
-        return {"results": results, "end_points": 9, "train_on": train_on} | front
+        splits = {"clean": clean, "robust": attacked}
+        return agreement_panel(train_on, splits, front_robust_agreement=0.1)
 
     pair = (panel("natural", 0.9, 0.3), panel("iris", 0.7, 0.2))
     rows = {

@@ -277,12 +277,17 @@ def test_every_claim_is_contradicted_on_results_that_contradict_it(tmp_path):
     assert {c: v.verdict for c, v in verdicts.items()} == dict.fromkeys(verdicts, CONTRADICTED)
 
 
-def test_averaging_is_not_measured_when_every_layer_already_matches_itself(tmp_path):
-    results = fake_run(tmp_path, holds=True)
-    ceiling = [
+def self_matching_results() -> list[dict]:
+    """Cross-layer results in which every layer matches itself best."""
+    return [
         r | {"test_accuracy": 0.9 if r["front_point"] == r["end_point"] else 0.4}
         for r in cross_layer_results(holds=True)
     ]
+
+
+def test_averaging_is_not_measured_when_every_layer_already_matches_itself(tmp_path):
+    results = fake_run(tmp_path, holds=True)
+    ceiling = self_matching_results()
     write(tmp_path, "stitch", "xl", {"results": ceiling})
     verdict = verdicts_of(PARAMS, results)["averaging-raises-self-accuracy"]
     assert verdict.verdict == UNMEASURED and "already matches itself" in verdict.note()
@@ -394,10 +399,7 @@ def test_the_forest_plot_draws_every_claim(tmp_path):
 
 def test_averaging_leaves_out_a_panel_whose_layers_all_match_themselves(tmp_path):
     results = fake_run(tmp_path, holds=True)
-    ceiling = [
-        r | {"test_accuracy": 0.9 if r["front_point"] == r["end_point"] else 0.4}
-        for r in cross_layer_results(holds=True)
-    ]
+    ceiling = self_matching_results()
     write(tmp_path, "stitch", "xl-flat", {"results": ceiling})
     params = PARAMS | {"panels": PARAMS["panels"] | {"xl-flat": PARAMS["panels"]["xl"]}}
     verdict = verdicts_of(params, results)["averaging-raises-self-accuracy"]
