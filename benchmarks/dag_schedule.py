@@ -22,6 +22,7 @@ from pathlib import Path
 from dvc.repo import Repo
 
 from stitchkit import dvc_stages
+from stitchkit.critical_path import longest_paths
 from stitchkit.ray_repro import DURATIONS
 
 
@@ -47,18 +48,6 @@ def simulate(order: list[str], upstream: dict, seconds: dict, workers: int, prio
             if remaining[down] == 0:
                 heapq.heappush(ready, (priority(down), down))
     return now
-
-
-def longest_paths(order: list[str], upstream: dict, seconds: dict) -> dict[str, float]:
-    """Each stage's time plus the longest chain of stages that depend on it."""
-    downstream = {name: [] for name in order}
-    for name in order:
-        for up in upstream[name]:
-            downstream[up].append(name)
-    tail: dict[str, float] = {}
-    for name in reversed(order):  # DVC's order puts every stage after its upstream
-        tail[name] = seconds[name] + max((tail[d] for d in downstream[name]), default=0.0)
-    return tail
 
 
 def main() -> None:

@@ -2,13 +2,15 @@
 
 DVC runs stages one after another (treeverse/dvc#755). Here the plan, what is out of
 date and all bookkeeping come from DVC itself (stitchkit.dvc_stages); this module only
-schedules: every stage whose upstream stages are committed runs as a Ray task with the
-resources it needs, and the driver commits each finished stage (outputs into the cache,
-the run cache), one at a time, and writes their dvc.lock entries together at most every
-LOCK_WRITE_S while stages run (each write parses and rewrites the whole lock: seconds of
-the driver's CPU for a suite's). A failed stage is retried once; stages that do not
-depend on it go on. Whatever was committed is written on Ctrl-C, a killed worker or a
-failure, so a rerun continues where the last one stopped.
+schedules. A stage whose upstream stages are committed is ready; whenever the cluster
+has a free slot (compute.cpu_threads cores), the ready stage that heads the costliest
+chain of work starts, as a Ray task with the resources it needs (costs: the FLOPs of
+stitchkit.stage_cost; ranks: stitchkit.critical_path). The driver commits each finished
+stage (outputs into the cache, the run cache), one at a time, and writes their dvc.lock
+entries together at most every LOCK_WRITE_S while stages run (each write parses and
+rewrites the whole lock: seconds of the driver's CPU for a suite's). A failed stage is
+retried once; stages that do not depend on it go on. Whatever was committed is written
+on Ctrl-C, a killed worker or a failure, so a rerun continues where the last one stopped.
 """
 
 import json
@@ -23,8 +25,10 @@ from tqdm import tqdm
 
 from stitchkit import dvc_stages
 from stitchkit.compute import compute_settings
+from stitchkit.critical_path import stage_ranks
 from stitchkit.errors import UserError
 from stitchkit.io import write_json
+from stitchkit.stage_cost import stage_cost
 
 # stages that compute on a GPU when the cluster has one (all others are CPU-only)
 GPU_STAGE_KINDS = frozenset({"train", "robustness", "stitch", "subset", "similarity"})
@@ -66,14 +70,27 @@ def _last_lines(path: Path, n: int = ERROR_LINES) -> str:
     return "\n".join(lines[-n:]) or "(no output)"
 
 
-def stage_cpus(params_file: Path) -> int:
-    """The cores each stage reserves: `compute.cpu_threads` of params.yaml (the stages
-    check the rest of the file themselves)."""
+def read_params(params_file: Path) -> dict:
+    """params.yaml as a dict (the stages check its contents themselves)."""
     try:
         params = yaml.safe_load(params_file.read_text()) if params_file.exists() else {}
     except yaml.YAMLError:
         raise UserError(f"{params_file} is not valid YAML; fix its syntax") from None
-    return compute_settings(params if isinstance(params, dict) else {}).cpu_threads
+    return params if isinstance(params, dict) else {}
+
+
+def stage_cpus(params: dict) -> int:
+    """The cores each stage reserves: `compute.cpu_threads`."""
+    return compute_settings(params).cpu_threads
+
+
+def stage_flops(params: dict, address: str) -> float:
+    """The FLOPs of the stage at ``address``, or 0 where its params do not validate
+    (the stage itself then reports what is wrong)."""
+    try:
+        return stage_cost(params, address).flops
+    except UserError:
+        return 0.0
 
 
 def record_durations(path: Path, seconds: dict[str, float]) -> None:
@@ -85,13 +102,27 @@ def record_durations(path: Path, seconds: dict[str, float]) -> None:
 class Scheduler:
     """Runs a dvc_stages.Plan on a connected Ray: dependencies first, in parallel."""
 
-    def __init__(self, repo, plan: dvc_stages.Plan, force: bool, cpus: int, gpus: bool):
+    def __init__(
+        self,
+        repo,
+        plan: dvc_stages.Plan,
+        force: bool,
+        cpus: int,
+        gpus: int,
+        slots: int,
+        ranks: dict,
+    ):
+        """Run ``plan`` with ``cpus`` cores a stage and, on a cluster of ``gpus`` GPUs,
+        one GPU for each stage of GPU_STAGE_KINDS: at most ``slots`` stages (and ``gpus``
+        GPU stages) submitted at once, ready stages highest ``ranks`` (stage -> rank)
+        first."""
         import ray
 
         self.ray, self.repo, self.plan, self.force = ray, repo, plan, force
         self.logs = dvc_stages.log_dir(repo)
         self.remote = ray.remote(max_retries=0)(run_stage_command)
-        self.cpus, self.gpus = cpus, gpus
+        self.cpus, self.gpus, self.slots, self.ranks = cpus, gpus, slots, ranks
+        self.ready: list = []  # to run, waiting for a free slot
         self.done: set = set()  # committed or up to date
         self.unwritten: list = []  # committed, their dvc.lock entries not yet written
         self.lock_written_at = time.monotonic()
@@ -105,7 +136,7 @@ class Scheduler:
         bar = tqdm(total=len(self.plan.stages), desc="stages", unit="stage", smoothing=0)
         self.bar = bar
         try:
-            while self.waiting or self.running:
+            while self.waiting or self.ready or self.running:
                 self._start_ready()
                 if self.running:
                     finished, _ = self.ray.wait(list(self.running), num_returns=1, timeout=1.0)
@@ -150,7 +181,7 @@ class Scheduler:
             elif all(u in self.done for u in upstream):
                 state = dvc_stages.prepare(self.repo, stage, upstream, self.force)
                 if state == dvc_stages.RUN:
-                    self._submit(stage, attempt=1)
+                    self.ready.append(stage)
                 else:
                     if state == dvc_stages.RESTORED:
                         self.unwritten.append(stage)
@@ -159,11 +190,21 @@ class Scheduler:
                     self.bar.update()
             else:
                 self.waiting.append(stage)
+        self.ready.sort(key=self.ranks.get, reverse=True)
+        for stage in list(self.ready):
+            if len(self.running) >= self.slots:
+                break
+            on_gpu = sum(self._on_gpu(s) for s, _, _ in self.running.values())
+            if not (self._on_gpu(stage) and on_gpu >= self.gpus):
+                self.ready.remove(stage)
+                self._submit(stage, attempt=1)
+
+    def _on_gpu(self, stage) -> bool:
+        return bool(self.gpus) and stage.addressing.split("@")[0] in GPU_STAGE_KINDS
 
     def _submit(self, stage, attempt: int) -> None:
-        kind = stage.addressing.split("@")[0]
         options = {"num_cpus": self.cpus}
-        if self.gpus and kind in GPU_STAGE_KINDS:
+        if self._on_gpu(stage):
             options["num_gpus"] = 1
         log = self.logs / f"{stage.addressing.replace('/', '_')}.log"
         log.unlink(missing_ok=True)  # its log appears when Ray starts the stage (_show)
@@ -195,11 +236,11 @@ class Scheduler:
             self.bar.update()
 
     def _show(self) -> None:
-        """Stages running (their log exists), queued in Ray for resources, and waiting
-        for upstream stages."""
+        """Stages running (their log exists), queued for a slot or in Ray for resources,
+        and waiting for upstream stages."""
         submitted = self.running.values()
         names = sorted(stage.addressing for stage, _, log in submitted if log.exists())
-        queued = len(submitted) - len(names)
+        queued = len(self.ready) + len(submitted) - len(names)
         state = (
             f"running {len(names)} [{', '.join(names)}], queued {queued}, "
             f"waiting {len(self.waiting)}"
@@ -216,7 +257,8 @@ def repro(targets: list[str], force: bool = False, address: str | None = None) -
     from dvc.repo import Repo
 
     repo = Repo(os.getcwd())
-    cpus = stage_cpus(Path(repo.root_dir) / "params.yaml")
+    params = read_params(Path(repo.root_dir) / "params.yaml")
+    cpus = stage_cpus(params)
     plan = dvc_stages.plan(repo, targets)
     started_here = not ray.is_initialized()
     if started_here:
@@ -224,15 +266,18 @@ def repro(targets: list[str], force: bool = False, address: str | None = None) -
             address=address, include_dashboard=False, log_to_driver=False, logging_level="WARNING"
         )
     try:
-        largest = max(node["Resources"].get("CPU", 0) for node in ray.nodes() if node["Alive"])
+        node_cpus = [node["Resources"].get("CPU", 0) for node in ray.nodes() if node["Alive"]]
+        largest = max(node_cpus)
         if cpus > largest:
             raise UserError(
                 f"compute.cpu_threads is {cpus} but the largest Ray node has {largest:g} "
                 "CPUs; lower compute.cpu_threads in params.yaml"
             )
-        gpus = ray.cluster_resources().get("GPU", 0) > 0
+        gpus = int(ray.cluster_resources().get("GPU", 0))
+        slots = sum(int(n // cpus) for n in node_cpus)
+        ranks = stage_ranks(plan, lambda address: stage_flops(params, address))
         with repo.scm_context():
-            outcome = Scheduler(repo, plan, force, cpus, gpus).run()
+            outcome = Scheduler(repo, plan, force, cpus, gpus, slots, ranks).run()
         record_durations(dvc_stages.log_dir(repo) / DURATIONS, outcome.seconds)
         return outcome
     finally:

@@ -320,3 +320,26 @@ def running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_free_core_goes_to_the_stage_that_heads_the_longest_chain(
+    tmp_path, local_ray, monkeypatch
+):
+    """One stage at a time (2 threads on 2 cores): `head`, listed last in dvc.yaml, runs
+    first because `tail` waits on it; the stages log the order in which they ran."""
+
+    def logged(name, deps=()):
+        body = f'open("order.txt", "a").write("{name} "); open("{name}.txt", "w").write("")'
+        return {"cmd": script(body), "deps": list(deps), "outs": [f"{name}.txt"]}
+
+    stages = {
+        "first": logged("first"),
+        "second": logged("second"),
+        "head": logged("head"),
+        "tail": logged("tail", ["head.txt"]),
+    }
+    repo = make_repo(tmp_path / "repo", stages)
+    write(repo / "params.yaml", yaml.safe_dump({"compute": {"cpu_threads": 2}}))
+    monkeypatch.chdir(repo)
+    assert repro([]).ok
+    assert (repo / "order.txt").read_text().split()[0] == "head"

@@ -1,4 +1,5 @@
-"""The cost projection (benchmarks/suite_cost.py) and the DAG simulation behind it."""
+"""The cost model (stitchkit.stage_cost), the longest-path ranks that `stitchkit repro`
+schedules by, and the DAG simulation of benchmarks/dag_schedule.py."""
 
 import sys
 
@@ -7,8 +8,11 @@ import pytest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
-from dag_schedule import longest_paths, simulate  # noqa: E402
-from suite_cost import autoattack_flops, model_flops  # noqa: E402
+from dag_schedule import simulate  # noqa: E402
+from test_suites import composed  # noqa: E402
+
+from stitchkit.critical_path import longest_paths  # noqa: E402
+from stitchkit.stage_cost import autoattack_flops, model_flops, stage_cost  # noqa: E402
 
 
 def test_resnet18_flops_match_the_published_count_and_split_into_front_and_end():
@@ -45,3 +49,23 @@ def test_simulated_makespan_of_a_diamond():
     assert simulate(order, upstream, seconds, 1, first.get) == 7.0
     assert simulate(order, upstream, seconds, 2, first.get) == 5.0
     assert longest_paths(order, upstream, seconds) == {"a": 5.0, "b": 3.0, "c": 4.0, "d": 1.0}
+
+
+def test_evidence_suite_costs_rank_the_adversarial_panels_first(tmp_path):
+    """The measured order of the evidence suite's costliest stages (docs/evidence.md:
+    the four alpha = 1 panels, then the two cross-layer panels, then the shortcut
+    panels), and IRIs are counted."""
+    params = composed(tmp_path, "evidence")
+    flops = {
+        name: stage_cost(params, name).flops
+        for name in (
+            "stitch@at1-same-task-nr-nr",
+            "stitch@xl-fula-depth-resnet18",
+            "stitch@pixels-cross-task-resnet18",
+            "stitch@cross-seed-resnet18",
+        )
+    }
+    assert list(flops) == sorted(flops, key=flops.get, reverse=True)
+    assert stage_cost(params, "iris@fashion-mnist_1-resnet18-9").flops > 0
+    assert stage_cost(params, "iri-stitch@iris-cross-seed-resnet18").flops > 0
+    assert stage_cost(params, "report").flops == 0
