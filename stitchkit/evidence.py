@@ -24,6 +24,7 @@ from pathlib import Path
 
 from stitchkit.io import atomic_path, write_json
 from stitchkit.run_report import BADGES, FOREST_FIGURE
+from stitchkit.takeaways import CLAIM_NAMES
 from stitchkit.verdicts import CONTRADICTED, HOLDS
 
 DOCS = Path("docs")
@@ -171,12 +172,19 @@ def _machine_line(record: dict) -> str:
     )
 
 
+def in_paper_order(checks: dict) -> list[tuple[str, dict]]:
+    """A record's checks (name -> check, saved in sorted order) in the papers' order
+    (takeaways.CLAIM_NAMES), any other after them."""
+    rank = {name: n for n, name in enumerate(CLAIM_NAMES)}
+    return sorted(checks.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0]))
+
+
 def verdict_table(record: dict) -> list[str]:
     lines = [
         "| Claim | Section | Effect [95% interval] (threshold) | n | Verdict |",
         "|---|---|---|---|---|",
     ]
-    for name, check in record["takeaways"]["checks"].items():
+    for name, check in in_paper_order(record["takeaways"]["checks"]):
         m = check["deciding"]
         n = f"{m['n']:,}" if m else "-"
         lines.append(
@@ -209,7 +217,7 @@ def stability_table(main: dict, others: list[dict]) -> list[str]:
     header = " | ".join(f"`{r['label']}` ({_arithmetic(r)})" for r in runs)
     lines = [f"| Claim | {header} |", "|---|" + "---|" * len(runs)]
     moved = []
-    for name, check in main["takeaways"]["checks"].items():
+    for name, check in in_paper_order(main["takeaways"]["checks"]):
         cells = []
         for r in runs:
             other = r["takeaways"]["checks"].get(name)
@@ -280,7 +288,7 @@ def evidence_markdown(main: dict, others: list[dict], analysis: dict[str, str]) 
         "## What decided each claim",
         "",
     ]
-    for name, check in main["takeaways"]["checks"].items():
+    for name, check in in_paper_order(main["takeaways"]["checks"]):
         lines += [f"### `{name}` ({check['section']}): {BADGES[check['verdict']]}", ""]
         lines += [f"*Claim.* {check['claim']} *Holds when* {check['rule']}.", ""]
         for label, m in check["measurements"].items():

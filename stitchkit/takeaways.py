@@ -767,6 +767,8 @@ CHECKS = (
     iris_fula_separates_bias,
     natural_data_hides_bias,
 )
+# each check's claim name, in the papers' order
+CLAIM_NAMES = tuple(check.__name__.replace("_", "-") for check in CHECKS)
 
 
 def check_claims(

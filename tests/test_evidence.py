@@ -17,6 +17,7 @@ from stitchkit.evidence import (
     save_record,
     write_page,
 )
+from stitchkit.takeaways import CLAIM_NAMES
 
 
 def measurement(effect, low, high, verdict, n=10_000, threshold=0.02):
@@ -78,6 +79,16 @@ def test_the_page_tabulates_every_claim_with_effect_interval_n_and_verdict():
     assert "2000 shared-stream stitch-images/s" in page and "60.0 min" in page
     assert "No second run is recorded" in page
     assert "| train | 2 | 150 | 100 |" in page
+
+
+def test_claims_are_listed_in_the_papers_order_whatever_order_the_record_keeps():
+    names = sorted(CLAIM_NAMES)  # as a saved record keeps them
+    main = record("main", dict.fromkeys(names, "holds"))
+    page = evidence_markdown(main, [record("avx2", dict.fromkeys(names, "holds"))], {})
+    for prefix in ("| `", "### `"):
+        rows = [line for line in page.splitlines() if line.startswith(prefix)]
+        table = [row.split("`")[1] for row in rows]
+        assert table[: len(CLAIM_NAMES)] == list(CLAIM_NAMES), prefix
 
 
 def test_the_stability_check_flags_a_verdict_that_moves_between_holds_and_contradicted():

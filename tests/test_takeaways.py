@@ -15,6 +15,7 @@ from stitchkit.run_results import RunResults, stitch_key
 from stitchkit.samples import PanelSamples
 from stitchkit.takeaways import (
     CHECKS,
+    CLAIM_NAMES,
     TakeawayThresholds,
     check_claims,
     directional_gap,
@@ -373,6 +374,7 @@ def test_report_lists_every_check_with_verdict_effects_and_figure_links(tmp_path
     text = takeaways_markdown(PARAMS, verdicts)
     rows = [line for line in text.splitlines() if line.startswith("| ✓ holds")]
     assert len(rows) == len(CHECKS)
+    assert tuple(v.check for v in verdicts) == CLAIM_NAMES
     assert "[fig4](figures/fig4.png)" in text
     row = r"at1-cross: SLM - Hint/FuLA robust accuracy: \+0\.300 \[\+0\.2\d\d, \+0\.3\d\d\], n=2000"
     assert re.search(row, text)
