@@ -31,4 +31,5 @@ quick: setup
 test: setup $(CHROMIUM)
 	ruff check .
 	ruff format --check .
+	NO_MKDOCS_2_WARNING=1 mkdocs build --strict --quiet
 	pytest

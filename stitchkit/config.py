@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, Strict
 
 from stitchkit.agreement import METRICS as AGREEMENT_METRICS
@@ -26,6 +25,7 @@ from stitchkit.robustness import RobustEvaluation
 from stitchkit.schema import Bool, Int, PositiveInt, Str, section, validated
 from stitchkit.shortcuts import ShortcutSetting
 from stitchkit.stitch_recipe import StitchRecipe
+from stitchkit.strict_yaml import load_yaml
 from stitchkit.takeaways import TakeawayThresholds
 from stitchkit.training import Recipe
 
@@ -270,13 +270,7 @@ def load_params(path=PARAMS_FILE) -> dict:
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path} not found; run stages from the repository root")
-    try:
-        params = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where else ""
-        raise UserError(f"{path} is not valid YAML{line}: {exc.problem}; fix its syntax") from None
-    params = params or {}
+    params = load_yaml(path) or {}
     if not isinstance(params, dict):
         raise UserError(f"{path} must map section names (models, panels, ...) to their entries")
     check_params(params)
@@ -604,7 +598,9 @@ def _iri_set_name(params: dict, where: str, entry: PanelEntry, point: int) -> st
 def robust_evaluation(params: dict) -> RobustEvaluation:
     """The `robust_eval:` settings of every robust accuracy (Table 1, adversarial panels)."""
     if params.get("robust_eval") is None:
-        raise UserError("params.yaml has no `robust_eval:` section; add one (see README)")
+        raise UserError(
+            "params.yaml has no `robust_eval:` section; add one (see docs/parameters.md)"
+        )
     return validated(RobustEvaluation, params["robust_eval"], "robust_eval")
 
 

@@ -20,7 +20,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from tqdm import tqdm
 
 from stitchkit import dvc_stages
@@ -29,6 +28,7 @@ from stitchkit.critical_path import stage_ranks
 from stitchkit.errors import UserError
 from stitchkit.io import write_json
 from stitchkit.stage_cost import stage_cost
+from stitchkit.strict_yaml import load_yaml
 
 # stages that compute on a GPU when the cluster has one (all others are CPU-only)
 GPU_STAGE_KINDS = frozenset({"train", "robustness", "stitch", "subset", "similarity"})
@@ -72,10 +72,7 @@ def _last_lines(path: Path, n: int = ERROR_LINES) -> str:
 
 def read_params(params_file: Path) -> dict:
     """params.yaml as a dict (the stages check its contents themselves)."""
-    try:
-        params = yaml.safe_load(params_file.read_text()) if params_file.exists() else {}
-    except yaml.YAMLError:
-        raise UserError(f"{params_file} is not valid YAML; fix its syntax") from None
+    params = load_yaml(params_file) if params_file.exists() else {}
     return params if isinstance(params, dict) else {}
 
 

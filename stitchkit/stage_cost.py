@@ -48,7 +48,7 @@ ROBUST_SHARE = 0.5  # assumed share of test images that survive APGD-CE on robus
 TRAIN_PASSES, GRAD_PASSES = 3, 2  # forward-pass equivalents of a weight step / input step
 TESTBEDS = (
     "Base models (Table 1)",
-    "Self-stitching, Fig. 3",
+    "Same-point panels (Fig. 3; v2 on natural images)",
     "Adversarial training (Sec. 3.1)",
     "Shortcuts (Sec. 3.2)",
     "Class subsets (Sec. 3.2)",

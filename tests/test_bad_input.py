@@ -7,6 +7,7 @@ import pytest
 from conftest import run_stage, tiny_params, write_params
 from stitchkit.checkpoints import load_model
 from stitchkit.errors import UserError
+from stitchkit.strict_yaml import load_yaml
 
 
 def assert_clean_failure(result, pattern: str, workdir) -> None:
@@ -105,12 +106,32 @@ def test_missing_imagenet32_class_map_and_files(workdir):
         ("- a\n- b\n", r"params\.yaml must map section names"),
         ("trian: {}\n", r"trian: unknown key"),
         ("models: [tiny]\n", r"models: input should be a valid dictionary"),
+        ("train: {}\nstitch: {}\ntrain: {}\n", r"key `train` is written twice \(lines 1 and 3\)"),
+        (
+            "models:\n  tiny: {dataset: digits}\n  tiny: {dataset: digits, seed: 1}\n",
+            r"params\.yaml: key `tiny` is written twice \(lines 2 and 3\); keep one",
+        ),
+        ("train: {epochs: 1, epochs: 2}\n", r"key `epochs` is written twice \(lines 1 and 1\)"),
     ],
-    ids=["syntax", "not-a-mapping", "unknown-section", "section-type"],
+    ids=[
+        "syntax",
+        "not-a-mapping",
+        "unknown-section",
+        "section-type",
+        "duplicate-section",
+        "duplicate-entry",
+        "duplicate-field",
+    ],
 )
 def test_malformed_params_file(workdir, text, pattern):
     (workdir / "params.yaml").write_text(text)
     assert_clean_failure(run_stage("train", "tiny", cwd=workdir), pattern, workdir)
+
+
+def test_yaml_merge_keys_may_be_overridden(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("a: &shared {k: 1, m: 2}\nb:\n  <<: *shared\n  k: 3\n")
+    assert load_yaml(path) == {"a": {"k": 1, "m": 2}, "b": {"k": 3, "m": 2}}
 
 
 def test_truncated_training_checkpoint(workdir):

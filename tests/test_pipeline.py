@@ -11,6 +11,7 @@ wall-time files), and a clean `dvc status`.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -113,7 +114,7 @@ def test_quick_suite_outputs_are_valid(quick_repo):
         assert model.spec.arch == entry["arch"] and model.spec.width == entry["width"]
         metrics = json.loads((repo / f"reports/metrics/{model_id}.json").read_text())
         assert metrics["dataset"] == entry["dataset"]
-        if entry["dataset"] in params["shortcuts"]:  # biased: follows its markers (README)
+        if entry["dataset"] in params["shortcuts"]:  # biased: follows its markers (protocol)
             assert metrics["shortcut_test_accuracy"] > 0.9, model_id
             assert metrics["rolled_test_accuracy"] < metrics["test_accuracy"] < 0.9, model_id
         else:
@@ -127,7 +128,7 @@ def test_quick_suite_outputs_are_valid(quick_repo):
         if robust:
             assert robustness["robust_accuracy"] > 0.3, model_id
         # small quick VGG16-BN / ViTs, and the SimCLR front's linear probe (22% of 50
-        # images on one machine, 4% on another), may keep some (README)
+        # images on one machine, 4% on another), may keep some (docs/protocol.md)
         elif entry["arch"] in RESNETS and "simclr" not in entry.get("train", {}):
             assert robustness["robust_accuracy"] < 0.1, model_id
         assert robustness["robust_accuracy"] <= robustness["clean_accuracy"], model_id
@@ -235,7 +236,7 @@ def test_quick_suite_outputs_are_valid(quick_repo):
         metrics = json.loads(
             (repo / f"reports/metrics/fashion-mnist_{seed}-resnet18.json").read_text()
         )
-        assert metrics["test_accuracy"] >= 0.8, metrics  # about 83% (README)
+        assert metrics["test_accuracy"] >= 0.8, metrics  # about 83% (docs/quickstart.md)
 
 
 # one stage of every kind (the cheap ones), rerun by plain DVC in (c)
@@ -253,6 +254,24 @@ RERUN_BY_DVC = [
     "report",
     "takeaways",
 ]
+
+
+def python_examples(path: Path) -> str:
+    """The ```python blocks of a Markdown file, in order, as one script."""
+    return "\n".join(re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.DOTALL))
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/library.md"])
+def test_the_documented_examples_run_on_the_quick_suites_outputs(quick_repo, doc):
+    """Every Python example of the README and the library guide, run as one script in
+    the quick suite's workspace (whose models and data they load), so they cannot rot."""
+    repo, env = quick_repo
+    code = python_examples(repo / doc)
+    assert "stitch(" in code
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 def test_dvc_reads_every_scalar_and_takeaway_as_metrics_and_curves_as_plots(quick_repo):
