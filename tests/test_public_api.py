@@ -1,0 +1,29 @@
+"""The public API: every exported name resolves from the package, and importing the
+package alone stays cheap (no torch) for the pipeline's stage processes."""
+
+import subprocess
+import sys
+
+import pytest
+
+import stitchkit
+
+
+def test_every_exported_name_resolves_to_its_module_object():
+    import stitchkit.stitching
+
+    for name in stitchkit.__all__:
+        assert getattr(stitchkit, name) is not None, name
+    assert stitchkit.stitch is stitchkit.stitching.stitch
+    assert set(stitchkit.__all__) <= set(dir(stitchkit))
+
+
+def test_an_unknown_name_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="stitchh"):
+        stitchkit.stitchh  # noqa: B018
+
+
+def test_importing_the_package_does_not_import_torch():
+    code = "import sys, stitchkit; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
