@@ -205,9 +205,22 @@ def _arithmetic(record: dict) -> str:
     return f"{threads} thread(s), {isa}"
 
 
+def _drift(check: dict, others: list[dict], name: str) -> float | None:
+    """The largest change of a claim's deciding effect from the main run to another."""
+    m = check["deciding"]
+    effects = [
+        o["deciding"]["effect"]
+        for r in others
+        if (o := r["takeaways"]["checks"].get(name)) is not None and o["deciding"] is not None
+    ]
+    return max(abs(e - m["effect"]) for e in effects) if m is not None and effects else None
+
+
 def stability_table(main: dict, others: list[dict]) -> list[str]:
-    """Each check's verdict and deciding effect in every run; whether any verdict moved
-    between holds and contradicted."""
+    """Each check's verdict and deciding effect in every run, and its drift: the largest
+    change of its effect between runs against its margin (the main effect's distance
+    from the threshold); whether any verdict moved between holds and contradicted, and
+    which verdicts stand by less than their drift."""
     if not others:
         return [
             "No second run is recorded. Run the suite again with different float arithmetic "
@@ -215,8 +228,8 @@ def stability_table(main: dict, others: list[dict]) -> list[str]:
         ]
     runs = [main, *others]
     header = " | ".join(f"`{r['label']}` ({_arithmetic(r)})" for r in runs)
-    lines = [f"| Claim | {header} |", "|---|" + "---|" * len(runs)]
-    moved = []
+    lines = [f"| Claim | {header} | Drift (margin) |", "|---|" + "---|" * (len(runs) + 1)]
+    moved, fragile = [], []
     for name, check in in_paper_order(main["takeaways"]["checks"]):
         cells = []
         for r in runs:
@@ -227,11 +240,25 @@ def stability_table(main: dict, others: list[dict]) -> list[str]:
             cells.append(f"{BADGES[other['verdict']]}: {_effect(other['deciding'])}")
             if _moved(check["verdict"], other["verdict"]):
                 moved.append(f"`{name}` ({r['label']})")
+        drift = _drift(check, others, name)
+        if drift is None:
+            cells.append("-")
+        else:
+            margin = abs(check["deciding"]["effect"] - check["deciding"]["threshold"])
+            cells.append(f"{drift:.3f} ({margin:.3f})" + (" ⚠" if drift >= margin else ""))
+            if drift >= margin:
+                fragile.append(f"`{name}`")
         lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
     summary = (
         "No verdict moved between holds and contradicted."
         if not moved
         else "Verdicts that moved between holds and contradicted: " + ", ".join(moved) + "."
+    )
+    summary += (
+        " Every effect's drift between runs is smaller than its distance from the threshold."
+        if not fragile
+        else " Effects that drifted between runs by at least their distance from the threshold"
+        " (⚠: another machine could decide them the other way): " + ", ".join(fragile) + "."
     )
     runs_lines = [f"- `{r['label']}`: {_machine_line(r)}." for r in others]
     return [*lines, "", summary, "", *runs_lines]

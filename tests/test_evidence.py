@@ -96,6 +96,9 @@ def test_the_stability_check_flags_a_verdict_that_moves_between_holds_and_contra
     steady = record("threads-2", {"a": "holds", "b": "inconclusive", "c": "holds"}, threads=2)
     page = evidence_markdown(main, [steady], {"stability": "Effects move by 0.02."})
     assert "No verdict moved between holds and contradicted." in page
+    # b: +0.1 (margin 0.08 from 0.02) drifted to +0.02: by more than its margin
+    assert "| `b` |" in page and "0.080 (0.080) ⚠" in page
+    assert "at least their distance from the threshold" in page and ": `b`, `c`." in page
     assert page.index("Effects move by 0.02.") < page.index("## What decided each claim")
     flipped = record("threads-2", {"a": "contradicted", "b": "holds", "c": "holds"}, threads=2)
     page = evidence_markdown(main, [flipped], {})
