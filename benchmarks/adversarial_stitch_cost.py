@@ -16,12 +16,12 @@ import argparse
 import torch
 from stitch_stream import timed_fit  # the sibling benchmark; run as a script from anywhere
 
-from stitchkit.attacks import AdversarialTraining
-from stitchkit.compute import default_device
-from stitchkit.datasets import prepare_digits
-from stitchkit.models import ModelSpec, build_model
-from stitchkit.objectives import MODES
-from stitchkit.stitch_recipe import StitchRecipe, make_spec
+from stitchkit.common.compute import default_device
+from stitchkit.data.datasets import prepare_digits
+from stitchkit.models.architectures import ModelSpec, build_model
+from stitchkit.models.attacks import AdversarialTraining
+from stitchkit.stitching.objectives import MODES
+from stitchkit.stitching.recipe import StitchRecipe, make_spec
 
 
 def main() -> None:

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from dvc.repo import Repo
 
-from stitchkit import dvc_stages
-from stitchkit.critical_path import longest_paths
-from stitchkit.ray_repro import DURATIONS
+from stitchkit.pipeline import dvc_stages
+from stitchkit.pipeline.critical_path import longest_paths
+from stitchkit.pipeline.ray_repro import DURATIONS
 
 
 def simulate(order: list[str], upstream: dict, seconds: dict, workers: int, priority) -> float:

@@ -15,8 +15,8 @@ import time
 
 import torch
 
-from stitchkit.graph_split import GraphSplit
-from stitchkit.models import RESNET_POINTS, ModelSpec, ResNet
+from stitchkit.models.architectures import RESNET_POINTS, ModelSpec, ResNet
+from stitchkit.models.graph_split import GraphSplit
 
 
 class HandWritten:

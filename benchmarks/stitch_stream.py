@@ -18,13 +18,13 @@ from dataclasses import replace
 
 import torch
 
-from stitchkit.attacks import AdversarialTraining
-from stitchkit.compute import default_device
-from stitchkit.datasets import prepare_digits
-from stitchkit.models import ModelSpec, build_model
-from stitchkit.objectives import MODES
-from stitchkit.stitch_recipe import StitchRecipe, make_spec
-from stitchkit.stitching import PanelTrainer
+from stitchkit.common.compute import default_device
+from stitchkit.data.datasets import prepare_digits
+from stitchkit.models.architectures import ModelSpec, build_model
+from stitchkit.models.attacks import AdversarialTraining
+from stitchkit.stitching.objectives import MODES
+from stitchkit.stitching.recipe import StitchRecipe, make_spec
+from stitchkit.stitching.trainer import PanelTrainer
 
 
 def timed_fit(front, end, data, specs, recipe, device, adversarial=None) -> float:

@@ -1,7 +1,7 @@
 """What a suite costs: stitches, trainings, FLOPs and GPU-hours per testbed, and its
 wall time on 1, 8 and 64 GPUs from DVC's DAG.
 
-Each stage's FLOPs come from stitchkit.stage_cost (its docstring states the cost model).
+Each stage's FLOPs come from stitchkit.pipeline.stage_cost (its docstring states the cost model).
 Seconds = FLOPs / the assumed sustained rate (--tflops); a stage without model work
 (prepare, shortcut, figures) is given CPU_STAGE_SECONDS. With `--measured
 durations.json` (written by `stitchkit repro`), the script instead prints, per stage
@@ -19,10 +19,10 @@ from pathlib import Path
 from dag_schedule import simulate
 from dvc.repo import Repo
 
-from stitchkit import dvc_stages
-from stitchkit.config import load_params
-from stitchkit.critical_path import longest_paths
-from stitchkit.stage_cost import TESTBEDS, StageCost, stage_cost
+from stitchkit.pipeline import dvc_stages
+from stitchkit.pipeline.config import load_params
+from stitchkit.pipeline.critical_path import longest_paths
+from stitchkit.pipeline.stage_cost import TESTBEDS, StageCost, stage_cost
 
 CPU_STAGE_SECONDS = 60.0  # assumed wall time of a stage without model work
 

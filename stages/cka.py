@@ -13,17 +13,17 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from stitchkit.augment import to_unit_float
-from stitchkit.checkpoints import load_model
-from stitchkit.cka import linear_cka
 from stitchkit.cli import run_stage
-from stitchkit.compute import stage_device
-from stitchkit.config import cka_figure_job, dataset_stage, iri_set_job, load_params
-from stitchkit.errors import UserError
-from stitchkit.io import write_json
-from stitchkit.prepared import PreparedDataset, prepared_path
-from stitchkit.shortcuts import evaluation_split, shortcut_of
-from stitchkit.stitchable import Stitchable
+from stitchkit.common.compute import stage_device
+from stitchkit.common.errors import UserError
+from stitchkit.common.io import write_json
+from stitchkit.data.augment import to_unit_float
+from stitchkit.data.prepared import PreparedDataset, prepared_path
+from stitchkit.data.shortcuts import evaluation_split, shortcut_of
+from stitchkit.measures.cka import linear_cka
+from stitchkit.models.checkpoints import load_model
+from stitchkit.models.stitchable import Stitchable
+from stitchkit.pipeline.config import cka_figure_job, dataset_stage, iri_set_job, load_params
 
 BATCH = 250
 

@@ -24,9 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from stages.reports import panel_report, read_report, series_report
-from stitchkit import plotting
-from stitchkit.bootstrap import BootstrapSettings, Resampler
-from stitchkit.config import (
+from stitchkit.common.errors import UserError
+from stitchkit.common.schema import validated
+from stitchkit.data.prepared import PreparedDataset, prepared_path
+from stitchkit.data.shortcuts import evaluation_split
+from stitchkit.measures.bootstrap import BootstrapSettings, Resampler
+from stitchkit.pipeline.config import (
     agreement_figure_job,
     cka_figure_job,
     cross_layer_figure_job,
@@ -36,13 +39,10 @@ from stitchkit.config import (
     similarity_job,
     subset_figure_job,
 )
-from stitchkit.errors import UserError
-from stitchkit.iris import source_images
-from stitchkit.prepared import PreparedDataset, prepared_path
-from stitchkit.replicates import mean_panel_report
-from stitchkit.run_results import RunResults, stitch_key
-from stitchkit.schema import validated
-from stitchkit.shortcuts import evaluation_split
+from stitchkit.report import plotting
+from stitchkit.report.replicates import mean_panel_report
+from stitchkit.report.run_results import RunResults, stitch_key
+from stitchkit.testbeds.iris import source_images
 
 FIGURES = Path("reports/figures")
 

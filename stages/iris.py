@@ -1,7 +1,7 @@
 """DVC stage `iris@<set>`: python -m stages.iris <set>
 
 Turns the training images of the set's data (with their shortcut markers, on a shortcut
-setting) into IRIs of its front at its point (stitchkit.iris) and writes
+setting) into IRIs of its front at its point (stitchkit.testbeds.iris) and writes
 data/iris/<front>/<data>/<point>.pt, a prepared dataset whose training split is the IRIs
 with their source images' labels and whose test split is the data's natural one;
 reports/iris/<set>.json (hint residuals of the stored IRIs, cost, wall time). Resumes
@@ -15,14 +15,14 @@ from pathlib import Path
 
 import torch
 
-from stitchkit.checkpoints import load_model, load_training_state
 from stitchkit.cli import run_stage
-from stitchkit.compute import stage_device
-from stitchkit.config import dataset_stage, iri_set_job, load_params
-from stitchkit.errors import UserError
-from stitchkit.io import save_torch, write_json
-from stitchkit.iris import IriProgress, generate, source_images
-from stitchkit.prepared import PreparedDataset, prepared_path
+from stitchkit.common.compute import stage_device
+from stitchkit.common.errors import UserError
+from stitchkit.common.io import save_torch, write_json
+from stitchkit.data.prepared import PreparedDataset, prepared_path
+from stitchkit.models.checkpoints import load_model, load_training_state
+from stitchkit.pipeline.config import dataset_stage, iri_set_job, load_params
+from stitchkit.testbeds.iris import IriProgress, generate, source_images
 
 
 def main(argv: list[str]) -> None:

@@ -4,10 +4,10 @@ Writes the canonical file data/prepared/<dataset>.pt.
 """
 
 from stitchkit.cli import run_stage
-from stitchkit.config import load_params
-from stitchkit.datasets import prepare
-from stitchkit.errors import UserError
-from stitchkit.prepared import prepared_path
+from stitchkit.common.errors import UserError
+from stitchkit.data.datasets import prepare
+from stitchkit.data.prepared import prepared_path
+from stitchkit.pipeline.config import load_params
 
 
 def main(argv: list[str]) -> None:

@@ -14,9 +14,9 @@ from tqdm import tqdm
 from stages.figures import figure_jobs, figure_sections
 from stages.table1 import write_table1
 from stitchkit.cli import run_stage
-from stitchkit.config import load_params
-from stitchkit.errors import UserError
-from stitchkit.plotting import save_figure
+from stitchkit.common.errors import UserError
+from stitchkit.pipeline.config import load_params
+from stitchkit.report.plotting import save_figure
 
 
 def main(argv: list[str]) -> None:

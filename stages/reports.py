@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from stitchkit.errors import UserError
+from stitchkit.common.errors import UserError
 
 
 def read_report(path: Path, stage: str) -> dict:

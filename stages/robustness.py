@@ -12,16 +12,16 @@ from pathlib import Path
 
 import torch
 
-from stitchkit.augment import to_unit_float
-from stitchkit.checkpoints import load_model
 from stitchkit.cli import run_stage
-from stitchkit.compute import stage_device
-from stitchkit.config import load_params, robust_evaluation, training_job
-from stitchkit.errors import UserError
-from stitchkit.io import write_json
-from stitchkit.prepared import PreparedDataset, prepared_path
-from stitchkit.robustness import predictions, robust_accuracy
-from stitchkit.samples import PanelSamples, samples_path
+from stitchkit.common.compute import stage_device
+from stitchkit.common.errors import UserError
+from stitchkit.common.io import write_json
+from stitchkit.data.augment import to_unit_float
+from stitchkit.data.prepared import PreparedDataset, prepared_path
+from stitchkit.measures.robustness import predictions, robust_accuracy
+from stitchkit.measures.samples import PanelSamples, samples_path
+from stitchkit.models.checkpoints import load_model
+from stitchkit.pipeline.config import load_params, robust_evaluation, training_job
 
 
 def main(argv: list[str]) -> None:

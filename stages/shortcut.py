@@ -7,10 +7,10 @@ into the shortcut test splits.
 """
 
 from stitchkit.cli import run_stage
-from stitchkit.config import load_params, shortcut_setting
-from stitchkit.errors import UserError
-from stitchkit.prepared import PreparedDataset, prepared_path
-from stitchkit.shortcuts import make_shortcut_dataset
+from stitchkit.common.errors import UserError
+from stitchkit.data.prepared import PreparedDataset, prepared_path
+from stitchkit.data.shortcuts import make_shortcut_dataset
+from stitchkit.pipeline.config import load_params, shortcut_setting
 
 
 def main(argv: list[str]) -> None:

@@ -14,18 +14,18 @@ import torch
 from tqdm import tqdm
 
 from stages.reports import panel_report
-from stitchkit.augment import to_unit_float
-from stitchkit.checkpoints import load_model
-from stitchkit.cka import linear_cka
 from stitchkit.cli import run_stage
-from stitchkit.compute import stage_device
-from stitchkit.config import dataset_stage, load_params, similarity_job
-from stitchkit.errors import UserError
-from stitchkit.io import load_torch, write_json
-from stitchkit.prepared import PreparedDataset, prepared_path
-from stitchkit.shortcuts import evaluation_split
-from stitchkit.stitch_layer import StitchLayer, stitch_layer
-from stitchkit.stitched_model import StitchedModel
+from stitchkit.common.compute import stage_device
+from stitchkit.common.errors import UserError
+from stitchkit.common.io import load_torch, write_json
+from stitchkit.data.augment import to_unit_float
+from stitchkit.data.prepared import PreparedDataset, prepared_path
+from stitchkit.data.shortcuts import evaluation_split
+from stitchkit.measures.cka import linear_cka
+from stitchkit.models.checkpoints import load_model
+from stitchkit.pipeline.config import dataset_stage, load_params, similarity_job
+from stitchkit.stitching.layers import StitchLayer, stitch_layer
+from stitchkit.stitching.stitched_model import StitchedModel
 
 
 def _panel_outputs(name: str) -> tuple[dict, dict]:

@@ -5,7 +5,7 @@ front's IRIs, DVC stage `iri-stitch@<panel>`) on one shared batch stream and wri
 reports/stitch/<panel>.json (accuracies, losses, DM residuals; deterministic; on a
 shortcut dataset also every accuracy on the shortcut and rolled-shortcut test splits; on
 an adversarial panel also every robust accuracy), stitches/<panel>.pt (the T weights),
-reports/samples/<panel>.pt (every stitch's per-sample outputs, stitchkit/samples.py) and
+reports/samples/<panel>.pt (every stitch's per-sample outputs, stitchkit/measures/samples.py) and
 reports/timing/stitch-<panel>.json (wall time). Resumes from checkpoints/stitch-<panel>.pt.
 """
 
@@ -18,13 +18,19 @@ import torch
 from stages.reports import read_report
 from stages.stitching_inputs import load_stitching_inputs
 from stitchkit.cli import run_stage
-from stitchkit.compute import stage_device, stage_precision
-from stitchkit.config import clean_source, iri_set_job, load_params, panel_job, robust_evaluation
-from stitchkit.errors import UserError
-from stitchkit.io import save_torch, write_json
-from stitchkit.prepared import PreparedDataset
-from stitchkit.samples import PanelSamples, panel_samples, samples_path
-from stitchkit.stitching import PanelTrainer
+from stitchkit.common.compute import stage_device, stage_precision
+from stitchkit.common.errors import UserError
+from stitchkit.common.io import save_torch, write_json
+from stitchkit.data.prepared import PreparedDataset
+from stitchkit.measures.samples import PanelSamples, panel_samples, samples_path
+from stitchkit.pipeline.config import (
+    clean_source,
+    iri_set_job,
+    load_params,
+    panel_job,
+    robust_evaluation,
+)
+from stitchkit.stitching.trainer import PanelTrainer
 
 
 def _robust_report(model_id: str) -> dict:

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from stitchkit.checkpoints import load_model
-from stitchkit.config import dataset_stage
-from stitchkit.prepared import PreparedDataset, prepared_path
-from stitchkit.stitch_recipe import make_spec
+from stitchkit.data.prepared import PreparedDataset, prepared_path
+from stitchkit.models.checkpoints import load_model
+from stitchkit.pipeline.config import dataset_stage
+from stitchkit.stitching.recipe import make_spec
 
 
 def load_stitching_inputs(params: dict, job):

@@ -3,7 +3,7 @@
 Stitching on the first k classes for every k of the series (Fig. 9): writes
 reports/subset/<series>.json (accuracy on all classes per k and mode; deterministic),
 stitches/subset-<series>.pt (the T weights), reports/samples/subset-<series>.pt (per-sample
-outputs, stitchkit/samples.py), reports/timing/subset-<series>.json.
+outputs, stitchkit/measures/samples.py), reports/timing/subset-<series>.json.
 Resumes from checkpoints/subset-<series>/.
 """
 
@@ -14,14 +14,14 @@ from pathlib import Path
 import torch
 
 from stages.stitching_inputs import load_stitching_inputs
-from stitchkit.class_subsets import fit_on_class_subsets
 from stitchkit.cli import run_stage
-from stitchkit.compute import stage_device, stage_precision
-from stitchkit.config import load_params, subset_job
-from stitchkit.errors import UserError
-from stitchkit.io import save_torch, write_json
-from stitchkit.samples import PanelSamples, panel_samples, samples_path
-from stitchkit.stitching import PanelTrainer
+from stitchkit.common.compute import stage_device, stage_precision
+from stitchkit.common.errors import UserError
+from stitchkit.common.io import save_torch, write_json
+from stitchkit.measures.samples import PanelSamples, panel_samples, samples_path
+from stitchkit.pipeline.config import load_params, subset_job
+from stitchkit.stitching.trainer import PanelTrainer
+from stitchkit.testbeds.class_subsets import fit_on_class_subsets
 
 
 def main(argv: list[str]) -> None:

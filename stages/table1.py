@@ -9,12 +9,12 @@ import io
 from pathlib import Path
 
 from stages.reports import read_report
-from stitchkit.bootstrap import BootstrapSettings, Resampler
-from stitchkit.config import model_ids, training_job
-from stitchkit.io import atomic_path
-from stitchkit.models import ARCHITECTURES
-from stitchkit.run_results import RunResults
-from stitchkit.schema import validated
+from stitchkit.common.io import atomic_path
+from stitchkit.common.schema import validated
+from stitchkit.measures.bootstrap import BootstrapSettings, Resampler
+from stitchkit.models.architectures import ARCHITECTURES
+from stitchkit.pipeline.config import model_ids, training_job
+from stitchkit.report.run_results import RunResults
 
 COLUMNS = (
     "model_id",

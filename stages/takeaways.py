@@ -1,6 +1,6 @@
 """DVC stage `takeaways`: python -m stages.takeaways
 
-Last in the DAG. Checks the papers' claims on this run's results (stitchkit/takeaways.py)
+Last in the DAG. Checks the papers' claims on this run's results (stitchkit/report/takeaways.py)
 and writes, each file atomically:
 - reports/takeaways.md, a row per claim (verdict, effects with their 95% intervals and
   n, rule, figures), reports/takeaways.json, every verdict and number (a DVC metric),
@@ -8,35 +8,35 @@ and writes, each file atomically:
 - reports/scalars.json, every stitching scalar (a DVC metric), and
   reports/curves/<panel>/<mode>.csv, the stitching curves (DVC plots);
 - reports/index.md and index.html, every figure and table in the papers' order with the
-  takeaways on top (stitchkit/run_report.py).
+  takeaways on top (stitchkit/report/run_report.py).
 """
 
 from pathlib import Path
 
-from stitchkit.bootstrap import BootstrapSettings, Resampler
 from stitchkit.cli import run_stage
-from stitchkit.config import load_params
-from stitchkit.errors import UserError
-from stitchkit.io import atomic_path, write_json
-from stitchkit.plotting import save_figure
-from stitchkit.run_report import (
+from stitchkit.common.errors import UserError
+from stitchkit.common.io import atomic_path, write_json
+from stitchkit.common.schema import validated
+from stitchkit.measures.bootstrap import BootstrapSettings, Resampler
+from stitchkit.pipeline.config import load_params
+from stitchkit.report.plotting import save_figure
+from stitchkit.report.run_report import (
     FOREST_FIGURE,
     index_html,
     index_markdown,
     takeaways_markdown,
     takeaways_metrics,
 )
-from stitchkit.run_results import RunResults
-from stitchkit.run_scalars import (
+from stitchkit.report.run_results import RunResults
+from stitchkit.report.run_scalars import (
     cka_scalars,
     curves,
     panel_scalars,
     series_scalars,
     similarity_scalars,
 )
-from stitchkit.schema import validated
-from stitchkit.takeaways import TakeawayThresholds, check_claims
-from stitchkit.verdict_plot import verdict_forest
+from stitchkit.report.takeaways import TakeawayThresholds, check_claims
+from stitchkit.report.verdict_plot import verdict_forest
 
 REPORTS = Path("reports")
 

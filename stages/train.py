@@ -12,17 +12,17 @@ from pathlib import Path
 import torch
 from dvclive import Live
 
-from stitchkit.checkpoints import load_training_state, save_model
 from stitchkit.cli import run_stage
-from stitchkit.compute import stage_device, stage_precision
-from stitchkit.config import dataset_stage, load_params, training_job
-from stitchkit.errors import UserError
-from stitchkit.evaluation import accuracy
-from stitchkit.io import write_json
-from stitchkit.models import ModelSpec
-from stitchkit.prepared import PreparedDataset, prepared_path
-from stitchkit.shortcuts import evaluation_split
-from stitchkit.training import train_model
+from stitchkit.common.compute import stage_device, stage_precision
+from stitchkit.common.errors import UserError
+from stitchkit.common.io import write_json
+from stitchkit.data.prepared import PreparedDataset, prepared_path
+from stitchkit.data.shortcuts import evaluation_split
+from stitchkit.models.architectures import ModelSpec
+from stitchkit.models.checkpoints import load_training_state, save_model
+from stitchkit.models.evaluation import accuracy
+from stitchkit.models.training import train_model
+from stitchkit.pipeline.config import dataset_stage, load_params, training_job
 
 CHECKPOINT_DIR = Path("checkpoints")
 

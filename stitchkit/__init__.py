@@ -9,25 +9,25 @@ from importlib import import_module
 
 _EXPORTS = {
     # stitching
-    "stitch": "stitchkit.stitching",
-    "StitchRecipe": "stitchkit.stitch_recipe",
-    "StitchResult": "stitchkit.stitch_recipe",
-    "MODES": "stitchkit.objectives",
+    "stitch": "stitchkit.stitching.trainer",
+    "StitchRecipe": "stitchkit.stitching.recipe",
+    "StitchResult": "stitchkit.stitching.recipe",
+    "MODES": "stitchkit.stitching.objectives",
     # models
-    "GraphSplit": "stitchkit.graph_split",
-    "load_model": "stitchkit.checkpoints",
-    "save_model": "stitchkit.checkpoints",
-    "PreparedDataset": "stitchkit.prepared",
+    "GraphSplit": "stitchkit.models.graph_split",
+    "load_model": "stitchkit.models.checkpoints",
+    "save_model": "stitchkit.models.checkpoints",
+    "PreparedDataset": "stitchkit.data.prepared",
     # testbeds
-    "ShortcutSetting": "stitchkit.shortcuts",
-    "make_shortcut_dataset": "stitchkit.shortcuts",
-    "AdversarialTraining": "stitchkit.attacks",
-    "RobustEvaluation": "stitchkit.robustness",
-    "robust_accuracy": "stitchkit.robustness",
-    "IriSettings": "stitchkit.iris",
+    "ShortcutSetting": "stitchkit.data.shortcuts",
+    "make_shortcut_dataset": "stitchkit.data.shortcuts",
+    "AdversarialTraining": "stitchkit.models.attacks",
+    "RobustEvaluation": "stitchkit.measures.robustness",
+    "robust_accuracy": "stitchkit.measures.robustness",
+    "IriSettings": "stitchkit.testbeds.iris",
     # measures
-    "linear_cka": "stitchkit.cka",
-    "AgreementTally": "stitchkit.agreement",
+    "linear_cka": "stitchkit.measures.cka",
+    "AgreementTally": "stitchkit.measures.agreement",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 
 def run_stage(main: Callable[[list[str]], None]) -> None:
-    from stitchkit.errors import UserError
+    from stitchkit.common.errors import UserError
 
     try:
         main(sys.argv[1:])
@@ -79,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _evidence(args: argparse.Namespace) -> int:
-    from stitchkit.evidence import MAIN, RUNS, run_evidence, write_page
+    from stitchkit.pipeline.evidence import MAIN, RUNS, run_evidence, write_page
 
     if not args.page_only:
         outcome = run_evidence(args.label, args.set_param, args.force)
@@ -97,8 +97,8 @@ def _evidence(args: argparse.Namespace) -> int:
 
 
 def _repro(args: argparse.Namespace) -> int:
-    from stitchkit.params_compose import compose_params
-    from stitchkit.ray_repro import repro
+    from stitchkit.pipeline.params_compose import compose_params
+    from stitchkit.pipeline.ray_repro import repro
 
     if args.set_param:
         compose_params(args.set_param)
@@ -121,7 +121,7 @@ def _failed(outcome) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from stitchkit.errors import UserError
+    from stitchkit.common.errors import UserError
 
     args = _parser().parse_args(argv)
     try:

@@ -11,11 +11,11 @@ import pytest
 import torch
 import yaml
 
-from stitchkit.checkpoints import save_model
-from stitchkit.datasets import prepare_digits
-from stitchkit.io import write_json
-from stitchkit.models import ModelSpec, build_model
-from stitchkit.prepared import PreparedDataset, prepared_path
+from stitchkit.common.io import write_json
+from stitchkit.data.datasets import prepare_digits
+from stitchkit.data.prepared import PreparedDataset, prepared_path
+from stitchkit.models.architectures import ModelSpec, build_model
+from stitchkit.models.checkpoints import save_model
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -11,18 +11,18 @@ import pytest
 import torch
 
 from conftest import kill_after_checkpoint, run_stage, tiny_params, write_params
-from stitchkit.attacks import AdversarialTraining, pgd
-from stitchkit.augment import to_unit_float
-from stitchkit.checkpoints import save_model
-from stitchkit.cka import linear_cka
-from stitchkit.errors import UserError
-from stitchkit.models import ModelSpec
-from stitchkit.prepared import PreparedDataset
-from stitchkit.robustness import RobustEvaluation, robust_accuracy
-from stitchkit.schema import validated
-from stitchkit.stitch_recipe import StitchRecipe
-from stitchkit.stitching import stitch
-from stitchkit.training import Recipe, train_model
+from stitchkit.common.errors import UserError
+from stitchkit.common.schema import validated
+from stitchkit.data.augment import to_unit_float
+from stitchkit.data.prepared import PreparedDataset
+from stitchkit.measures.cka import linear_cka
+from stitchkit.measures.robustness import RobustEvaluation, robust_accuracy
+from stitchkit.models.architectures import ModelSpec
+from stitchkit.models.attacks import AdversarialTraining, pgd
+from stitchkit.models.checkpoints import save_model
+from stitchkit.models.training import Recipe, train_model
+from stitchkit.stitching.recipe import StitchRecipe
+from stitchkit.stitching.trainer import stitch
 
 CPU = torch.device("cpu")
 # Digits models keep ~50% robust accuracy at the paper's 8/255 (the images are 8x8

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from stitchkit.agreement import AgreementTally
+from stitchkit.measures.agreement import AgreementTally
 
 LN2, LN3 = math.log(2), math.log(3)
 

@@ -5,9 +5,9 @@ import re
 import pytest
 
 from conftest import run_stage, tiny_params, write_params
-from stitchkit.checkpoints import load_model
-from stitchkit.errors import UserError
-from stitchkit.strict_yaml import load_yaml
+from stitchkit.common.errors import UserError
+from stitchkit.common.strict_yaml import load_yaml
+from stitchkit.models.checkpoints import load_model
 
 
 def assert_clean_failure(result, pattern: str, workdir) -> None:

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from stitchkit.bootstrap import BootstrapSettings, Resampler, interval_of, spread
-from stitchkit.errors import UserError
-from stitchkit.schema import validated
+from stitchkit.common.errors import UserError
+from stitchkit.common.schema import validated
+from stitchkit.measures.bootstrap import BootstrapSettings, Resampler, interval_of, spread
 
 
 def test_the_nominal_95_interval_covers_a_bernoulli_p_about_95_percent_of_the_time():

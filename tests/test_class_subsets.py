@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from conftest import run_stage, write_params
-from stitchkit.checkpoints import load_model
-from stitchkit.class_subsets import fit_on_class_subsets
-from stitchkit.errors import UserError
-from stitchkit.objectives import MODES
-from stitchkit.prepared import PreparedDataset
-from stitchkit.stitch_recipe import StitchRecipe, make_spec
-from stitchkit.stitching import PanelTrainer
+from stitchkit.common.errors import UserError
+from stitchkit.data.prepared import PreparedDataset
+from stitchkit.models.checkpoints import load_model
+from stitchkit.stitching.objectives import MODES
+from stitchkit.stitching.recipe import StitchRecipe, make_spec
+from stitchkit.stitching.trainer import PanelTrainer
+from stitchkit.testbeds.class_subsets import fit_on_class_subsets
 
 
 def test_first_classes_restricts_only_the_training_split(digits_file):

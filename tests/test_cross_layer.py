@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from stitchkit.cross_layer import accuracy_matrix, non_directional, self_accuracy
+from stitchkit.testbeds.cross_layer import accuracy_matrix, non_directional, self_accuracy
 
 
 def results_from(matrix, points, mode="hint"):

@@ -9,7 +9,8 @@ import pytest
 import torch
 import torchvision
 
-from stitchkit.datasets import (
+from stitchkit.common.errors import UserError
+from stitchkit.data.datasets import (
     AUTHORS_WNIDS,
     FASHION_MNIST_FILES,
     IMAGENET32_TRAIN_FILES,
@@ -19,8 +20,7 @@ from stitchkit.datasets import (
     prepare_fashion_mnist,
     prepare_ls_imagenet,
 )
-from stitchkit.errors import UserError
-from stitchkit.prepared import PreparedDataset
+from stitchkit.data.prepared import PreparedDataset
 
 CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer"] + [
     "dog",

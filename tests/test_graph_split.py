@@ -7,9 +7,9 @@ import torch
 import torchvision
 from torch import nn
 
-from stitchkit.errors import UserError
-from stitchkit.graph_split import GraphSplit
-from stitchkit.models import ModelSpec, ResNet
+from stitchkit.common.errors import UserError
+from stitchkit.models.architectures import ModelSpec, ResNet
+from stitchkit.models.graph_split import GraphSplit
 
 OUR_POINTS = [f"segments.{i}" for i in range(9)]
 RESNET18_POINTS = ["relu", "layer1.0", "layer1.1", "layer2.0", "layer2.1"]
@@ -162,7 +162,7 @@ class GrayToRGB(nn.Module):
 
 @pytest.fixture(scope="module")
 def digits():
-    from stitchkit.datasets import prepare_digits
+    from stitchkit.data.datasets import prepare_digits
 
     return prepare_digits(0.25, 0)
 
@@ -178,9 +178,9 @@ def torchvision_split(build, points, seed: int) -> GraphSplit:
 
 
 def test_stitch_torchvision_models_of_the_same_and_of_other_architectures(digits):
-    from stitchkit.evaluation import accuracy
-    from stitchkit.stitch_recipe import StitchRecipe
-    from stitchkit.stitching import stitch
+    from stitchkit.models.evaluation import accuracy
+    from stitchkit.stitching.recipe import StitchRecipe
+    from stitchkit.stitching.trainer import stitch
 
     recipe = StitchRecipe(
         epochs=1, batch_size=64, train_samples=256, crop_padding=0, hflip=False, lr_drops=(),
@@ -229,9 +229,9 @@ def permuted_embedding_twin(vit: nn.Module, seed: int = 0):
 
 
 def test_dm_recovers_a_permuted_embedding_twin_of_a_vit_at_every_point(digits):
-    from stitchkit.evaluation import accuracy
-    from stitchkit.stitch_recipe import StitchRecipe
-    from stitchkit.stitching import stitch
+    from stitchkit.models.evaluation import accuracy
+    from stitchkit.stitching.recipe import StitchRecipe
+    from stitchkit.stitching.trainer import stitch
 
     vit = torchvision_split(small_vit, VIT_POINTS, 0)
     twin = GraphSplit(permuted_embedding_twin(vit.model), VIT_POINTS, (1, 32, 32), vit.preprocess)
@@ -248,9 +248,9 @@ def test_dm_recovers_a_permuted_embedding_twin_of_a_vit_at_every_point(digits):
 
 
 def test_stitch_between_feature_maps_and_tokens_both_ways(digits):
-    from stitchkit.stitch_layer import AxisStitch
-    from stitchkit.stitch_recipe import StitchRecipe
-    from stitchkit.stitching import stitch
+    from stitchkit.stitching.layers import AxisStitch
+    from stitchkit.stitching.recipe import StitchRecipe
+    from stitchkit.stitching.trainer import stitch
 
     recipe = StitchRecipe(epochs=1, batch_size=64, train_samples=256, lr_drops=())
     resnet = torchvision_split(torchvision.models.resnet18, RESNET18_POINTS, 0)
@@ -266,10 +266,10 @@ def test_stitch_between_feature_maps_and_tokens_both_ways(digits):
 
 
 def test_vector_points_stitch_by_dm_and_into_feature_maps(digits):
-    from stitchkit.evaluation import accuracy
-    from stitchkit.stitch_layer import FromVectorStitch
-    from stitchkit.stitch_recipe import StitchRecipe
-    from stitchkit.stitching import stitch
+    from stitchkit.models.evaluation import accuracy
+    from stitchkit.stitching.layers import FromVectorStitch
+    from stitchkit.stitching.recipe import StitchRecipe
+    from stitchkit.stitching.trainer import stitch
 
     torch.manual_seed(0)
     mlp = nn.Sequential(

@@ -9,20 +9,26 @@ import torch
 import yaml
 
 from conftest import run_stage
-from stitchkit.attacks import AdversarialTraining
-from stitchkit.augment import to_unit_float
-from stitchkit.checkpoints import load_model
-from stitchkit.cka import linear_cka
-from stitchkit.datasets import prepare_digits
-from stitchkit.errors import UserError
-from stitchkit.iris import IriProgress, IriSettings, generate, hint_residuals, source_images
-from stitchkit.models import ModelSpec
-from stitchkit.objectives import MODES
-from stitchkit.prepared import PreparedDataset
-from stitchkit.robustness import RobustEvaluation
-from stitchkit.stitch_recipe import StitchRecipe, make_spec
-from stitchkit.stitching import PanelTrainer
-from stitchkit.training import Recipe, train_model
+from stitchkit.common.errors import UserError
+from stitchkit.data.augment import to_unit_float
+from stitchkit.data.datasets import prepare_digits
+from stitchkit.data.prepared import PreparedDataset
+from stitchkit.measures.cka import linear_cka
+from stitchkit.measures.robustness import RobustEvaluation
+from stitchkit.models.architectures import ModelSpec
+from stitchkit.models.attacks import AdversarialTraining
+from stitchkit.models.checkpoints import load_model
+from stitchkit.models.training import Recipe, train_model
+from stitchkit.stitching.objectives import MODES
+from stitchkit.stitching.recipe import StitchRecipe, make_spec
+from stitchkit.stitching.trainer import PanelTrainer
+from stitchkit.testbeds.iris import (
+    IriProgress,
+    IriSettings,
+    generate,
+    hint_residuals,
+    source_images,
+)
 
 CPU = torch.device("cpu")
 FAST = IriSettings(steps=40, step_size=5 / 255, samples=48, batch_size=16)

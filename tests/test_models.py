@@ -5,9 +5,9 @@ import timm
 import torch
 import torchvision
 
-from stitchkit.checkpoints import load_model, save_model
-from stitchkit.errors import UserError
-from stitchkit.models import ARCHITECTURES, RESNETS, ModelSpec, Normalize, build_model
+from stitchkit.common.errors import UserError
+from stitchkit.models.architectures import ARCHITECTURES, RESNETS, ModelSpec, Normalize, build_model
+from stitchkit.models.checkpoints import load_model, save_model
 
 SPEC = dict(num_classes=10, in_channels=3, width=4, mean=(0.5, 0.4, 0.3), std=(0.2, 0.2, 0.2))
 SMALL = {"vit_tiny": dict(width=12, depth=3)}  # 3 heads of 4 dimensions, 3 blocks
@@ -229,7 +229,7 @@ def _permute_vit(network, generator) -> None:
 
 @pytest.fixture(scope="module")
 def digits():
-    from stitchkit.datasets import prepare_digits
+    from stitchkit.data.datasets import prepare_digits
 
     return prepare_digits(0.25, 0)
 
@@ -240,9 +240,9 @@ def test_dm_recovers_a_permuted_twin_exactly_at_every_point(arch, permute, digit
     permuted, so at every point DM finds the permutation: residual 0, same predictions."""
     import copy
 
-    from stitchkit.evaluation import accuracy
-    from stitchkit.stitch_recipe import StitchRecipe
-    from stitchkit.stitching import stitch
+    from stitchkit.models.evaluation import accuracy
+    from stitchkit.stitching.recipe import StitchRecipe
+    from stitchkit.stitching.trainer import stitch
 
     torch.manual_seed(0)
     model = build_model(spec_of(arch, in_channels=1, mean=(0.5,), std=(0.25,))).eval()

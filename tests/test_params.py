@@ -11,10 +11,15 @@ import yaml
 from test_suites import composed
 
 from conftest import run_stage, write_params
-from stitchkit.attacks import AdversarialTraining
-from stitchkit.bootstrap import BootstrapSettings
-from stitchkit.compute import ComputeSettings
-from stitchkit.config import (
+from stitchkit.common.compute import ComputeSettings
+from stitchkit.common.errors import UserError
+from stitchkit.data.datasets import PREPARERS
+from stitchkit.data.shortcuts import ShortcutSetting
+from stitchkit.measures.bootstrap import BootstrapSettings
+from stitchkit.measures.robustness import RobustEvaluation
+from stitchkit.models.attacks import AdversarialTraining
+from stitchkit.models.training import Recipe
+from stitchkit.pipeline.config import (
     AgreementFigureEntry,
     CkaFigureEntry,
     CrossLayerFigureEntry,
@@ -30,14 +35,9 @@ from stitchkit.config import (
     SubsetFigureEntry,
     check_params,
 )
-from stitchkit.datasets import PREPARERS
-from stitchkit.errors import UserError
-from stitchkit.iris import IriSettings
-from stitchkit.robustness import RobustEvaluation
-from stitchkit.shortcuts import ShortcutSetting
-from stitchkit.stitch_recipe import StitchRecipe
-from stitchkit.takeaways import TakeawayThresholds
-from stitchkit.training import Recipe
+from stitchkit.report.takeaways import TakeawayThresholds
+from stitchkit.stitching.recipe import StitchRecipe
+from stitchkit.testbeds.iris import IriSettings
 
 WRONG = [[1]]  # expressible in YAML, and of the wrong type for every key of the schema
 

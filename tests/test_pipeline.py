@@ -21,12 +21,12 @@ import pytest
 import yaml
 
 from conftest import REPO
-from stitchkit.checkpoints import load_model
-from stitchkit.models import RESNETS
-from stitchkit.prepared import PreparedDataset
-from stitchkit.samples import PanelSamples
-from stitchkit.takeaways import CHECKS
-from stitchkit.verdicts import CONTRADICTED, HOLDS, INCONCLUSIVE, UNMEASURED
+from stitchkit.data.prepared import PreparedDataset
+from stitchkit.measures.samples import PanelSamples
+from stitchkit.models.architectures import RESNETS
+from stitchkit.models.checkpoints import load_model
+from stitchkit.report.takeaways import CHECKS
+from stitchkit.report.verdicts import CONTRADICTED, HOLDS, INCONCLUSIVE, UNMEASURED
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from stitchkit import plotting
+from stitchkit.report import plotting
 
 
 def _panel(end_points: int, accuracy: float) -> dict:

@@ -6,14 +6,14 @@ from dataclasses import replace
 import pytest
 import torch
 
-from stitchkit.compute import stage_precision
-from stitchkit.datasets import prepare_digits
-from stitchkit.errors import UserError
-from stitchkit.models import ModelSpec
-from stitchkit.precision import FP32, Precision
-from stitchkit.stitch_recipe import StitchRecipe, make_spec
-from stitchkit.stitching import PanelTrainer
-from stitchkit.training import Recipe, run_fingerprint, train_model
+from stitchkit.common.compute import stage_precision
+from stitchkit.common.errors import UserError
+from stitchkit.common.precision import FP32, Precision
+from stitchkit.data.datasets import prepare_digits
+from stitchkit.models.architectures import ModelSpec
+from stitchkit.models.training import Recipe, run_fingerprint, train_model
+from stitchkit.stitching.recipe import StitchRecipe, make_spec
+from stitchkit.stitching.trainer import PanelTrainer
 
 BF16 = Precision(bf16=True, device_type="cpu")
 RECIPE = Recipe(epochs=3, batch_size=64, lr=0.03, lr_drops=(2,), crop_padding=0, hflip=False)

@@ -10,11 +10,11 @@ import stitchkit
 
 
 def test_every_exported_name_resolves_to_its_module_object():
-    import stitchkit.stitching
+    import stitchkit.stitching.trainer
 
     for name in stitchkit.__all__:
         assert getattr(stitchkit, name) is not None, name
-    assert stitchkit.stitch is stitchkit.stitching.stitch
+    assert stitchkit.stitch is stitchkit.stitching.trainer.stitch
     assert set(stitchkit.__all__) <= set(dir(stitchkit))
 
 

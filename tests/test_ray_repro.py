@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from stitchkit.cli import main
-from stitchkit.errors import UserError
-from stitchkit.ray_repro import repro
+from stitchkit.common.errors import UserError
+from stitchkit.pipeline.ray_repro import repro
 
 PY = sys.executable
 

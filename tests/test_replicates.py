@@ -3,9 +3,9 @@
 import pytest
 from test_takeaways import write
 
-from stitchkit.errors import UserError
-from stitchkit.plotting import DATA_COLORS
-from stitchkit.replicates import mean_panel_report
+from stitchkit.common.errors import UserError
+from stitchkit.report.plotting import DATA_COLORS
+from stitchkit.report.replicates import mean_panel_report
 
 
 def report(panel: str, front: str, agreements: list[float], front_agreement: float) -> dict:

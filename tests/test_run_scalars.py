@@ -4,8 +4,8 @@ each score with its 95% interval and n from the per-sample outputs."""
 import pytest
 from test_takeaways import N, cross_layer_results, stitch, write
 
-from stitchkit.run_results import RunResults
-from stitchkit.run_scalars import curves, panel_scalars, series_scalars
+from stitchkit.report.run_results import RunResults
+from stitchkit.report.run_scalars import curves, panel_scalars, series_scalars
 
 
 def test_a_panel_gives_each_mode_s_scores_with_intervals_by_point(tmp_path):

@@ -2,7 +2,7 @@
 
 import torch
 
-from stitchkit.samples import PanelSamples
+from stitchkit.measures.samples import PanelSamples
 
 
 def test_per_sample_outputs_round_trip(tmp_path):

@@ -8,10 +8,10 @@ import torch
 from torch import nn
 
 from conftest import run_stage, tiny_params, write_params
-from stitchkit.augment import crop_and_flip
-from stitchkit.errors import UserError
-from stitchkit.prepared import PreparedDataset
-from stitchkit.shortcuts import (
+from stitchkit.common.errors import UserError
+from stitchkit.data.augment import crop_and_flip
+from stitchkit.data.prepared import PreparedDataset
+from stitchkit.data.shortcuts import (
     ShortcutSetting,
     class_patterns,
     evaluation_split,
@@ -19,8 +19,8 @@ from stitchkit.shortcuts import (
     pixel_colors,
     shortcut_of,
 )
-from stitchkit.stitch_recipe import StitchRecipe
-from stitchkit.stitching import PanelTrainer
+from stitchkit.stitching.recipe import StitchRecipe
+from stitchkit.stitching.trainer import PanelTrainer
 
 SETTINGS = {
     "pixels": {"kind": "pattern", "pattern": "pixels"},

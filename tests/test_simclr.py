@@ -8,11 +8,11 @@ import torch
 from pydantic import ValidationError
 
 from conftest import run_stage, tiny_params, write_params
-from stitchkit.checkpoints import load_training_state
-from stitchkit.datasets import prepare_digits
-from stitchkit.models import ModelSpec
-from stitchkit.simclr import CROP_SCALE, _crop_boxes, nt_xent, simclr_view
-from stitchkit.training import Recipe, train_model
+from stitchkit.data.datasets import prepare_digits
+from stitchkit.models.architectures import ModelSpec
+from stitchkit.models.checkpoints import load_training_state
+from stitchkit.models.simclr import CROP_SCALE, _crop_boxes, nt_xent, simclr_view
+from stitchkit.models.training import Recipe, train_model
 
 
 def test_nt_xent_matches_hand_computed_values():

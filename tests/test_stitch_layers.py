@@ -4,8 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from stitchkit.errors import UserError
-from stitchkit.stitch_layer import (
+from stitchkit.common.errors import UserError
+from stitchkit.stitching.layers import (
     AxisStitch,
     ConvStitch,
     FeatureStitch,

@@ -6,12 +6,12 @@ from dataclasses import replace
 import pytest
 import torch
 
-from stitchkit.attacks import AdversarialTraining
-from stitchkit.datasets import prepare_digits
-from stitchkit.models import ModelSpec
-from stitchkit.stitch_recipe import StitchRecipe, make_spec
-from stitchkit.stitching import PanelTrainer
-from stitchkit.training import Recipe, train_model
+from stitchkit.data.datasets import prepare_digits
+from stitchkit.models.architectures import ModelSpec
+from stitchkit.models.attacks import AdversarialTraining
+from stitchkit.models.training import Recipe, train_model
+from stitchkit.stitching.recipe import StitchRecipe, make_spec
+from stitchkit.stitching.trainer import PanelTrainer
 
 RECIPE = StitchRecipe(
     epochs=2, batch_size=64, train_samples=256, crop_padding=2, hflip=True, eval_batch_size=500,

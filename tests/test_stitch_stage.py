@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from conftest import kill_after_checkpoint, run_stage, write_params
-from stitchkit.checkpoints import save_model
-from stitchkit.models import ModelSpec, build_model
+from stitchkit.models.architectures import ModelSpec, build_model
+from stitchkit.models.checkpoints import save_model
 
 
 def test_stitch_stage_writes_results_weights_and_a_figure(stitch_workdir):

@@ -7,10 +7,14 @@ from dataclasses import replace
 import pytest
 import torch
 
-from stitchkit.errors import UserError
-from stitchkit.evaluation import accuracy
-from stitchkit.models import RESNETS, ModelSpec, build_model
-from stitchkit.objectives import (
+from stitchkit.common.errors import UserError
+from stitchkit.data.prepared import PreparedDataset
+from stitchkit.models.architectures import RESNETS, ModelSpec, build_model
+from stitchkit.models.evaluation import accuracy
+from stitchkit.models.schedule import step_lr
+from stitchkit.models.training import Recipe, train_model
+from stitchkit.stitching.layers import fit_direct_matching, stitch_layer
+from stitchkit.stitching.objectives import (
     LossOptions,
     ReferencePass,
     StitchedPass,
@@ -22,12 +26,8 @@ from stitchkit.objectives import (
     soft_label_divergence,
     tlm_loss,
 )
-from stitchkit.prepared import PreparedDataset
-from stitchkit.schedule import step_lr
-from stitchkit.stitch_layer import fit_direct_matching, stitch_layer
-from stitchkit.stitch_recipe import StitchRecipe, make_spec
-from stitchkit.stitching import PanelTrainer, check_compatible, stitch
-from stitchkit.training import Recipe, train_model
+from stitchkit.stitching.recipe import StitchRecipe, make_spec
+from stitchkit.stitching.trainer import PanelTrainer, check_compatible, stitch
 
 FAST = StitchRecipe(
     epochs=1, batch_size=64, train_samples=256, crop_padding=0, hflip=False, eval_batch_size=500,
@@ -38,7 +38,7 @@ ALL_POINTS = range(1, 10)
 
 @pytest.fixture(scope="module")
 def digits() -> PreparedDataset:
-    from stitchkit.datasets import prepare_digits
+    from stitchkit.data.datasets import prepare_digits
 
     return prepare_digits(0.25, 0)
 

@@ -1,4 +1,4 @@
-"""The cost model (stitchkit.stage_cost), the longest-path ranks that `stitchkit repro`
+"""The cost model (stitchkit.pipeline.stage_cost), the longest-path ranks that `stitchkit repro`
 schedules by, and the DAG simulation of benchmarks/dag_schedule.py."""
 
 import sys
@@ -11,8 +11,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from dag_schedule import simulate  # noqa: E402
 from test_suites import composed  # noqa: E402
 
-from stitchkit.critical_path import longest_paths  # noqa: E402
-from stitchkit.stage_cost import autoattack_flops, model_flops, stage_cost  # noqa: E402
+from stitchkit.pipeline.critical_path import longest_paths  # noqa: E402
+from stitchkit.pipeline.stage_cost import autoattack_flops, model_flops, stage_cost  # noqa: E402
 
 
 def test_resnet18_flops_match_the_published_count_and_split_into_front_and_end():

@@ -11,8 +11,11 @@ import yaml
 from dvc.utils.hydra import compose_and_dump
 
 from conftest import REPO
-from stitchkit.attacks import AdversarialTraining
-from stitchkit.config import (
+from stitchkit.common.errors import UserError
+from stitchkit.data.datasets import AUTHORS_WNIDS, PREPARERS, dataset_options
+from stitchkit.models.attacks import AdversarialTraining
+from stitchkit.models.simclr import SimCLR
+from stitchkit.pipeline.config import (
     agreement_figure_job,
     check_params,
     cross_layer_figure_job,
@@ -28,9 +31,6 @@ from stitchkit.config import (
     subset_job,
     training_job,
 )
-from stitchkit.datasets import AUTHORS_WNIDS, PREPARERS, dataset_options
-from stitchkit.errors import UserError
-from stitchkit.simclr import SimCLR
 
 
 def composed(tmp_path, suite: str) -> dict:

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from stitchkit.plotting import save_figure
-from stitchkit.run_report import takeaways_markdown, takeaways_metrics
-from stitchkit.run_results import RunResults, stitch_key
-from stitchkit.samples import PanelSamples
-from stitchkit.takeaways import (
+from stitchkit.measures.samples import PanelSamples
+from stitchkit.report.plotting import save_figure
+from stitchkit.report.run_report import takeaways_markdown, takeaways_metrics
+from stitchkit.report.run_results import RunResults, stitch_key
+from stitchkit.report.takeaways import (
     CHECKS,
     CLAIM_NAMES,
     TakeawayThresholds,
@@ -21,8 +21,8 @@ from stitchkit.takeaways import (
     directional_gap,
     shortfall,
 )
-from stitchkit.verdict_plot import verdict_forest
-from stitchkit.verdicts import CONTRADICTED, HOLDS, UNMEASURED
+from stitchkit.report.verdict_plot import verdict_forest
+from stitchkit.report.verdicts import CONTRADICTED, HOLDS, UNMEASURED
 
 MODES = ("dm", "hint", "slm", "tlm", "fula")
 TASK = ("slm", "tlm", "hint")

@@ -7,11 +7,11 @@ import torch
 from pydantic import ValidationError
 
 from conftest import kill_after_checkpoint, run_stage, tiny_params, write_params
-from stitchkit.attacks import AdversarialTraining
-from stitchkit.augment import crop_and_flip
-from stitchkit.checkpoints import load_model
-from stitchkit.schedule import step_lr
-from stitchkit.training import Recipe, training_loss
+from stitchkit.data.augment import crop_and_flip
+from stitchkit.models.attacks import AdversarialTraining
+from stitchkit.models.checkpoints import load_model
+from stitchkit.models.schedule import step_lr
+from stitchkit.models.training import Recipe, training_loss
 
 
 def test_lr_drops_tenfold_at_the_authors_epochs_by_default():
@@ -146,10 +146,10 @@ def test_a_checkpoint_of_another_configuration_is_not_resumed(workdir):
 def test_a_resumed_training_replays_the_dropout_masks_bitwise(tmp_path):
     """VGG16-BN's classifier has dropout; its masks come from torch's default generator,
     whose state the checkpoint carries."""
-    from stitchkit.checkpoints import load_training_state
-    from stitchkit.datasets import prepare_digits
-    from stitchkit.models import ModelSpec
-    from stitchkit.training import train_model
+    from stitchkit.data.datasets import prepare_digits
+    from stitchkit.models.architectures import ModelSpec
+    from stitchkit.models.checkpoints import load_training_state
+    from stitchkit.models.training import train_model
 
     data = prepare_digits(0.25, 0)
     spec = ModelSpec("vgg16_bn", 10, 1, 4, *data.channel_stats())

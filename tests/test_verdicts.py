@@ -2,8 +2,8 @@
 
 import pytest
 
-from stitchkit.bootstrap import Interval
-from stitchkit.verdicts import (
+from stitchkit.measures.bootstrap import Interval
+from stitchkit.report.verdicts import (
     CONTRADICTED,
     HOLDS,
     INCONCLUSIVE,

@@ -1,0 +1,173 @@
+"""Robust accuracy under AutoAttack's "rand" version (APGD-CE, then APGD-DLR).
+
+The default backend is the official AutoAttack of Croce & Hein (the `pyautoattack`
+package). The Adversarial Robustness Toolbox's APGD with the same two losses is a second
+opinion, combined per sample as AutoAttack does: a sample is robust only if it is
+classified correctly and every attack fails on it. Models take images in [0, 1] and
+are attacked in eval mode. The attacked images (AutoAttack's output: per sample the
+first adversarial example found, else the clean image) also give a stitched model's
+agreement with its end model under attack (v2's adversarial stitching).
+"""
+
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+from torch import nn
+
+from stitchkit.common.schema import Fraction, Int, PositiveInt, section
+from stitchkit.data.augment import to_unit_float
+from stitchkit.measures.agreement import METRICS, AgreementTally
+
+BACKENDS = ("autoattack", "art")
+
+
+@section
+class RobustEvaluation:
+    """params.yaml `robust_eval:`: attack backend, test samples attacked (null: all),
+    L-inf epsilon, APGD iterations per attack, EOT iterations (AutoAttack "rand": 20;
+    the same gradient each time for a deterministic model), batch size and the seed of
+    the sample draw and the attacks' random starts."""
+
+    backend: Literal[BACKENDS] = "autoattack"
+    samples: PositiveInt | None = None
+    epsilon: Fraction = Field(default=8 / 255, gt=0)
+    iterations: PositiveInt = 100
+    eot_iterations: PositiveInt = 20
+    batch_size: PositiveInt = 500
+    seed: Int = 0
+
+    def sample(self, images: torch.Tensor, labels: torch.Tensor):
+        """The attacked test samples: all, or the first ``samples`` of a permutation drawn
+        with ``seed`` (kept in their original order)."""
+        if self.samples is None or self.samples >= len(labels):
+            return images, labels
+        order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(self.seed))
+        keep = order[: self.samples].sort().values
+        return images[keep], labels[keep]
+
+
+def robust_accuracy(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    settings: RobustEvaluation,
+    device: torch.device,
+    reference: nn.Module | None = None,
+) -> dict:
+    """Clean and robust accuracy of ``model`` on ``settings.sample`` of (uint8 images,
+    labels), with the backend that produced them; given a ``reference`` model (a stitch's
+    end model), also ``agreement``: the agreement METRICS of ``model`` with it on the
+    attacked images. ``per_sample`` holds tensors, one entry per attacked sample:
+    ``labels`` and ``correct`` (robust: right on the clean and the attacked image), with a
+    reference also ``pred`` and ``agreement`` on the attacked images (AgreementTally).
+    The global RNG is left untouched."""
+    images, labels = settings.sample(images, labels)
+    x, y = to_unit_float(images), labels
+    model.eval()
+    attack = _autoattack if settings.backend == "autoattack" else _art_apgd
+    devices = [device] if torch.device(device).type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        x_adv = attack(model, x, y, settings, device)
+    clean = predictions(model, x, settings.batch_size, device) == y.numpy()
+    robust = clean & (predictions(model, x_adv, settings.batch_size, device) == y.numpy())
+    scores = {
+        "clean_accuracy": float(clean.mean()),
+        "robust_accuracy": float(robust.mean()),
+        "samples": len(y),
+        "backend": settings.backend,
+        "epsilon": settings.epsilon,
+        "iterations": settings.iterations,
+        "per_sample": {"labels": y.to(torch.int16), "correct": torch.from_numpy(robust)},
+    }
+    if reference is not None:
+        tally = _agreement(model, reference, x_adv, y, settings.batch_size, device)
+        scores["agreement"] = {m: tally.scores()[m] for m in METRICS}
+        scores["per_sample"] |= tally.per_sample()
+    return scores
+
+
+@torch.no_grad()
+def _agreement(model, reference, x, y, batch_size: int, device) -> AgreementTally:
+    reference.eval()
+    tally = AgreementTally()
+    for s in range(0, len(y), batch_size):
+        batch = x[s : s + batch_size].to(device)
+        tally.add(model(batch), reference(batch), y[s : s + batch_size].to(device))
+    return tally
+
+
+@torch.no_grad()
+def predictions(model: nn.Module, x: torch.Tensor, batch_size: int, device) -> np.ndarray:
+    out = [
+        model(x[s : s + batch_size].to(device)).argmax(1).cpu()
+        for s in range(0, len(x), batch_size)
+    ]
+    return torch.cat(out).numpy()
+
+
+def _autoattack(model, x, y, s: RobustEvaluation, device) -> torch.Tensor:
+    """The official AutoAttack's output for (x, y), on the CPU."""
+    from pyautoattack import AutoAttack
+
+    adversary = AutoAttack(
+        model, norm="Linf", eps=s.epsilon, version="rand", device=str(device), seed=s.seed
+    )
+    adversary.apgd.n_iter = s.iterations
+    adversary.apgd.eot_iter = s.eot_iterations
+    x_adv, _ = adversary.run_standard_evaluation(
+        x.to(device), y.to(device), batch_size=s.batch_size
+    )
+    return x_adv.cpu()
+
+
+def _art_apgd(model, x, y, s: RobustEvaluation, device) -> torch.Tensor:
+    """ART's APGD-CE, then APGD-DLR on the samples still classified correctly; per
+    sample the first adversarial example found, else the clean image."""
+    from art.attacks.evasion import AutoProjectedGradientDescent
+    from art.estimators.classification import PyTorchClassifier
+
+    classifier = PyTorchClassifier(
+        model=model,
+        loss=nn.CrossEntropyLoss(),
+        input_shape=tuple(x.shape[1:]),
+        nb_classes=num_classes_of(model, x, device),
+        clip_values=(0.0, 1.0),
+        device_type="gpu" if torch.device(device).type == "cuda" else "cpu",
+    )
+    xn, yn = x.numpy(), y.numpy()
+    robust = predictions(model, x, s.batch_size, device) == yn
+    attacked = x.clone()
+    numpy_state = np.random.get_state()  # ART draws its random starts from NumPy's global RNG
+    try:
+        for loss_type in ("cross_entropy", "difference_logits_ratio"):
+            idx = np.flatnonzero(robust)
+            if len(idx) == 0:
+                break
+            np.random.seed(s.seed)
+            apgd = AutoProjectedGradientDescent(
+                classifier,
+                norm=np.inf,
+                eps=s.epsilon,
+                eps_step=2 * s.epsilon,  # APGD's initial step, as in AutoAttack
+                max_iter=s.iterations,
+                targeted=False,
+                nb_random_init=1,
+                batch_size=s.batch_size,
+                loss_type=loss_type,
+                verbose=False,
+            )
+            x_adv = torch.from_numpy(apgd.generate(xn[idx], yn[idx]))
+            robust[idx] = predictions(model, x_adv, s.batch_size, device) == yn[idx]
+            fooled = ~robust[idx]
+            attacked[torch.from_numpy(idx[fooled])] = x_adv[torch.from_numpy(fooled)]
+    finally:
+        np.random.set_state(numpy_state)
+    return attacked
+
+
+@torch.no_grad()
+def num_classes_of(model, x, device) -> int:
+    """The number of classes ``model`` predicts."""
+    return model(x[:1].to(device)).shape[1]

@@ -1,0 +1,252 @@
+"""What each pipeline stage computes, in FLOPs, from its validated params.
+
+Forward FLOPs per image come from torch's FlopCounterMode on each model (whole model,
+front up to every point, end from every point). Per image:
+
+- a training step costs 3 forward passes (backward with weight gradients: 2);
+- a PGD or IRI step, or a step through the frozen end of a stitch: 2 (activation
+  gradients only); Hint stops at the stitch layer, but under `bn: train` still runs the
+  end forward, as every trained stitch does;
+- AutoAttack ("rand"): APGD-CE on every attacked image, APGD-DLR on the share still
+  robust (ROBUST_SHARE where the model or stitch meets adversarial training, else none),
+  each `iterations` x `eot_iterations` PGD-like steps; ART's APGD without EOT;
+- evaluation: one forward per test image and split.
+
+BatchNorm, activations and the optimiser are not counted (FlopCounterMode counts matmuls
+and convolutions). Stages without model work (prepare, shortcut, figures) cost 0.
+`stitchkit repro` ranks stages by these counts; benchmarks/suite_cost.py projects a
+suite's GPU-hours from them.
+"""
+
+from dataclasses import dataclass
+from functools import cache
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from stitchkit.common.errors import UserError
+from stitchkit.models.architectures import RESNETS, ModelSpec, build_model
+from stitchkit.pipeline.config import (
+    clean_source,
+    iri_set_job,
+    panel_job,
+    robust_evaluation,
+    similarity_job,
+    subset_job,
+    training_job,
+)
+from stitchkit.stitching.layers import stitch_layer
+
+# (training images, test images, channels, classes) of each dataset as prepared
+DATASET_SIZES = {
+    "cifar10": (50_000, 10_000, 3, 10),
+    "ls-imagenet-10": (13_000, 500, 3, 10),  # 1,300 training and 50 validation images a class
+    "fashion-mnist": (60_000, 10_000, 1, 10),
+    "digits": (1_347, 450, 1, 10),  # scikit-learn's 1,797 digits, a quarter held out
+}
+ROBUST_SHARE = 0.5  # assumed share of test images that survive APGD-CE on robust models
+TRAIN_PASSES, GRAD_PASSES = 3, 2  # forward-pass equivalents of a weight step / input step
+TESTBEDS = (
+    "Base models (Table 1)",
+    "Same-point panels (Fig. 3; v2 on natural images)",
+    "Adversarial training (Sec. 3.1)",
+    "Shortcuts (Sec. 3.2)",
+    "Class subsets (Sec. 3.2)",
+    "Cross-layer (Sec. 3.3)",
+    "VGG16-BN and ViT-Tiny (v2)",
+    "IRIs (v2)",
+    "Data and figures (CPU)",
+)
+
+
+@dataclass(frozen=True)
+class ModelFlops:
+    """Forward FLOPs per image: the whole model, front[k] up to point k, end[k] from
+    point k, and the (channels, height, width) of the activation at k."""
+
+    total: float
+    front: dict[int, float]
+    end: dict[int, float]
+    shape: dict[int, tuple[int, int, int]]
+
+
+@dataclass
+class StageCost:
+    """A stage's testbed, FLOPs (``attack_flops`` of them robust evaluation), and the
+    stitches and base models it trains."""
+
+    testbed: str
+    flops: float = 0.0
+    attack_flops: float = 0.0
+    stitches: int = 0
+    trainings: int = 0
+
+
+def _flops(fn, *args) -> float:
+    with FlopCounterMode(display=False) as counter:
+        fn(*args)
+    return float(counter.get_total_flops())
+
+
+@cache
+def model_flops(arch: str, width: int, depth: int | None, channels: int, classes: int):
+    """The FLOPs of a model of ``arch`` (a ModelFlops)."""
+    spec = ModelSpec(
+        arch, classes, channels, width, (0.0,) * channels, (1.0,) * channels, depth=depth
+    )
+    model = build_model(spec).eval()
+    x = torch.zeros(1, *spec.input_shape)
+    front, end, shape = {}, {}, {}
+    with torch.no_grad():
+        for k in range(1, model.num_points + 1):
+            h = model.forward_to(x, k)
+            front[k], end[k], shape[k] = (
+                _flops(model.forward_to, x, k),
+                _flops(model.forward_from, h, k),
+                tuple(h.shape[1:]),
+            )
+        return ModelFlops(_flops(model, x), front, end, shape)
+
+
+def dataset_sizes(params: dict, dataset: str) -> tuple[int, int, int, int]:
+    """(training images, test images, channels, classes) of ``dataset`` as prepared."""
+    name = clean_source(params, dataset)
+    if name not in DATASET_SIZES:
+        raise UserError(f"no size for dataset {name!r}; add it to stage_cost.DATASET_SIZES")
+    return DATASET_SIZES[name]
+
+
+def flops_of(params: dict, model_id: str) -> ModelFlops:
+    job = training_job(params, model_id)
+    _, _, channels, classes = dataset_sizes(params, job.dataset)
+    return model_flops(job.arch, job.width, job.depth, channels, classes)
+
+
+def _is_robust(params: dict, model_id: str) -> bool:
+    return training_job(params, model_id).recipe.adversarial is not None
+
+
+def autoattack_flops(params: dict, forward: float, test_images: int, robust: bool) -> float:
+    """FLOPs of `robust_eval` on one model of ``forward`` FLOPs per image."""
+    s = robust_evaluation(params)
+    n = min(s.samples or test_images, test_images)
+    steps = s.iterations * (s.eot_iterations if s.backend == "autoattack" else 1)
+    attacked = 1 + (ROBUST_SHARE if robust else 0.0)
+    return n * forward * (2 + attacked * steps * GRAD_PASSES)
+
+
+@cache
+def _layer_flops(front_shape: tuple, end_shape: tuple) -> float:
+    with torch.no_grad():
+        return _flops(stitch_layer(front_shape, end_shape), torch.zeros(1, *front_shape))
+
+
+def panel_flops(params: dict, job, train_images: int, test_images: int, splits: int):
+    """(FLOPs, of which robust evaluation, trained stitches) of fitting and scoring every
+    stitch of a panel."""
+    r = job.recipe
+    front, end = flops_of(params, job.front), flops_of(params, job.end)
+    n_train = min(r.train_samples or train_images, train_images)
+    n_test = min(r.eval_samples or test_images, test_images)
+    adversarial = getattr(job, "adversarial", None)  # class subsets have none
+    alpha = adversarial.alpha if adversarial else 0.0
+    pgd_steps = adversarial.steps if adversarial else 0
+    trained_modes = [m for m in job.modes.values() if m["objective"] != "dm" or m["recalibrate"]]
+    deepest = max(i for i, _ in job.pairs)
+    per_image = end.total + front.front[deepest]  # the shared reference and front passes
+    evaluation = attacks = 0.0
+    for i, j in job.pairs:
+        layer = _layer_flops(front.shape[i], end.shape[j])
+        stitched = front.front[i] + layer + end.end[j]
+        for mode in trained_modes:
+            backward = 0.0 if mode["recalibrate"] or mode["objective"] == "hint" else end.end[j]
+            per_image += end.end[j] + backward + TRAIN_PASSES * layer
+            if alpha > 0:  # PGD on the stitched model, then its own reference and front
+                per_image += alpha * (
+                    pgd_steps * GRAD_PASSES * stitched + end.total + front.front[i]
+                )
+        evaluation += len(job.modes) * n_test * splits * (end.end[j] + layer)
+        if adversarial:
+            robust = alpha > 0 or _is_robust(params, job.end)
+            attacks += len(job.modes) * autoattack_flops(params, stitched, test_images, robust)
+    flops = r.epochs * n_train * per_image + evaluation + attacks
+    return flops, attacks, len(trained_modes) * len(job.pairs)
+
+
+def _base_testbed(arch: str) -> str:
+    """Table 1's ResNets, or v2's other architectures."""
+    return TESTBEDS[0] if arch in RESNETS else TESTBEDS[6]
+
+
+def _panel_cost(params: dict, name: str) -> StageCost:
+    job = panel_job(params, name)
+    n_train, n_test, _, _ = dataset_sizes(params, job.data)
+    if job.iris:  # trained on the IRIs of each front point, as many as were made
+        n_train = min(iri_set_job(params, s).settings.samples or n_train for s in job.iris.values())
+    shortcut = job.data in (params.get("shortcuts") or {})
+    flops, attacks, stitches = panel_flops(params, job, n_train, n_test, 3 if shortcut else 1)
+    archs = {training_job(params, m).arch for m in (job.front, job.end)}
+    if not archs <= set(RESNETS):
+        testbed = TESTBEDS[6]
+    elif job.iris:
+        testbed = TESTBEDS[7]
+    elif job.adversarial:
+        testbed = TESTBEDS[2]
+    elif shortcut:
+        testbed = TESTBEDS[3]
+    elif any(i != j for i, j in job.pairs):
+        testbed = TESTBEDS[5]
+    else:
+        testbed = TESTBEDS[1]
+    return StageCost(testbed, flops, attacks, stitches)
+
+
+def stage_cost(params: dict, stage: str) -> StageCost:
+    """The cost of the stage addressed ``stage`` (e.g. ``stitch@<panel>``) under
+    ``params``."""
+    kind, _, key = stage.partition("@")
+    if kind == "train":
+        job = training_job(params, key)
+        n_train, n_test, _, _ = dataset_sizes(params, job.dataset)
+        r, f = job.recipe, flops_of(params, key).total
+        n_train = min(r.train_samples or n_train, n_train)
+        adv = r.adversarial
+        pgd = adv.alpha * adv.steps * GRAD_PASSES if adv else 0.0
+        evals = -(-r.epochs // r.eval_every)
+        flops = r.epochs * n_train * f * (TRAIN_PASSES + pgd) + evals * n_test * f
+        return StageCost(_base_testbed(job.arch), flops, trainings=1)
+    if kind == "robustness":
+        job = training_job(params, key)
+        _, n_test, _, _ = dataset_sizes(params, job.dataset)
+        flops = autoattack_flops(
+            params, flops_of(params, key).total, n_test, _is_robust(params, key)
+        )
+        return StageCost(_base_testbed(job.arch), flops, attack_flops=flops)
+    if kind == "iris":  # a target pass, then `steps` input-gradient steps of the front
+        job = iri_set_job(params, key)
+        n_train, _, _, _ = dataset_sizes(params, job.data)
+        n = min(job.settings.samples or n_train, n_train)
+        front = flops_of(params, job.front).front[job.point]
+        return StageCost(TESTBEDS[7], n * front * (1 + job.settings.steps * GRAD_PASSES))
+    if kind in ("stitch", "iri-stitch"):
+        return _panel_cost(params, key)
+    if kind == "subset":
+        job = subset_job(params, key)
+        n_train, n_test, _, classes = dataset_sizes(params, job.data)
+        cost = StageCost(TESTBEDS[4])
+        for k in job.classes:
+            flops, _, stitches = panel_flops(params, job, n_train * k // classes, n_test, 1)
+            cost.flops += flops
+            cost.stitches += stitches
+        return cost
+    if kind == "similarity":
+        similarity = similarity_job(params, key)
+        cost = StageCost(TESTBEDS[2])
+        for job in similarity.panels.values():
+            front, end = flops_of(params, job.front), flops_of(params, job.end)
+            for i, j in job.pairs:
+                stitched = front.front[i] + end.end[j]
+                passes = job.adversarial.steps * GRAD_PASSES + 3  # PGD, then the features
+                cost.flops += similarity.samples * stitched * passes
+        return cost
+    return StageCost(TESTBEDS[8])

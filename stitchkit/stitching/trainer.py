@@ -1,0 +1,780 @@
+"""Fitting stitching layers: DM initialisation, then DM / Hint / SLM / TLM / FuLA.
+
+A *panel* is a front model f, an end model g, stitch-training data, and a list of
+stitches (stitch_recipe.StitchSpec). All stitches of a panel train in one process on
+one shared, seeded stream of batches: each batch is drawn, augmented and stamped with
+its shortcut markers once, the frozen front runs once for all points, the end model's
+reference pass runs once, and each stitch keeps its own T, Adam optimiser and end-model
+BatchNorm statistics.
+
+Under adversarial training (Sec. 3.1, App. A.2) PGD examples are crafted on each
+stitched model, all of it in eval mode. With the ``batch`` mix (the authors' code) a
+share alpha of every batch is replaced by them and the stitch trains on its mixed batch:
+its own front and reference passes, and its own front BatchNorm statistics, which follow
+its mixed batches. With the ``loss`` mix (eq. 4) the loss is (1 - alpha) L(x) +
+alpha L(x_adv), and the front and reference passes on x_adv run on throwaway copies of
+the statistics, which follow clean batches only.
+
+In bf16 precision (precision.py) every training step and every clean evaluation runs
+under autocast on channels_last images. The DM least-squares fit, robust accuracy and
+stacked stitches (autocast does not reach into vmap) stay in fp32; a stack's shared
+front and reference passes are bf16.
+"""
+
+import copy
+import hashlib
+import json
+from dataclasses import asdict
+from functools import cached_property
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from stitchkit.common.errors import UserError
+from stitchkit.common.io import save_torch
+from stitchkit.common.precision import FP32, Precision
+from stitchkit.data import shortcuts
+from stitchkit.data.augment import crop_and_flip, to_unit_float
+from stitchkit.data.prepared import PreparedDataset
+from stitchkit.measures.agreement import METRICS as AGREEMENT_METRICS
+from stitchkit.measures.agreement import AgreementTally
+from stitchkit.measures.robustness import RobustEvaluation, robust_accuracy
+from stitchkit.models.attacks import AdversarialTraining
+from stitchkit.models.checkpoints import load_training_state
+from stitchkit.models.schedule import step_lr
+from stitchkit.models.stitchable import Stitchable
+from stitchkit.stitching import bn_state
+from stitchkit.stitching.layers import (
+    StitchLayer,
+    activation_kind,
+    fit_direct_matching,
+    has_least_squares,
+    stitch_layer,
+)
+from stitchkit.stitching.objectives import OBJECTIVES, ReferencePass, StitchedPass, hint_loss
+from stitchkit.stitching.recipe import (
+    FittedStitch,
+    StitchRecipe,
+    StitchResult,
+    StitchSpec,
+    make_spec,
+)
+from stitchkit.stitching.stack import StitchStack, stackable
+from stitchkit.stitching.stitched_model import StitchedModel
+
+
+def check_compatible(front, end, data: PreparedDataset):
+    """Front, end and data must agree on the input shape; the end on the classes."""
+    shapes = {
+        "front": tuple(front.input_shape),
+        "end": tuple(end.input_shape),
+        "data": tuple(data.image_shape),
+    }
+    if len(set(shapes.values())) != 1:
+        raise UserError(
+            f"front, end and stitching data must share one input shape, got {shapes}; "
+            "stitch models trained on inputs of the same shape"
+        )
+    if end.num_classes != data.num_classes:
+        raise UserError(
+            f"the end model has {end.num_classes} classes but the stitching data "
+            f"has {data.num_classes}; stitch on data of the end model's task"
+        )
+
+
+@torch.no_grad()
+def _point_shapes(model, image_shape, device) -> dict[int, tuple[int, ...]]:
+    x = torch.zeros(1, *image_shape, device=device)
+    acts = model.activations(x, range(1, model.num_points + 1))
+    return {k: tuple(a.shape[1:]) for k, a in acts.items()}
+
+
+def _subset(n: int, k: int | None, seed: int) -> torch.Tensor:
+    """Sorted indices of a seeded draw of ``k`` of ``n`` items (all of them if k is None)."""
+    if k is None or k >= n:
+        return torch.arange(n)
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:k].sort().values
+
+
+def _fingerprint(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _tensor_digest(*tensors) -> str:
+    h = hashlib.sha256()
+    for tensor in tensors:
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _model_digest(model: Stitchable) -> str:
+    return _tensor_digest(*model.state_dict().values())
+
+
+def _data_digest(data: PreparedDataset) -> str:
+    tensors = [data.train_images, data.train_labels]
+    if data.shortcut is not None:
+        tensors += [v for v in data.shortcut.values() if isinstance(v, torch.Tensor)]
+    return _tensor_digest(*tensors)
+
+
+class PanelTrainer:
+    """Fits every stitch of a panel on one shared, seeded stream of batches, optionally
+    under ``adversarial`` training, and scores it (robust accuracy too given ``robust``),
+    in ``precision``.
+
+    Given ``iris`` (front point -> its IRI set, stitchkit.testbeds.iris), a stitch trains on the
+    IRIs of its front point instead of ``data``'s training images: no augmentation, no
+    markers stamped (IRIs keep what the front saw of them), targets from the end model
+    on the same IRIs, TLM on the source images' labels. The stream draws source images:
+    every point's batch holds the IRIs of the same sources. ``data`` still gives the DM
+    initialisation and every test split."""
+
+    def __init__(
+        self,
+        front,
+        end,
+        data,
+        specs,
+        recipe: StitchRecipe,
+        device,
+        adversarial: AdversarialTraining | None = None,
+        robust: RobustEvaluation | None = None,
+        precision: Precision = FP32,
+        iris: dict[int, PreparedDataset] | None = None,
+    ):
+        check_compatible(front, end, data)
+        self.front, self.end = (precision.prepare(model.to(device)) for model in (front, end))
+        self.data, self.precision = data, precision
+        self.specs, self.recipe, self.device = list(specs), recipe, torch.device(device)
+        self.adversarial, self.robust = adversarial, robust
+        self.alpha = adversarial.alpha if adversarial else 0.0
+        self.mixed_batches = self.alpha > 0 and adversarial.mix == "batch"
+        self.shortcut = shortcuts.shortcut_of(data)
+        for model in (self.front, self.end):
+            model.requires_grad_(False).eval()
+        for spec in self.specs:
+            front.check_point(spec.front_point)
+            end.check_point(spec.end_point)
+        if any(s.recalibrate for s in self.specs) and recipe.bn != "train":
+            raise UserError("recalibrating DM's BatchNorm statistics needs stitch.bn: train")
+        self.front_points = sorted({s.front_point for s in self.specs})
+        self.trained = [s for s in self.specs if s.trained]
+        self.iris = _checked_iris(iris, self.front_points, data)
+        self._test_splits = {}
+
+    # -- DM initialisation ------------------------------------------------------------
+    @torch.no_grad()
+    def init_layers(self) -> dict[tuple[int, int], tuple[dict, float | None]]:
+        """Initial layer state and DM residual for every (i, j) pair: the least-squares
+        solution on dm_samples training images drawn with dm_seed (with their shortcut
+        markers, if any), front and end in eval mode; between kinds of activation with no
+        such solution (stitch_layer.py), a random initialisation seeded by dm_seed and no
+        residual."""
+        r, data = self.recipe, self.data
+        pairs = sorted({(s.front_point, s.end_point) for s in self.specs})
+        for i, j in sorted({(s.front_point, s.end_point) for s in self.specs if not s.trained}):
+            if has_least_squares(self.front_shapes[i], self.end_shapes[j]):
+                continue
+            raise UserError(
+                f"mode dm has no least-squares solution from the front's "
+                f"{activation_kind(self.front_shapes[i])} at point {i} to the end's "
+                f"{activation_kind(self.end_shapes[j])} at point {j}; drop dm from the "
+                "modes, or stitch points of one kind"
+            )
+        keep = _subset(len(data.train_labels), r.dm_samples, r.dm_seed)
+        images, labels = data.train_images[keep], data.train_labels[keep]
+        if self.shortcut is not None:
+            generator = torch.Generator().manual_seed(r.dm_seed)
+            images = self.shortcut.stamp(
+                images, labels, generator, carry=self.shortcut.train_mask[keep]
+            )
+        x = to_unit_float(images.to(self.device))
+        front_acts = self.front.activations(x, self.front_points)
+        end_acts = self.end.activations(x, sorted({j for _, j in pairs}))
+        inits = {}
+        for i, j in pairs:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(r.dm_seed)
+                layer = self._blank_layer(i, j).to(self.device)
+            residual = None
+            if layer.solvable:
+                residual = fit_direct_matching(layer, front_acts[i], end_acts[j])
+            inits[(i, j)] = ({k: v.clone() for k, v in layer.state_dict().items()}, residual)
+        return inits
+
+    def _blank_layer(self, i: int, j: int) -> StitchLayer:
+        return stitch_layer(self.front_shapes[i], self.end_shapes[j])
+
+    def _layer_from(self, inits, spec: StitchSpec) -> StitchLayer:
+        state, _ = inits[(spec.front_point, spec.end_point)]
+        layer = self._blank_layer(spec.front_point, spec.end_point).to(self.device)
+        layer.load_state_dict(state)
+        return layer
+
+    @cached_property
+    def front_shapes(self) -> dict[int, tuple[int, ...]]:
+        """Per-sample shape of the front model's activation at every stitching point."""
+        return _point_shapes(self.front, self.data.image_shape, self.device)
+
+    @cached_property
+    def end_shapes(self) -> dict[int, tuple[int, ...]]:
+        """Per-sample shape of the end model's activation at every stitching point."""
+        return _point_shapes(self.end, self.data.image_shape, self.device)
+
+    # -- evaluation -------------------------------------------------------------------
+    def evaluation_split(self, split: str = "clean"):
+        """(images, labels) of the ``eval_samples`` test images of a split (shortcuts.py)."""
+        if split not in self._test_splits:
+            images, labels = shortcuts.evaluation_split(self.data, split)
+            keep = _subset(len(labels), self.recipe.eval_samples, 0)
+            self._test_splits[split] = images[keep], labels[keep]
+        return self._test_splits[split]
+
+    def stitched_model(self, stitch: FittedStitch) -> StitchedModel:
+        s = stitch.spec
+        return StitchedModel(
+            self.front,
+            stitch.layer,
+            self.end,
+            s.front_point,
+            s.end_point,
+            stitch.end_bn,
+            stitch.front_bn,
+        )
+
+    @torch.no_grad()
+    def evaluate(self, stitches: list[FittedStitch], split: str = "clean") -> list[dict]:
+        """Per stitch, on a test split, in eval mode: accuracy and the agreement of the
+        stitched model with the end model (stitchkit.measures.agreement), and ``per_sample``: its
+        prediction and agreement on every test image (AgreementTally). Stitches that share the
+        front's statistics share one front pass; the end model runs once per batch."""
+        if not stitches:
+            return []
+        images, labels = self.evaluation_split(split)
+        self.front.eval()
+        self.end.eval()
+        points = sorted({s.spec.front_point for s in stitches if s.front_bn is None})
+        tallies = [AgreementTally() for _ in stitches]
+        size = self.recipe.eval_batch_size
+        for start in range(0, len(labels), size):
+            x = self.precision.images(to_unit_float(images[start : start + size].to(self.device)))
+            y = labels[start : start + size].to(self.device)
+            with self.precision.autocast():
+                end_logits = self.end(x)
+                shared = self.front.activations(x, points) if points else {}
+                for tally, stitch in zip(tallies, stitches, strict=True):
+                    if stitch.front_bn is None:
+                        s = stitch.spec
+                        with bn_state.swapped(self.end, stitch.end_bn):
+                            logits = self.end.forward_from(
+                                stitch.layer(shared[s.front_point]), s.end_point
+                            )
+                    else:
+                        logits = self.stitched_model(stitch)(x)
+                    tally.add(logits, end_logits, y)
+        return [tally.scores() | {"per_sample": tally.per_sample()} for tally in tallies]
+
+    def evaluate_all(self, stitches: list[FittedStitch]) -> list[dict]:
+        """Per stitch: test_accuracy and its agreement with the end model on the clean
+        test split; with a shortcut, also shortcut_ and rolled_accuracy and the agreement
+        on those splits; with robust evaluation settings, robust_accuracy (else None)
+        and the agreement on the attacked test images (split "robust"); ``samples``:
+        per split, the per-sample outputs (see evaluate; "robust" also has ``correct``)."""
+        splits = ("clean", "shortcut", "rolled") if self.shortcut else ("clean",)
+        by_split = {split: self.evaluate(stitches, split) for split in splits}
+        scores = []
+        for n, stitch in enumerate(stitches):
+            score = {
+                "test_accuracy": by_split["clean"][n]["accuracy"],
+                "shortcut_accuracy": None,
+                "rolled_accuracy": None,
+                "robust_accuracy": None,
+                "agreement": {},
+                "samples": {},
+            }
+            for split, results in by_split.items():
+                if split != "clean":
+                    score[f"{split}_accuracy"] = results[n]["accuracy"]
+                score["agreement"][split] = {m: results[n][m] for m in AGREEMENT_METRICS}
+                score["samples"][split] = results[n]["per_sample"]
+            if self.robust is not None:
+                robust = self.robust_scores(self.stitched_model(stitch), reference=self.end)
+                score["robust_accuracy"] = robust["robust_accuracy"]
+                score["agreement"]["robust"] = robust["agreement"]
+                score["samples"]["robust"] = robust["per_sample"]
+            scores.append(score)
+        return scores
+
+    def robust_scores(self, model, reference=None) -> dict:
+        """``robust_accuracy``'s result for ``model`` on the clean test split (with its
+        agreement with ``reference`` on the attacked images, if given)."""
+        images, labels = shortcuts.evaluation_split(self.data, "clean")
+        return robust_accuracy(model, images, labels, self.robust, self.device, reference)
+
+    def model_accuracy(self, model: Stitchable, split: str = "clean") -> float:
+        return self.model_scores(model, split)["accuracy"]
+
+    @torch.no_grad()
+    def model_scores(self, model: Stitchable, split: str = "clean") -> dict:
+        """A whole model's accuracy on a test split and its agreement with the end model
+        (the anchors of v2's figures: the end with itself, the front with the end), and
+        ``per_sample`` as in evaluate."""
+        images, labels = self.evaluation_split(split)
+        model.eval()
+        self.end.eval()
+        tally, size = AgreementTally(), self.recipe.eval_batch_size
+        for start in range(0, len(labels), size):
+            x = self.precision.images(to_unit_float(images[start : start + size].to(self.device)))
+            y = labels[start : start + size].to(self.device)
+            with self.precision.autocast():
+                tally.add(model(x), self.end(x), y)
+        return tally.scores() | {"per_sample": tally.per_sample()}
+
+    # -- training ---------------------------------------------------------------------
+    def fit(self, checkpoint_path: Path | None = None, progress: bool = True) -> list[StitchResult]:
+        """DM-initialise every stitch, train all but untouched ``dm`` ones, score them all."""
+        inits = self.init_layers()
+        # DM stitches are never trained: score them before any BatchNorm update.
+        untouched = [
+            FittedStitch(s, self._layer_from(inits, s)) for s in self.specs if not s.trained
+        ]
+        results = {
+            stitch.spec.key: StitchResult(
+                stitch.spec,
+                stitch.layer,
+                dm_residual=inits[(stitch.spec.front_point, stitch.spec.end_point)][1],
+                **scores,
+            )
+            for stitch, scores in zip(untouched, self.evaluate_all(untouched), strict=True)
+        }
+        if self.trained:
+            for result in self._train(inits, checkpoint_path, progress):
+                results[result.spec.key] = result
+        return [results[s.key] for s in self.specs]
+
+    def fingerprint(self) -> str:
+        """Changes with the recipe, the stitches, either model and the training data."""
+        recipe = {k: v for k, v in asdict(self.recipe).items() if k != "batching"}
+        return _fingerprint(
+            recipe,
+            [asdict(s) for s in self.specs],
+            _model_digest(self.front),
+            _model_digest(self.end),
+            _data_digest(self.data),
+            {k: _data_digest(d) for k, d in sorted((self.iris or {}).items())},
+            asdict(self.adversarial) if self.adversarial else None,
+            self.precision.name,
+        )
+
+    def _new_stitch(self, inits, spec: StitchSpec) -> dict:
+        r = self.recipe
+        layer = self._layer_from(inits, spec)
+        optimizer = None
+        if not spec.recalibrate:
+            optimizer = torch.optim.Adam(layer.parameters(), lr=r.lr, weight_decay=r.weight_decay)
+        own_stats = r.bn == "train"
+        return {
+            "spec": spec,
+            "layer": layer,
+            "optimizer": optimizer,
+            "end_bn": bn_state.bn_state(self.end) if own_stats else None,
+            "front_bn": bn_state.bn_state(self.front) if own_stats and self.mixed_batches else None,
+            "losses": [],
+            "initial_loss": None,
+            "attack_generator": torch.Generator().manual_seed(
+                int(_fingerprint(r.seed, spec.key), 16)
+            ),
+        }
+
+    def _stacks(self, stitches: list[dict]) -> list[StitchStack]:
+        """The stitches that train as stacks (stitch_stack.py): per point pair, those
+        optimised by Adam, when the recipe's ``batching`` (and the device) asks for it;
+        clean, or adversarial with the ``batch`` mix and no random start. A pair with
+        one such stitch stays on its own."""
+        batching = self.recipe.batching
+        if batching == "auto":
+            batching = "stacked" if self.device.type == "cuda" else "per-stitch"
+        stackable_training = self.alpha == 0 or (
+            self.mixed_batches and not self.adversarial.random_start
+        )
+        if batching != "stacked" or not stackable_training:
+            return []
+        pairs = {}
+        for stitch in filter(stackable, stitches):
+            spec = stitch["spec"]
+            pairs.setdefault((spec.front_point, spec.end_point), []).append(stitch)
+        r = self.recipe
+        return [
+            StitchStack(group, self.front, self.end, r.bn, r.hint_norm)
+            for group in pairs.values()
+            if len(group) > 1
+        ]
+
+    def _train(self, inits, checkpoint_path, progress) -> list[StitchResult]:
+        r, data = self.recipe, self.data
+        stitches = [self._new_stitch(inits, spec) for spec in self.trained]
+        reference_bn = bn_state.bn_state(self.end) if r.bn == "train" else None
+        generator = torch.Generator().manual_seed(r.seed)
+        start, fingerprint = 0, self.fingerprint()
+        state = _load_state(checkpoint_path, fingerprint)
+        if state is not None:
+            start = state["epoch"]
+            generator.set_state(state["generator"])
+            bn_state.load_into(self.front, state["front_bn"])
+            reference_bn = bn_state.on_device(state["reference_bn"], self.device)
+            for stitch, saved in zip(stitches, state["stitches"], strict=True):
+                _restore(stitch, saved, self.device)
+
+        stacks = self._stacks(stitches)
+        stacked = {id(s) for stack in stacks for s in stack.stitches}
+        sources = data if self.iris is None else next(iter(self.iris.values()))
+        keep = _subset(len(sources.train_labels), r.train_samples, 0)
+        labels, carries = sources.train_labels[keep], None
+        if self.iris is None:
+            images = data.train_images[keep].to(self.device)
+            if self.shortcut is not None:
+                carries = self.shortcut.train_mask[keep]
+        else:
+            images = {k: d.train_images[keep].to(self.device) for k, d in self.iris.items()}
+        steps = len(labels) // r.batch_size
+        if steps == 0:
+            raise UserError(f"stitch.batch_size {r.batch_size} exceeds the {len(labels)} images")
+        bar = tqdm(
+            total=r.epochs * steps,
+            initial=start * steps,
+            desc="stitch",
+            unit="batch",
+            disable=not progress,
+        )
+        for epoch in range(start, r.epochs):
+            order = torch.randperm(len(labels), generator=generator)
+            sums = [0.0] * len(stitches)
+            for step in range(steps):
+                lr = step_lr(r.lr, r.lr_drops, epoch * steps + step, steps)
+                idx = order[step * r.batch_size : (step + 1) * r.batch_size]
+                losses = {}
+                for points, x, y in self._batches(images, labels, carries, idx, generator):
+                    with self.precision.autocast():  # backward ops keep their forward dtypes
+                        shared = None
+                        if not self.mixed_batches:
+                            shared = self._shared_pass(x, reference_bn, points)
+                        group = [stack for stack in stacks if stack.front_point in points]
+                        losses |= self._stack_steps(group, x, y, shared, reference_bn, lr)
+                        for stitch in stitches:
+                            if id(stitch) in stacked or stitch["spec"].front_point not in points:
+                                continue
+                            terms = self._terms(stitch, x, y, shared, reference_bn)
+                            losses[id(stitch)] = self._step(stitch, terms, y, lr)
+                for n, stitch in enumerate(stitches):
+                    sums[n] += losses[id(stitch)]
+                    if stitch["initial_loss"] is None:
+                        stitch["initial_loss"] = losses[id(stitch)]
+                bar.update()
+            for n, stitch in enumerate(stitches):
+                stitch["losses"].append(sums[n] / steps)
+            bar.set_postfix(epoch=epoch + 1)
+            if checkpoint_path and (epoch + 1) % r.checkpoint_every == 0 and epoch + 1 < r.epochs:
+                for stack in stacks:
+                    stack.write_back()
+                panel_state = {
+                    "fingerprint": fingerprint,
+                    "epoch": epoch + 1,
+                    "generator": generator.get_state(),
+                    "front_bn": bn_state.bn_state(self.front),
+                    "reference_bn": reference_bn,
+                }
+                _save_state(checkpoint_path, panel_state, stitches)
+        bar.close()
+        for stack in stacks:
+            stack.write_back()
+        fitted = [_fitted(s) for s in stitches]
+        return [
+            StitchResult(
+                stitch["spec"],
+                stitch["layer"],
+                dm_residual=inits[(stitch["spec"].front_point, stitch["spec"].end_point)][1],
+                initial_loss=stitch["initial_loss"],
+                final_loss=stitch["losses"][-1],
+                epoch_losses=stitch["losses"],
+                **scores,
+            )
+            for stitch, scores in zip(stitches, self.evaluate_all(fitted), strict=True)
+        ]
+
+    def _stack_steps(self, stacks, x, y, shared, reference_bn, lr: float) -> dict[int, float]:
+        """One step of every stack, on the shared pass or (mixed batches) on its
+        stitches' own mixed batches; id(stitch record) -> its loss."""
+        losses = {}
+        with torch.autocast(self.device.type, enabled=False):  # it does not reach into vmap
+            for stack in stacks:
+                if self.mixed_batches:
+                    front_act, references = self._stacked_mixed_pass(stack, x, y, reference_bn)
+                    step = stack.step(front_act, references, y, lr, per_stitch=True)
+                else:
+                    reference, front_acts = shared
+                    reference = self._from_end_point(reference, stack.end_point)
+                    step = stack.step(front_acts[stack.front_point].float(), reference, y, lr)
+                losses.update(zip(map(id, stack.stitches), step, strict=True))
+        return losses
+
+    def _stacked_mixed_pass(self, stack: StitchStack, x, y, reference_bn) -> tuple:
+        """_mixed_batch_pass for every stitch of ``stack`` at once: (S, ...) front
+        activations and one reference pass per stitch (run in stitch order, so that the
+        scratch statistics ``reference_bn`` follow the same batches as stitch by stitch)."""
+        replaced = [
+            self.adversarial.replaced(len(y), s["attack_generator"]).to(self.device)
+            for s in stack.stitches
+        ]
+        x_adv = stack.attack(
+            torch.stack([x[r] for r in replaced]),
+            torch.stack([y[r] for r in replaced]),
+            self.adversarial,
+        )
+        mixed = x.expand(len(replaced), *x.shape).clone()
+        for s, r in enumerate(replaced):
+            mixed[s, r] = x_adv[s]
+        references = [
+            self._from_end_point(self._reference(batch, reference_bn), stack.end_point)
+            for batch in mixed
+        ]
+        return stack.front_acts(mixed), references
+
+    def _from_end_point(self, reference: ReferencePass, end_point: int) -> ReferencePass:
+        """The reference pass's hint terms from ``end_point`` on, and its logits."""
+        hints = reference.hint_terms[end_point - self._first_end_point :]
+        return ReferencePass(hints, reference.logits)
+
+    def _batches(self, images, labels, carries, idx, generator) -> list[tuple]:
+        """(front points, x, y) for training batch ``idx``: on natural data one batch for
+        every point (see batch); on IRIs, per front point the IRIs of the batch's
+        sources at that point, as they are."""
+        if self.iris is None:
+            return [(self.front_points, *self.batch(images, labels, carries, idx, generator))]
+        y = labels[idx].to(self.device)
+        return [
+            ([k], self.precision.images(to_unit_float(images[k][idx.to(self.device)])), y)
+            for k in self.front_points
+        ]
+
+    def batch(self, images, labels, carries, idx, generator) -> tuple:
+        """Training batch ``idx`` as (x in [0, 1], labels) on the device: augmented, then
+        stamped with its shortcut markers (where ``carries``), so no marker is cropped,
+        shifted or mirrored. ``images`` are uint8 on the device, the rest on the CPU."""
+        r = self.recipe
+        batch = crop_and_flip(images[idx.to(self.device)], r.crop_padding, r.hflip, generator)
+        y = labels[idx]
+        if self.shortcut is not None:
+            batch = self.shortcut.stamp(batch, y, generator, carry=carries[idx])
+        return self.precision.images(to_unit_float(batch)), y.to(self.device)
+
+    @torch.no_grad()
+    def _reference(self, x, reference_bn) -> ReferencePass:
+        """The end model's own pass on the batch (activations from the shallowest trained
+        end point to 9, and logits), in the same BatchNorm mode as the stitched passes.
+        Its statistics ``reference_bn`` are a scratch copy that shields the end model's
+        own; in train mode they never reach an output (batch statistics normalise)."""
+        points = range(self._first_end_point, self.end.num_points + 1)
+        with bn_state.swapped(self.end, reference_bn):
+            bn_state.set_bn_mode(self.end, self.recipe.bn)
+            acts = self.end.activations(x, points)
+            logits = self.end.forward_from(acts[self.end.num_points], self.end.num_points)
+        self.end.eval()
+        return ReferencePass([acts[k] for k in sorted(acts)], logits)
+
+    @torch.no_grad()
+    def _shared_pass(self, x, reference_bn, points) -> tuple[ReferencePass, dict]:
+        """The reference pass and the front's activations at ``points``, shared by the
+        stitches from them; the front's own statistics follow these batches."""
+        reference = self._reference(x, reference_bn)
+        bn_state.set_bn_mode(self.front, self.recipe.bn)
+        front_acts = self.front.activations(x, points)
+        self.front.eval()
+        return reference, front_acts
+
+    def _terms(self, stitch: dict, x, y, shared, reference_bn) -> list[tuple]:
+        """The (weight, front activation, reference pass) terms of the stitch's loss."""
+        spec = stitch["spec"]
+        if self.mixed_batches:
+            return [(1.0, *self._mixed_batch_pass(stitch, x, y, reference_bn))]
+        reference, front_acts = shared
+        terms = []
+        if self.alpha < 1:
+            terms.append((1 - self.alpha, front_acts[spec.front_point], reference))
+        if self.alpha > 0:
+            terms.append((self.alpha, *self._adversarial_pass(stitch, x, y, reference_bn)))
+        return terms
+
+    def _attack(self, stitch: dict, x, y):
+        """PGD examples of (x, y) crafted on the stitched model, all in eval mode."""
+        fitted = _fitted(stitch)
+        self.front.eval()
+        self.end.eval()
+        model = self.stitched_model(fitted)
+        return self.adversarial.attack(model, x, y, stitch["attack_generator"])
+
+    def _mixed_batch_pass(self, stitch: dict, x, y, reference_bn) -> tuple:
+        """(front activation, reference pass) on the batch with a share alpha of its
+        samples replaced by their PGD examples; the stitch's own front statistics follow."""
+        replaced = self.adversarial.replaced(len(y), stitch["attack_generator"])
+        replaced = replaced.to(self.device)
+        mixed = x.clone()
+        mixed[replaced] = self._attack(stitch, x[replaced], y[replaced])
+        with torch.no_grad():
+            reference = self._reference(mixed, reference_bn)
+            with bn_state.swapped(self.front, stitch["front_bn"]):
+                bn_state.set_bn_mode(self.front, self.recipe.bn)
+                front_act = self.front.forward_to(mixed, stitch["spec"].front_point)
+        self.front.eval()
+        return front_act, reference
+
+    def _adversarial_pass(self, stitch: dict, x, y, reference_bn) -> tuple:
+        """(front activation, reference pass) on PGD examples of the whole batch, for the
+        ``loss`` mix; BatchNorm statistics touched on the way are throwaway copies."""
+        x_adv = self._attack(stitch, x, y)
+        with torch.no_grad():
+            reference = self._reference(x_adv, reference_bn)
+            front_bn = bn_state.bn_state(self.front) if self.recipe.bn == "train" else None
+            with bn_state.swapped(self.front, front_bn):
+                bn_state.set_bn_mode(self.front, self.recipe.bn)
+                front_act = self.front.forward_to(x_adv, stitch["spec"].front_point)
+        self.front.eval()
+        return front_act, reference
+
+    def _step(self, stitch: dict, terms, labels, lr: float) -> float:
+        """One Adam step at ``lr`` on sum(weight * objective) over the (weight, front
+        activation, reference pass) ``terms``; returns the loss. The end pass always runs
+        to the logits, as the authors' stitched forward does, so that under ``bn: train``
+        every end statistic after j follows the stitched activations, whatever the
+        objective needs (the rest of the pass runs without gradients). A recalibrating
+        DM stitch only runs that pass and reports its hint loss."""
+        spec = stitch["spec"]
+        j, options = spec.end_point, spec.loss_options(self.recipe.hint_norm)
+        objective = hint_loss if spec.objective == "dm" else OBJECTIVES[spec.objective]
+        with torch.set_grad_enabled(not spec.recalibrate):
+            with bn_state.swapped(self.end, stitch["end_bn"]):
+                bn_state.set_bn_mode(self.end, self.recipe.bn)
+                loss = 0.0
+                for weight, front_act, reference in terms:
+                    z = stitch["layer"](front_act)
+                    terms_of_end = self.end.end_terms(z, j)
+                    stitched = StitchedPass(terms_of_end, self.end.num_hint_terms(j))
+                    hints = reference.hint_terms[j - self._first_end_point :]
+                    ref = ReferencePass(hints, reference.logits)
+                    loss = loss + weight * objective(stitched, ref, labels, options)
+                    if self.recipe.bn == "train":
+                        with torch.no_grad():
+                            stitched.logits()
+            self.end.eval()
+        if stitch["optimizer"] is not None:
+            for group in stitch["optimizer"].param_groups:
+                group["lr"] = lr
+            stitch["optimizer"].zero_grad(set_to_none=True)
+            loss.backward()
+            stitch["optimizer"].step()
+        return loss.item()
+
+    @cached_property
+    def _first_end_point(self) -> int:
+        return min(s.end_point for s in self.trained)
+
+
+def _checked_iris(iris, front_points, data: PreparedDataset):
+    """``iris`` (front point -> IRI set) checked against the panel: one set per front
+    point, images of the data's shape, and the same source labels in every set."""
+    if iris is None:
+        return None
+    missing = sorted(set(front_points) - set(iris))
+    if missing:
+        raise UserError(f"no IRI set for front point(s) {missing}; generate their IRIs first")
+    sets = [iris[k] for k in front_points]
+    if any(tuple(d.image_shape) != tuple(data.image_shape) for d in sets):
+        raise UserError("IRIs must have the stitching data's image shape; remake them from it")
+    if any(not torch.equal(d.train_labels, sets[0].train_labels) for d in sets):
+        raise UserError(
+            "the IRI sets of a panel must share their source images (the same `iris:` "
+            "settings); remake them with one setting"
+        )
+    return {k: iris[k] for k in front_points}
+
+
+def _fitted(stitch: dict) -> FittedStitch:
+    return FittedStitch(stitch["spec"], stitch["layer"], stitch["end_bn"], stitch["front_bn"])
+
+
+def _restore(stitch: dict, saved: dict, device) -> None:
+    stitch["layer"].load_state_dict(saved["layer"])
+    if stitch["optimizer"] is not None:
+        stitch["optimizer"].load_state_dict(saved["optimizer"])
+    stitch["end_bn"] = bn_state.on_device(saved["end_bn"], device)
+    stitch["front_bn"] = bn_state.on_device(saved["front_bn"], device)
+    stitch["losses"], stitch["initial_loss"] = saved["losses"], saved["initial_loss"]
+    stitch["attack_generator"].set_state(saved["attack_generator"])
+
+
+def _save_state(path, panel_state: dict, stitches) -> None:
+    save_torch(
+        {
+            **panel_state,
+            "stitches": [
+                {
+                    "layer": s["layer"].state_dict(),
+                    "optimizer": s["optimizer"].state_dict() if s["optimizer"] else None,
+                    "end_bn": s["end_bn"],
+                    "front_bn": s["front_bn"],
+                    "losses": s["losses"],
+                    "initial_loss": s["initial_loss"],
+                    "attack_generator": s["attack_generator"].get_state(),
+                }
+                for s in stitches
+            ],
+        },
+        path,
+    )
+
+
+def _load_state(path, fingerprint) -> dict | None:
+    if path is None:
+        return None
+    state = load_training_state(path)
+    return state if state is not None and state["fingerprint"] == fingerprint else None
+
+
+def stitch(
+    front: Stitchable,
+    end: Stitchable,
+    front_point: int,
+    end_point: int,
+    mode: str,
+    data: PreparedDataset,
+    recipe: StitchRecipe = StitchRecipe(),
+    weights=None,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+    adversarial: AdversarialTraining | None = None,
+    robust: RobustEvaluation | None = None,
+    precision: Precision = FP32,
+    iris: PreparedDataset | None = None,
+) -> StitchResult:
+    """Fit one stitch f_{<=i} -> T -> g_{>j} with ``mode`` on ``data`` (on ``iris``, the
+    front's IRIs at i, if given: see PanelTrainer), optionally under ``adversarial``
+    training and with ``robust`` accuracy, in ``precision``; see StitchResult.
+
+    ``front`` and ``end`` are not modified (their BatchNorm statistics are copied).
+    """
+    front, end = copy.deepcopy(front), copy.deepcopy(end)
+    spec = make_spec(mode, front_point, end_point, end, weights=weights)
+    trainer = PanelTrainer(
+        front,
+        end,
+        data,
+        [spec],
+        recipe,
+        torch.device(device),
+        adversarial,
+        robust,
+        precision,
+        None if iris is None else {front_point: iris},
+    )
+    return trainer.fit(progress=progress)[0]
