@@ -13,17 +13,20 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from stitchkit.cli import run_stage
 from stitchkit.common.compute import stage_device
+from stitchkit.common.entry_point import run_stage
 from stitchkit.common.errors import UserError
 from stitchkit.common.io import write_json
+from stitchkit.common.params_file import read_params
 from stitchkit.data.augment import to_unit_float
+from stitchkit.data.params import dataset_stage
 from stitchkit.data.prepared import PreparedDataset, prepared_path
 from stitchkit.data.shortcuts import evaluation_split, shortcut_of
 from stitchkit.measures.cka import linear_cka
 from stitchkit.models.checkpoints import load_model
 from stitchkit.models.stitchable import Stitchable
-from stitchkit.pipeline.config import cka_figure_job, dataset_stage, iri_set_job, load_params
+from stitchkit.testbeds.iris import iri_set_job
+from stitchkit.testbeds.params import cka_figure_job
 
 BATCH = 250
 
@@ -80,7 +83,7 @@ def main(argv: list[str]) -> None:
     if len(argv) != 1:
         raise UserError("usage: python -m stages.cka <figure>")
     (name,) = argv
-    params = load_params()
+    params = read_params()
     job = cka_figure_job(params, name)
     device = stage_device(params)
     pairs = [pair for column in job.columns.values() for pair in column]

@@ -29,20 +29,19 @@ from stitchkit.common.schema import validated
 from stitchkit.data.prepared import PreparedDataset, prepared_path
 from stitchkit.data.shortcuts import evaluation_split
 from stitchkit.measures.bootstrap import BootstrapSettings, Resampler
-from stitchkit.pipeline.config import (
+from stitchkit.report import plotting
+from stitchkit.report.params import (
     agreement_figure_job,
-    cka_figure_job,
     cross_layer_figure_job,
     grid_job,
     iri_examples_job,
     shortcut_examples_job,
-    similarity_job,
     subset_figure_job,
 )
-from stitchkit.report import plotting
 from stitchkit.report.replicates import mean_panel_report
 from stitchkit.report.run_results import RunResults, stitch_key
 from stitchkit.testbeds.iris import source_images
+from stitchkit.testbeds.params import cka_figure_job, similarity_job
 
 FIGURES = Path("reports/figures")
 

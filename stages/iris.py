@@ -15,21 +15,22 @@ from pathlib import Path
 
 import torch
 
-from stitchkit.cli import run_stage
 from stitchkit.common.compute import stage_device
+from stitchkit.common.entry_point import run_stage
 from stitchkit.common.errors import UserError
 from stitchkit.common.io import save_torch, write_json
+from stitchkit.common.params_file import read_params
+from stitchkit.data.params import dataset_stage
 from stitchkit.data.prepared import PreparedDataset, prepared_path
 from stitchkit.models.checkpoints import load_model, load_training_state
-from stitchkit.pipeline.config import dataset_stage, iri_set_job, load_params
-from stitchkit.testbeds.iris import IriProgress, generate, source_images
+from stitchkit.testbeds.iris import IriProgress, generate, iri_set_job, source_images
 
 
 def main(argv: list[str]) -> None:
     if len(argv) != 1:
         raise UserError("usage: python -m stages.iris <iri set>")
     (name,) = argv
-    params = load_params()
+    params = read_params()
     job = iri_set_job(params, name)
     device = stage_device(params)
     data = PreparedDataset.load(prepared_path(job.data), dataset_stage(params, job.data))

@@ -3,18 +3,18 @@
 Writes the canonical file data/prepared/<dataset>.pt.
 """
 
-from stitchkit.cli import run_stage
+from stitchkit.common.entry_point import run_stage
 from stitchkit.common.errors import UserError
+from stitchkit.common.params_file import read_params
 from stitchkit.data.datasets import prepare
 from stitchkit.data.prepared import prepared_path
-from stitchkit.pipeline.config import load_params
 
 
 def main(argv: list[str]) -> None:
     if len(argv) != 1:
         raise UserError("usage: python -m stages.prepare <dataset>")
     (name,) = argv
-    datasets = load_params().get("datasets") or {}
+    datasets = read_params().get("datasets") or {}
     if name not in datasets:
         raise UserError(f"dataset {name!r} is not under `datasets:` in params.yaml")
     data = prepare(name, datasets[name] or {})

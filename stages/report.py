@@ -13,14 +13,14 @@ from tqdm import tqdm
 
 from stages.figures import figure_jobs, figure_sections
 from stages.table1 import write_table1
-from stitchkit.cli import run_stage
+from stitchkit.common.entry_point import run_stage
 from stitchkit.common.errors import UserError
-from stitchkit.pipeline.config import load_params
+from stitchkit.common.params_file import read_params
 from stitchkit.report.plotting import save_figure
 
 
 def main(argv: list[str]) -> None:
-    params = load_params()
+    params = read_params()
     known = ["table1", *figure_sections(params), "panels"]
     unknown = [name for name in argv if name not in known]
     if unknown:

@@ -12,23 +12,25 @@ from pathlib import Path
 
 import torch
 
-from stitchkit.cli import run_stage
 from stitchkit.common.compute import stage_device
+from stitchkit.common.entry_point import run_stage
 from stitchkit.common.errors import UserError
 from stitchkit.common.io import write_json
+from stitchkit.common.params_file import read_params
 from stitchkit.data.augment import to_unit_float
 from stitchkit.data.prepared import PreparedDataset, prepared_path
+from stitchkit.measures.params import robust_evaluation
 from stitchkit.measures.robustness import predictions, robust_accuracy
 from stitchkit.measures.samples import PanelSamples, samples_path
 from stitchkit.models.checkpoints import load_model
-from stitchkit.pipeline.config import load_params, robust_evaluation, training_job
+from stitchkit.models.params import training_job
 
 
 def main(argv: list[str]) -> None:
     if len(argv) != 1:
         raise UserError("usage: python -m stages.robustness <model-id>")
     (model_id,) = argv
-    params = load_params()
+    params = read_params()
     job = training_job(params, model_id)
     settings = robust_evaluation(params)
     data = PreparedDataset.load(prepared_path(job.dataset), f"prepare@{job.dataset}")

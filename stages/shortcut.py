@@ -6,18 +6,19 @@ images carry one), which stitching stamps into every batch after its augmentatio
 into the shortcut test splits.
 """
 
-from stitchkit.cli import run_stage
+from stitchkit.common.entry_point import run_stage
 from stitchkit.common.errors import UserError
+from stitchkit.common.params_file import read_params
+from stitchkit.data.params import shortcut_setting
 from stitchkit.data.prepared import PreparedDataset, prepared_path
 from stitchkit.data.shortcuts import make_shortcut_dataset
-from stitchkit.pipeline.config import load_params, shortcut_setting
 
 
 def main(argv: list[str]) -> None:
     if len(argv) != 1:
         raise UserError("usage: python -m stages.shortcut <setting>")
     (name,) = argv
-    setting = shortcut_setting(load_params(), name)
+    setting = shortcut_setting(read_params(), name)
     clean = PreparedDataset.load(prepared_path(setting.source), f"prepare@{setting.source}")
     data = make_shortcut_dataset(clean, setting)
     data.save(prepared_path(name))

@@ -14,18 +14,20 @@ import torch
 from tqdm import tqdm
 
 from stages.reports import panel_report
-from stitchkit.cli import run_stage
 from stitchkit.common.compute import stage_device
+from stitchkit.common.entry_point import run_stage
 from stitchkit.common.errors import UserError
 from stitchkit.common.io import load_torch, write_json
+from stitchkit.common.params_file import read_params
 from stitchkit.data.augment import to_unit_float
+from stitchkit.data.params import dataset_stage
 from stitchkit.data.prepared import PreparedDataset, prepared_path
 from stitchkit.data.shortcuts import evaluation_split
 from stitchkit.measures.cka import linear_cka
 from stitchkit.models.checkpoints import load_model
-from stitchkit.pipeline.config import dataset_stage, load_params, similarity_job
 from stitchkit.stitching.layers import StitchLayer, stitch_layer
 from stitchkit.stitching.stitched_model import StitchedModel
+from stitchkit.testbeds.params import similarity_job
 
 
 def _panel_outputs(name: str) -> tuple[dict, dict]:
@@ -79,7 +81,7 @@ def main(argv: list[str]) -> None:
     if len(argv) != 1:
         raise UserError("usage: python -m stages.similarity <figure>")
     (name,) = argv
-    params = load_params()
+    params = read_params()
     job = similarity_job(params, name)
     device = stage_device(params)
     total = sum(len(panel.pairs) for panel in job.panels.values())

@@ -17,20 +17,18 @@ import torch
 
 from stages.reports import read_report
 from stages.stitching_inputs import load_stitching_inputs
-from stitchkit.cli import run_stage
 from stitchkit.common.compute import stage_device, stage_precision
+from stitchkit.common.entry_point import run_stage
 from stitchkit.common.errors import UserError
 from stitchkit.common.io import save_torch, write_json
+from stitchkit.common.params_file import read_params
+from stitchkit.data.params import clean_source
 from stitchkit.data.prepared import PreparedDataset
+from stitchkit.measures.params import robust_evaluation
 from stitchkit.measures.samples import PanelSamples, panel_samples, samples_path
-from stitchkit.pipeline.config import (
-    clean_source,
-    iri_set_job,
-    load_params,
-    panel_job,
-    robust_evaluation,
-)
+from stitchkit.stitching.params import panel_job
 from stitchkit.stitching.trainer import PanelTrainer
+from stitchkit.testbeds.iris import iri_set_job
 
 
 def _robust_report(model_id: str) -> dict:
@@ -53,7 +51,7 @@ def main(argv: list[str]) -> None:
     if len(argv) != 1:
         raise UserError("usage: python -m stages.stitch <panel>")
     (name,) = argv
-    params = load_params()
+    params = read_params()
     job = panel_job(params, name)
     front, end, data, specs = load_stitching_inputs(params, job)
     robust = robust_evaluation(params) if job.adversarial else None

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
+from stitchkit.data.params import dataset_stage
 from stitchkit.data.prepared import PreparedDataset, prepared_path
 from stitchkit.models.checkpoints import load_model
-from stitchkit.pipeline.config import dataset_stage
 from stitchkit.stitching.recipe import make_spec
 
 

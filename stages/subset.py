@@ -14,21 +14,22 @@ from pathlib import Path
 import torch
 
 from stages.stitching_inputs import load_stitching_inputs
-from stitchkit.cli import run_stage
 from stitchkit.common.compute import stage_device, stage_precision
+from stitchkit.common.entry_point import run_stage
 from stitchkit.common.errors import UserError
 from stitchkit.common.io import save_torch, write_json
+from stitchkit.common.params_file import read_params
 from stitchkit.measures.samples import PanelSamples, panel_samples, samples_path
-from stitchkit.pipeline.config import load_params, subset_job
 from stitchkit.stitching.trainer import PanelTrainer
 from stitchkit.testbeds.class_subsets import fit_on_class_subsets
+from stitchkit.testbeds.params import subset_job
 
 
 def main(argv: list[str]) -> None:
     if len(argv) != 1:
         raise UserError("usage: python -m stages.subset <series>")
     (name,) = argv
-    params = load_params()
+    params = read_params()
     job = subset_job(params, name)
     front, end, data, specs = load_stitching_inputs(params, job)
     device = stage_device(params)

@@ -13,7 +13,7 @@ from stitchkit.common.io import atomic_path
 from stitchkit.common.schema import validated
 from stitchkit.measures.bootstrap import BootstrapSettings, Resampler
 from stitchkit.models.architectures import ARCHITECTURES
-from stitchkit.pipeline.config import model_ids, training_job
+from stitchkit.models.params import model_ids, training_job
 from stitchkit.report.run_results import RunResults
 
 COLUMNS = (

@@ -13,12 +13,12 @@ and writes, each file atomically:
 
 from pathlib import Path
 
-from stitchkit.cli import run_stage
+from stitchkit.common.entry_point import run_stage
 from stitchkit.common.errors import UserError
 from stitchkit.common.io import atomic_path, write_json
+from stitchkit.common.params_file import read_params
 from stitchkit.common.schema import validated
 from stitchkit.measures.bootstrap import BootstrapSettings, Resampler
-from stitchkit.pipeline.config import load_params
 from stitchkit.report.plotting import save_figure
 from stitchkit.report.run_report import (
     FOREST_FIGURE,
@@ -70,7 +70,7 @@ def write_scalars(params: dict, results: RunResults) -> None:
 def main(argv: list[str]) -> None:
     if argv:
         raise UserError("usage: python -m stages.takeaways (no arguments)")
-    params = load_params()
+    params = read_params()
     thresholds = validated(TakeawayThresholds, params.get("takeaways") or {}, "takeaways")
     table1 = REPORTS / "table1.md"
     if not table1.exists():

@@ -12,17 +12,19 @@ from pathlib import Path
 import torch
 from dvclive import Live
 
-from stitchkit.cli import run_stage
 from stitchkit.common.compute import stage_device, stage_precision
+from stitchkit.common.entry_point import run_stage
 from stitchkit.common.errors import UserError
 from stitchkit.common.io import write_json
+from stitchkit.common.params_file import read_params
+from stitchkit.data.params import dataset_stage
 from stitchkit.data.prepared import PreparedDataset, prepared_path
 from stitchkit.data.shortcuts import evaluation_split
 from stitchkit.models.architectures import ModelSpec
 from stitchkit.models.checkpoints import load_training_state, save_model
 from stitchkit.models.evaluation import accuracy
+from stitchkit.models.params import training_job
 from stitchkit.models.training import train_model
-from stitchkit.pipeline.config import dataset_stage, load_params, training_job
 
 CHECKPOINT_DIR = Path("checkpoints")
 
@@ -43,7 +45,7 @@ def main(argv: list[str]) -> None:
     if len(argv) != 1:
         raise UserError("usage: python -m stages.train <model-id>")
     (model_id,) = argv
-    params = load_params()
+    params = read_params()
     job = training_job(params, model_id)
     device = stage_device(params)  # torch's threads first: they decide the stats' last bits
     precision = stage_precision(params, device)

@@ -1,19 +1,8 @@
-"""Entry points: stages (`run_stage`) and the `stitchkit` command (`main`). A UserError
-becomes one `error:` line and exit status 2."""
+"""The `stitchkit` command (`main`). A UserError becomes one `error:` line and exit
+status 2 (stages: stitchkit.common.entry_point)."""
 
 import argparse
 import sys
-from collections.abc import Callable
-
-
-def run_stage(main: Callable[[list[str]], None]) -> None:
-    from stitchkit.common.errors import UserError
-
-    try:
-        main(sys.argv[1:])
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
 
 
 def _parser() -> argparse.ArgumentParser:

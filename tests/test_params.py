@@ -18,26 +18,22 @@ from stitchkit.data.shortcuts import ShortcutSetting
 from stitchkit.measures.bootstrap import BootstrapSettings
 from stitchkit.measures.robustness import RobustEvaluation
 from stitchkit.models.attacks import AdversarialTraining
+from stitchkit.models.params import ModelEntry
 from stitchkit.models.training import Recipe
-from stitchkit.pipeline.config import (
+from stitchkit.pipeline.config import check_params
+from stitchkit.report.params import (
     AgreementFigureEntry,
-    CkaFigureEntry,
     CrossLayerFigureEntry,
     GridEntry,
     IriExamplesEntry,
-    IriSetEntry,
-    ModeEntry,
-    ModelEntry,
-    PanelEntry,
     ShortcutExamplesEntry,
-    SimilarityEntry,
-    SubsetEntry,
     SubsetFigureEntry,
-    check_params,
 )
 from stitchkit.report.takeaways import TakeawayThresholds
+from stitchkit.stitching.params import ModeEntry, PanelEntry
 from stitchkit.stitching.recipe import StitchRecipe
-from stitchkit.testbeds.iris import IriSettings
+from stitchkit.testbeds.iris import IriSetEntry, IriSettings
+from stitchkit.testbeds.params import CkaFigureEntry, SimilarityEntry, SubsetEntry
 
 WRONG = [[1]]  # expressible in YAML, and of the wrong type for every key of the schema
 

@@ -13,24 +13,21 @@ from dvc.utils.hydra import compose_and_dump
 from conftest import REPO
 from stitchkit.common.errors import UserError
 from stitchkit.data.datasets import AUTHORS_WNIDS, PREPARERS, dataset_options
+from stitchkit.data.params import dataset_stage, shortcut_setting
+from stitchkit.measures.params import robust_evaluation
 from stitchkit.models.attacks import AdversarialTraining
+from stitchkit.models.params import training_job
 from stitchkit.models.simclr import SimCLR
-from stitchkit.pipeline.config import (
+from stitchkit.pipeline.config import check_params
+from stitchkit.report.params import (
     agreement_figure_job,
-    check_params,
     cross_layer_figure_job,
-    dataset_stage,
     grid_job,
-    panel_job,
-    robust_evaluation,
     shortcut_examples_job,
-    shortcut_setting,
-    similarity_job,
-    stitch_recipe,
     subset_figure_job,
-    subset_job,
-    training_job,
 )
+from stitchkit.stitching.params import panel_job, stitch_recipe
+from stitchkit.testbeds.params import similarity_job, subset_job
 
 
 def composed(tmp_path, suite: str) -> dict:

@@ -25,17 +25,14 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from stitchkit.common.errors import UserError
+from stitchkit.data.params import clean_source
+from stitchkit.measures.params import robust_evaluation
 from stitchkit.models.architectures import RESNETS, ModelSpec, build_model
-from stitchkit.pipeline.config import (
-    clean_source,
-    iri_set_job,
-    panel_job,
-    robust_evaluation,
-    similarity_job,
-    subset_job,
-    training_job,
-)
+from stitchkit.models.params import training_job
 from stitchkit.stitching.layers import stitch_layer
+from stitchkit.stitching.params import panel_job
+from stitchkit.testbeds.iris import iri_set_job
+from stitchkit.testbeds.params import similarity_job, subset_job
 
 # (training images, test images, channels, classes) of each dataset as prepared
 DATASET_SIZES = {

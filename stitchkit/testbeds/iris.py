@@ -12,14 +12,19 @@ matter of speed. IRIs are stored like every image, as uint8, truncated (floor of
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from stitchkit.common.schema import Fraction, Int, PositiveInt, section
+from stitchkit.common.errors import UserError
+from stitchkit.common.params_file import Point, iri_triple, section_entry
+from stitchkit.common.schema import Fraction, Int, PositiveInt, Str, section, validated
 from stitchkit.data import shortcuts
 from stitchkit.data.augment import to_unit_float
+from stitchkit.data.params import check_dataset
 from stitchkit.data.prepared import PreparedDataset
+from stitchkit.models.params import check_points
 from stitchkit.models.stitchable import Stitchable
 
 
@@ -137,3 +142,58 @@ def generate(
             on_batch(progress, start // size + 1)
     bar.close()
     return progress
+
+
+# -- params.yaml: `iri_sets:` ---------------------------------------------------------
+@section
+class IriSetEntry:
+    """`iri_sets.<name>`: the IRIs of a front model at one stitching point, made from
+    the training images of ``data`` (a dataset or shortcut setting)."""
+
+    front: Str
+    data: Str
+    point: Point
+
+
+IRIS_DIR = Path("data/iris")
+
+
+def iris_path(front: str, data: str, point: int) -> Path:
+    """Where the IRIs of ``front`` at ``point`` made from ``data`` are stored; a panel
+    on IRIs depends on the folder of its front and data."""
+    return IRIS_DIR / front / data / f"{point}.pt"
+
+
+@dataclass(frozen=True)
+class IriSetJob:
+    """IRIs of ``front`` at ``point`` from the training images of ``data``, made with
+    ``settings``."""
+
+    name: str
+    front: str
+    point: int
+    data: str
+    settings: IriSettings
+
+    @property
+    def path(self) -> Path:
+        return iris_path(self.front, self.data, self.point)
+
+
+def iri_set_job(params: dict, name: str) -> IriSetJob:
+    """The validated job of ``iri_sets.<name>``, with the shared `iris:` settings."""
+    entry = section_entry(params, "iri_sets", name, IriSetEntry)
+    where = f"iri_sets.{name}"
+    if entry.front not in (params.get("models") or {}):
+        raise UserError(f"{where}.front: model {entry.front!r} is not under `models:`")
+    check_dataset(params, f"{where}.data", entry.data)
+    check_points(params, f"{where}.point", entry.front, (entry.point,))
+    triple = (entry.front, entry.data, entry.point)
+    twins = [n for n, e in (params.get("iri_sets") or {}).items() if iri_triple(e) == triple]
+    if len(twins) > 1:
+        raise UserError(
+            f"iri_sets {twins} are the same IRIs (front {entry.front}, data {entry.data}, "
+            f"point {entry.point}); keep one"
+        )
+    settings = validated(IriSettings, params.get("iris") or {}, "iris")
+    return IriSetJob(name, entry.front, entry.point, entry.data, settings)
