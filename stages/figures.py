@@ -29,7 +29,7 @@ from stitchkit.common.schema import validated
 from stitchkit.data.prepared import PreparedDataset, prepared_path
 from stitchkit.data.shortcuts import evaluation_split
 from stitchkit.measures.bootstrap import BootstrapSettings, Resampler
-from stitchkit.report import plotting
+from stitchkit.report import figures
 from stitchkit.report.params import (
     agreement_figure_job,
     cross_layer_figure_job,
@@ -76,11 +76,10 @@ def interval_series(params: dict, name: str) -> dict:
 def grid_figure(params: dict, name: str) -> FigureJob:
     job = grid_job(params, name)
     cells = [
-        [plotting.merge_panels([interval_panel(params, p) for p in c]) for c in r]
-        for r in job.cells
+        [figures.merge_panels([interval_panel(params, p) for p in c]) for c in r] for r in job.cells
     ]
     draw = partial(
-        plotting.stitching_grid, cells, job.row_labels, job.column_labels, job.title, job.modes
+        figures.stitching_grid, cells, job.row_labels, job.column_labels, job.title, job.modes
     )
     return FigureJob(FIGURES / name, draw)
 
@@ -89,7 +88,7 @@ def similarity_figure(params: dict, name: str) -> FigureJob:
     job = similarity_job(params, name)
     path = Path("reports/similarity") / f"{name}.json"
     configs = read_report(path, f"similarity@{name}")["configurations"]
-    return FigureJob(FIGURES / name, partial(plotting.similarity_plot, configs, job.title))
+    return FigureJob(FIGURES / name, partial(figures.similarity_plot, configs, job.title))
 
 
 def shortcut_example_figure(params: dict, name: str) -> FigureJob:
@@ -98,7 +97,7 @@ def shortcut_example_figure(params: dict, name: str) -> FigureJob:
     first = data[settings[0]]
     stamped = {s: evaluation_split(d, "shortcut")[0] for s, d in data.items()}
     draw = partial(
-        plotting.shortcut_examples,
+        figures.shortcut_examples,
         evaluation_split(first),
         stamped,
         first.class_names,
@@ -110,13 +109,13 @@ def shortcut_example_figure(params: dict, name: str) -> FigureJob:
 def subset_figure(params: dict, name: str) -> FigureJob:
     job = subset_figure_job(params, name)
     series = {label: interval_series(params, s) for label, s in job.series.items()}
-    return FigureJob(FIGURES / name, partial(plotting.class_subset_figure, series, job.title))
+    return FigureJob(FIGURES / name, partial(figures.class_subset_figure, series, job.title))
 
 
 def cross_layer_figure(params: dict, name: str) -> FigureJob:
     job = cross_layer_figure_job(params, name)
     rows = {label: panel_report(panel) for label, panel in job.rows.items()}
-    draw = partial(plotting.cross_layer_figure, rows, job.title, job.modes)
+    draw = partial(figures.cross_layer_figure, rows, job.title, job.modes)
     return FigureJob(FIGURES / name, draw)
 
 
@@ -165,7 +164,7 @@ def agreement_figure(params: dict, name: str) -> FigureJob:
         )
         for row in job.rows
     }
-    draw = partial(plotting.agreement_figure, rows, job.title, job.metric, job.modes, job.excess)
+    draw = partial(figures.agreement_figure, rows, job.title, job.metric, job.modes, job.excess)
     return FigureJob(FIGURES / name, draw)
 
 
@@ -179,7 +178,7 @@ def cka_figure(params: dict, name: str) -> FigureJob:
         )
         for label, pairs in job.columns.items()
     }
-    return FigureJob(FIGURES / name, partial(plotting.cka_figure, columns, job.title, job.mode))
+    return FigureJob(FIGURES / name, partial(figures.cka_figure, columns, job.title, job.mode))
 
 
 def iri_examples_figure(params: dict, name: str) -> FigureJob:
@@ -195,7 +194,7 @@ def iri_examples_figure(params: dict, name: str) -> FigureJob:
     sources = source_images(data, indices[shown])
     rows = {f"IRI at point {k}": iris.train_images[shown] for k, iris in sets.items()}
     titles = [data.class_names[int(labels[i])] for i in shown]
-    return FigureJob(FIGURES / name, partial(plotting.iri_examples, sources, rows, titles))
+    return FigureJob(FIGURES / name, partial(figures.iri_examples, sources, rows, titles))
 
 
 def panel_figure(params: dict, name: str) -> FigureJob:
@@ -203,7 +202,7 @@ def panel_figure(params: dict, name: str) -> FigureJob:
     stitching plot, or a cross-layer panel's heatmaps."""
     panel = interval_panel(params, name)
     cross_layer = any(r["front_point"] != r["end_point"] for r in panel["results"])
-    draw = plotting.cross_layer_heatmaps if cross_layer else plotting.stitching_plot
+    draw = figures.cross_layer_heatmaps if cross_layer else figures.stitching_plot
     return FigureJob(FIGURES / "panels" / name, partial(draw, panel))
 
 

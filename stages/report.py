@@ -16,7 +16,7 @@ from stages.table1 import write_table1
 from stitchkit.common.entry_point import run_stage
 from stitchkit.common.errors import UserError
 from stitchkit.common.params_file import read_params
-from stitchkit.report.plotting import save_figure
+from stitchkit.report.figures import save_figure
 
 
 def main(argv: list[str]) -> None:

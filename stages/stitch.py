@@ -72,23 +72,23 @@ def main(argv: list[str]) -> None:
     )
     stamped = trainer.shortcut is not None
     splits = ("clean", "shortcut", "rolled") if stamped else ("clean",)
-    end_scores = {split: trainer.model_scores(end, split) for split in splits}
+    end_scores = {split: trainer.scores.model_scores(end, split) for split in splits}
     end_accuracy = end_scores["clean"]["accuracy"]
     end_shortcut_accuracy = end_scores["shortcut"]["accuracy"] if stamped else None
     end_rolled_accuracy = end_scores["rolled"]["accuracy"] if stamped else None
-    labels = {split: trainer.evaluation_split(split)[1].to(torch.int16) for split in splits}
+    labels = {split: trainer.scores.evaluation_split(split)[1].to(torch.int16) for split in splits}
     anchors = {"end": {split: {"pred": s["per_sample"]["pred"]} for split, s in end_scores.items()}}
     clean = clean_source(params, job.data)
     front_dataset = params["models"][job.front]["dataset"]
     front_agreement = None  # the front's agreement with the end, on the same task only
     front_shortcut_agreement = None  # and on the marked test images of shortcut data
     if clean_source(params, front_dataset) == clean:  # on the panel's test images too
-        front_scores = trainer.model_scores(front)
+        front_scores = trainer.scores.model_scores(front)
         anchors["front"] = {"clean": {"pred": front_scores.pop("per_sample")["pred"]}}
         front_accuracy = front_scores.pop("accuracy")
         front_agreement = front_scores
         if stamped:
-            marked = trainer.model_scores(front, "shortcut")
+            marked = trainer.scores.model_scores(front, "shortcut")
             front_shortcut_agreement = {
                 k: v for k, v in marked.items() if k not in ("accuracy", "per_sample")
             }
@@ -98,11 +98,11 @@ def main(argv: list[str]) -> None:
         )["test_accuracy"]
     robust_fields = {}
     if robust:
-        front_robust = None if front_agreement is None else trainer.robust_scores(front, end)
+        front_robust = None if front_agreement is None else trainer.scores.robust_scores(front, end)
         end_robust = (
             _robust_report(job.end)
             if params["models"][job.end]["dataset"] == clean
-            else trainer.robust_scores(end)
+            else trainer.scores.robust_scores(end)
         )
         robust_fields = {
             "adversarial": asdict(job.adversarial),

@@ -20,7 +20,7 @@ from stitchkit.common.errors import UserError
 from stitchkit.common.io import save_torch, write_json
 from stitchkit.common.params_file import read_params
 from stitchkit.measures.samples import PanelSamples, panel_samples, samples_path
-from stitchkit.stitching.trainer import PanelTrainer
+from stitchkit.stitching.evaluation import PanelEvaluator
 from stitchkit.testbeds.class_subsets import fit_on_class_subsets
 from stitchkit.testbeds.params import subset_job
 
@@ -35,7 +35,7 @@ def main(argv: list[str]) -> None:
     device = stage_device(params)
     precision = stage_precision(params, device)
     started = time.perf_counter()
-    scorer = PanelTrainer(front, end, data, [], job.recipe, device, precision=precision)
+    scorer = PanelEvaluator(front, end, data, job.recipe, device, precision=precision)
     end_scores = scorer.model_scores(end)
     end_accuracy = end_scores["accuracy"]
     labels = {"clean": scorer.evaluation_split()[1].to(torch.int16)}

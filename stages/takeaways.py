@@ -1,6 +1,6 @@
 """DVC stage `takeaways`: python -m stages.takeaways
 
-Last in the DAG. Checks the papers' claims on this run's results (stitchkit/report/takeaways.py)
+Last in the DAG. Checks the papers' claims on this run's results (stitchkit/report/claims/)
 and writes, each file atomically:
 - reports/takeaways.md, a row per claim (verdict, effects with their 95% intervals and
   n, rule, figures), reports/takeaways.json, every verdict and number (a DVC metric),
@@ -19,7 +19,9 @@ from stitchkit.common.io import atomic_path, write_json
 from stitchkit.common.params_file import read_params
 from stitchkit.common.schema import validated
 from stitchkit.measures.bootstrap import BootstrapSettings, Resampler
-from stitchkit.report.plotting import save_figure
+from stitchkit.report.claims import check_claims
+from stitchkit.report.claims.base import TakeawayThresholds
+from stitchkit.report.figures import save_figure, verdict_forest
 from stitchkit.report.run_report import (
     FOREST_FIGURE,
     index_html,
@@ -35,8 +37,6 @@ from stitchkit.report.run_scalars import (
     series_scalars,
     similarity_scalars,
 )
-from stitchkit.report.takeaways import TakeawayThresholds, check_claims
-from stitchkit.report.verdict_plot import verdict_forest
 
 REPORTS = Path("reports")
 

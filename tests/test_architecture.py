@@ -86,7 +86,7 @@ def test_report_and_stitching_code_do_not_rerun_training():
 def test_subpackages_import_one_way():
     for package in LAYERS:
         allowed = {f"stitchkit.{p}" for p in LAYERS[: LAYERS.index(package) + 1]}
-        for path in sorted((REPO / "stitchkit" / package).glob("*.py")):
+        for path in sorted((REPO / "stitchkit" / package).rglob("*.py")):
             for name in imported(path):
                 if name.startswith("stitchkit.") and name.count(".") >= 1:
                     top = ".".join(name.split(".")[:2])

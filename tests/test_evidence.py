@@ -17,7 +17,7 @@ from stitchkit.pipeline.evidence import (
     save_record,
     write_page,
 )
-from stitchkit.report.takeaways import CLAIM_NAMES
+from stitchkit.report.claims import CLAIM_NAMES
 
 
 def measurement(effect, low, high, verdict, n=10_000, threshold=0.02):

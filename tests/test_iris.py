@@ -183,7 +183,7 @@ def test_self_stitching_on_iris_keeps_agreement_at_every_point(model, digits):
     for result in trainer.fit(progress=False):
         agreement = result.agreement["clean"]["agreement_prob"]
         assert agreement >= 0.95, (result.spec.key, agreement)
-        assert result.test_accuracy == pytest.approx(trainer.model_accuracy(end), abs=0.05)
+        assert result.test_accuracy == pytest.approx(trainer.scores.model_accuracy(end), abs=0.05)
 
 
 def test_adversarial_stitching_on_iris_crafts_pgd_on_the_iris(model, digits, monkeypatch):

@@ -3,6 +3,7 @@ the wrong type, is one UserError naming that key's path; and the file as a stage
 
 import copy
 import dataclasses
+import json
 import tempfile
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from stitchkit.models.attacks import AdversarialTraining
 from stitchkit.models.params import ModelEntry
 from stitchkit.models.training import Recipe
 from stitchkit.pipeline.config import check_params
+from stitchkit.report.claims.base import TakeawayThresholds
 from stitchkit.report.params import (
     AgreementFigureEntry,
     CrossLayerFigureEntry,
@@ -29,7 +31,6 @@ from stitchkit.report.params import (
     ShortcutExamplesEntry,
     SubsetFigureEntry,
 )
-from stitchkit.report.takeaways import TakeawayThresholds
 from stitchkit.stitching.params import ModeEntry, PanelEntry
 from stitchkit.stitching.recipe import StitchRecipe
 from stitchkit.testbeds.iris import IriSetEntry, IriSettings
@@ -128,17 +129,25 @@ def test_a_wrongly_typed_value_anywhere_names_its_key(path):
     assert "\n" not in message
 
 
-def test_a_stage_reports_a_wrong_type_in_an_unrelated_section_and_writes_nothing(workdir):
+def test_the_check_stage_reports_a_wrong_type_in_any_section_and_writes_nothing(workdir):
+    """The DAG's first stage checks all of params.yaml, so a bad value in a section no
+    early stage reads (robust_eval) stops the run before anything computes."""
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     params["robust_eval"] = {"backend": "art", "iterations": "many"}
     write_params(workdir, params)
-    result = run_stage("train", "tiny", cwd=workdir)
+    result = run_stage("check", cwd=workdir)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert lines[0] == (
         "error: robust_eval.iterations: input should be a valid integer, got 'many'"
     )
     assert not (workdir / "models").exists() and not (workdir / "reports").exists()
+    del params["robust_eval"]
+    write_params(workdir, params)
+    assert run_stage("check", cwd=workdir).returncode == 0
+    assert json.loads((workdir / "reports/params-check.json").read_text()) == {
+        "params.yaml": "valid"
+    }
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from stitchkit.data.prepared import PreparedDataset
 from stitchkit.measures.samples import PanelSamples
 from stitchkit.models.architectures import RESNETS
 from stitchkit.models.checkpoints import load_model
-from stitchkit.report.takeaways import CHECKS
+from stitchkit.report.claims import CHECKS
 from stitchkit.report.verdicts import CONTRADICTED, HOLDS, INCONCLUSIVE, UNMEASURED
 
 pytestmark = pytest.mark.slow

@@ -2,7 +2,7 @@
 
 import pytest
 
-from stitchkit.report import plotting
+from stitchkit.report import figures
 
 
 def _panel(end_points: int, accuracy: float) -> dict:
@@ -22,7 +22,7 @@ def _panel(end_points: int, accuracy: float) -> dict:
 
 
 def test_a_grid_of_architectures_with_different_point_counts_keeps_each_axis():
-    fig = plotting.stitching_grid(
+    fig = figures.stitching_grid(
         [[_panel(9, 0.7), _panel(6, 0.6), _panel(5, 0.5)]],
         ["same-task"],
         ["ResNet18", "VGG16-BN", "ViT"],
@@ -63,13 +63,13 @@ def test_v2_figure_draws_natural_and_iri_stitches_in_two_colours_with_the_anchor
             _agreement_panel("iris", 0.3, None),
         ),
     }
-    fig = plotting.agreement_figure({"": ("clean", columns)}, "v2", "agreement_prob")
+    fig = figures.agreement_figure({"": ("clean", columns)}, "v2", "agreement_prob")
     identical, cross_task = fig.axes[:2]
     curves = [line for line in identical.lines if line.get_marker() != "X"]
     colours = {line.get_color(): list(line.get_ydata()) for line in curves}
     # DM is left out by default: FuLA and TLM, once per training data
-    assert len(curves) == 4 and set(colours) == set(plotting.DATA_COLORS.values())
-    assert colours[plotting.DATA_COLORS["iris"]] == [97.0] * 3
+    assert len(curves) == 4 and set(colours) == set(figures.DATA_COLORS.values())
+    assert colours[figures.DATA_COLORS["iris"]] == [97.0] * 3
     anchors = [line for line in identical.lines if line.get_marker() == "X"]
     assert list(anchors[0].get_xdata()) == [0, 10] and list(anchors[0].get_ydata()) == [100, 100]
     anchors = [line for line in cross_task.lines if line.get_marker() == "X"]
@@ -104,11 +104,11 @@ def test_v2_figure_reads_a_panel_on_shortcut_data_on_its_marked_test_images():
         return agreement_panel(train_on, splits, front_shortcut_agreement=0.6)
 
     columns = {"cross-bias": (panel("natural", 0.9, 0.85), panel("iris", 0.7, 0.2))}
-    fig = plotting.agreement_figure({"": ("clean", columns)}, "v2", "agreement_prob")
+    fig = figures.agreement_figure({"": ("clean", columns)}, "v2", "agreement_prob")
     ax = fig.axes[0]
     curves = {line.get_color(): list(line.get_ydata()) for line in ax.lines[:2]}
-    assert curves[plotting.DATA_COLORS["natural"]] == pytest.approx([85, 85])
-    assert curves[plotting.DATA_COLORS["iris"]] == pytest.approx([20, 20])
+    assert curves[figures.DATA_COLORS["natural"]] == pytest.approx([85, 85])
+    assert curves[figures.DATA_COLORS["iris"]] == pytest.approx([20, 20])
     (anchors,) = [line for line in ax.lines if line.get_marker() == "X"]
     assert list(anchors.get_ydata()) == pytest.approx([100, 60])
 
@@ -123,13 +123,13 @@ def test_v2_adversarial_figure_reads_its_alpha_1_row_on_the_attacked_images():
         "α = 0": ("clean", {"nr → nr": pair, "r → r": pair}),
         "α = 1": ("robust", {"nr → nr": pair}),
     }
-    fig = plotting.agreement_figure(rows, "adversarial", "agreement_prob")
+    fig = figures.agreement_figure(rows, "adversarial", "agreement_prob")
     clean_axes, robust_axes = fig.axes[:2], fig.axes[2:]
     assert [ax.get_visible() for ax in robust_axes] == [True, False]  # a shorter row
     for ax, natural, iris, front in [(clean_axes[0], 90, 70, 80), (robust_axes[0], 30, 20, 10)]:
         curves = {line.get_color(): list(line.get_ydata()) for line in ax.lines[:2]}
-        assert curves[plotting.DATA_COLORS["natural"]] == pytest.approx([natural] * 2)
-        assert curves[plotting.DATA_COLORS["iris"]] == pytest.approx([iris] * 2)
+        assert curves[figures.DATA_COLORS["natural"]] == pytest.approx([natural] * 2)
+        assert curves[figures.DATA_COLORS["iris"]] == pytest.approx([iris] * 2)
         (anchors,) = [line for line in ax.lines if line.get_marker() == "X"]
         assert list(anchors.get_ydata()) == pytest.approx([100, front])
     assert clean_axes[0].get_ylabel() == "α = 0\nagreement probability (%)"
@@ -140,18 +140,18 @@ def test_v2_cka_figure_draws_fula_and_cka_on_both_data_in_the_same_colours():
     natural = _agreement_panel("natural", 0.9, {"agreement_prob": 0.5})
     iris = _agreement_panel("iris", 0.4, {"agreement_prob": 0.5})
     cka = {"points": [1, 5, 9], "natural": [0.8, 0.6, 0.7], "iris": [0.5, 0.2, 0.1]}
-    fig = plotting.cka_figure({"cross-bias": (natural, iris, cka)}, "v2 CKA", "fula")
+    fig = figures.cka_figure({"cross-bias": (natural, iris, cka)}, "v2 CKA", "fula")
     (ax,) = fig.axes
     curves = [line for line in ax.lines if line.get_marker() != "X"]
     fula = {c.get_color(): list(c.get_ydata()) for c in curves if c.get_marker() != "s"}
     squares = {c.get_color(): list(c.get_ydata()) for c in curves if c.get_marker() == "s"}
     assert fula == {
-        plotting.DATA_COLORS["natural"]: [90.0] * 3,
-        plotting.DATA_COLORS["iris"]: [40.0] * 3,
+        figures.DATA_COLORS["natural"]: [90.0] * 3,
+        figures.DATA_COLORS["iris"]: [40.0] * 3,
     }
     assert squares == {
-        plotting.DATA_COLORS["natural"]: pytest.approx([80.0, 60.0, 70.0]),
-        plotting.DATA_COLORS["iris"]: pytest.approx([50.0, 20.0, 10.0]),
+        figures.DATA_COLORS["natural"]: pytest.approx([80.0, 60.0, 70.0]),
+        figures.DATA_COLORS["iris"]: pytest.approx([50.0, 20.0, 10.0]),
     }
     assert [c.get_xdata().tolist() for c in curves if c.get_marker() == "s"] == [[1, 5, 9]] * 2
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
@@ -178,11 +178,11 @@ def test_v2_backdoor_figure_draws_matched_minus_rolled_agreement_from_zero_at_th
 
     columns = {"pixels": (panel("natural", 0.9, 0.3), panel("iris", 0.4, 0.35))}
     rows = {"": ("clean", columns)}
-    fig = plotting.agreement_figure(rows, "backdoor", "agreement_prob", excess=True)
+    fig = figures.agreement_figure(rows, "backdoor", "agreement_prob", excess=True)
     (ax,) = fig.axes
     curves = {line.get_color(): list(line.get_ydata()) for line in ax.lines[:2]}
-    assert curves[plotting.DATA_COLORS["natural"]] == pytest.approx([60.0, 60.0])
-    assert curves[plotting.DATA_COLORS["iris"]] == pytest.approx([5.0, 5.0])
+    assert curves[figures.DATA_COLORS["natural"]] == pytest.approx([60.0, 60.0])
+    assert curves[figures.DATA_COLORS["iris"]] == pytest.approx([5.0, 5.0])
     (anchors,) = [line for line in ax.lines if line.get_marker() == "X"]
     assert list(anchors.get_xdata()) == [0] and list(anchors.get_ydata()) == [0.0]
     assert ax.get_ylabel().startswith("excess agreement probability")

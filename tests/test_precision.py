@@ -73,7 +73,7 @@ def _fit(model, data, precision, batching="per-stitch"):
 def test_bf16_self_stitch_recovers_the_model_and_matches_fp32(models, digits):
     model = models["fp32"].model
     trainer, bf16 = _fit(model, digits, BF16)
-    own = trainer.model_accuracy(model)
+    own = trainer.scores.model_accuracy(model)
     assert abs(own - models["fp32"].test_accuracy) < 0.02
     for k in (3, 7):  # DM of a model with itself is the identity, up to bf16 rounding
         assert abs(bf16[f"dm/{k}/{k}"] - own) < 0.02

@@ -4,7 +4,7 @@ import pytest
 from test_takeaways import write
 
 from stitchkit.common.errors import UserError
-from stitchkit.report.plotting import DATA_COLORS
+from stitchkit.report.figures import DATA_COLORS
 from stitchkit.report.replicates import mean_panel_report
 
 

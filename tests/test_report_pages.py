@@ -13,10 +13,10 @@ import matplotlib.pyplot as plt
 import pytest
 from test_takeaways import PARAMS, fake_run
 
-from stitchkit.report.plotting import save_figure
+from stitchkit.report.claims import check_claims
+from stitchkit.report.claims.base import TakeawayThresholds
+from stitchkit.report.figures import save_figure, verdict_forest
 from stitchkit.report.run_report import index_entries, index_html, index_markdown
-from stitchkit.report.takeaways import TakeawayThresholds, check_claims
-from stitchkit.report.verdict_plot import verdict_forest
 
 FIGURES = {
     "grids": {

@@ -10,18 +10,12 @@ import pytest
 import torch
 
 from stitchkit.measures.samples import PanelSamples
-from stitchkit.report.plotting import save_figure
+from stitchkit.report.claims import CHECKS, CLAIM_NAMES, check_claims
+from stitchkit.report.claims.base import TakeawayThresholds
+from stitchkit.report.claims.cross_layer import directional_gap, shortfall
+from stitchkit.report.figures import save_figure, verdict_forest
 from stitchkit.report.run_report import takeaways_markdown, takeaways_metrics
 from stitchkit.report.run_results import RunResults, stitch_key
-from stitchkit.report.takeaways import (
-    CHECKS,
-    CLAIM_NAMES,
-    TakeawayThresholds,
-    check_claims,
-    directional_gap,
-    shortfall,
-)
-from stitchkit.report.verdict_plot import verdict_forest
 from stitchkit.report.verdicts import CONTRADICTED, HOLDS, UNMEASURED
 
 MODES = ("dm", "hint", "slm", "tlm", "fula")

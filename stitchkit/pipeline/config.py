@@ -20,6 +20,7 @@ from stitchkit.measures.bootstrap import BootstrapSettings
 from stitchkit.measures.params import robust_evaluation
 from stitchkit.measures.robustness import RobustEvaluation
 from stitchkit.models.params import ModelEntry, training_job
+from stitchkit.report.claims.base import TakeawayThresholds
 from stitchkit.report.params import (
     AgreementFigureEntry,
     CrossLayerFigureEntry,
@@ -34,7 +35,6 @@ from stitchkit.report.params import (
     shortcut_examples_job,
     subset_figure_job,
 )
-from stitchkit.report.takeaways import TakeawayThresholds
 from stitchkit.stitching.params import PanelEntry, panel_job
 from stitchkit.testbeds.iris import IriSetEntry, IriSettings, iri_set_job
 from stitchkit.testbeds.params import (

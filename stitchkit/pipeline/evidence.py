@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from stitchkit.common.io import atomic_path, write_json
+from stitchkit.report.claims import CLAIM_NAMES
 from stitchkit.report.run_report import BADGES, FOREST_FIGURE
-from stitchkit.report.takeaways import CLAIM_NAMES
 from stitchkit.report.verdicts import CONTRADICTED, HOLDS
 
 DOCS = Path("docs")

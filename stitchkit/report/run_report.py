@@ -7,7 +7,7 @@ import html
 import re
 from dataclasses import dataclass
 
-from stitchkit.report.takeaways import SERIES_FIGURE_SECTIONS, Verdict, strings_in
+from stitchkit.report.claims.base import SERIES_FIGURE_SECTIONS, Verdict, strings_in
 from stitchkit.report.verdicts import CONTRADICTED, HOLDS, INCONCLUSIVE, UNMEASURED, Measurement
 
 PAPER_SCALE = (
@@ -30,7 +30,7 @@ COUNT_KEYS = {
     INCONCLUSIVE: "inconclusive",
     UNMEASURED: "not_measured",
 }
-FOREST_FIGURE = "verdicts.png"  # under reports/, by the takeaways stage (plotting.verdict_forest)
+FOREST_FIGURE = "verdicts.png"  # under reports/, by the takeaways stage (figures.verdict_forest)
 # figure sections of params.yaml, and what a figure of each shows
 SECTION_CAPTIONS = {
     "grids": "stitched accuracy against stitching point (End, points, Front), one panel a cell",

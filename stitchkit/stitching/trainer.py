@@ -37,14 +37,13 @@ from stitchkit.common.precision import FP32, Precision
 from stitchkit.data import shortcuts
 from stitchkit.data.augment import crop_and_flip, to_unit_float
 from stitchkit.data.prepared import PreparedDataset
-from stitchkit.measures.agreement import METRICS as AGREEMENT_METRICS
-from stitchkit.measures.agreement import AgreementTally
-from stitchkit.measures.robustness import RobustEvaluation, robust_accuracy
+from stitchkit.measures.robustness import RobustEvaluation
 from stitchkit.models.attacks import AdversarialTraining
 from stitchkit.models.checkpoints import load_training_state
 from stitchkit.models.schedule import step_lr
 from stitchkit.models.stitchable import Stitchable
 from stitchkit.stitching import bn_state
+from stitchkit.stitching.evaluation import PanelEvaluator, seeded_subset
 from stitchkit.stitching.layers import (
     StitchLayer,
     activation_kind,
@@ -61,26 +60,6 @@ from stitchkit.stitching.recipe import (
     make_spec,
 )
 from stitchkit.stitching.stack import StitchStack, stackable
-from stitchkit.stitching.stitched_model import StitchedModel
-
-
-def check_compatible(front, end, data: PreparedDataset):
-    """Front, end and data must agree on the input shape; the end on the classes."""
-    shapes = {
-        "front": tuple(front.input_shape),
-        "end": tuple(end.input_shape),
-        "data": tuple(data.image_shape),
-    }
-    if len(set(shapes.values())) != 1:
-        raise UserError(
-            f"front, end and stitching data must share one input shape, got {shapes}; "
-            "stitch models trained on inputs of the same shape"
-        )
-    if end.num_classes != data.num_classes:
-        raise UserError(
-            f"the end model has {end.num_classes} classes but the stitching data "
-            f"has {data.num_classes}; stitch on data of the end model's task"
-        )
 
 
 @torch.no_grad()
@@ -88,13 +67,6 @@ def _point_shapes(model, image_shape, device) -> dict[int, tuple[int, ...]]:
     x = torch.zeros(1, *image_shape, device=device)
     acts = model.activations(x, range(1, model.num_points + 1))
     return {k: tuple(a.shape[1:]) for k, a in acts.items()}
-
-
-def _subset(n: int, k: int | None, seed: int) -> torch.Tensor:
-    """Sorted indices of a seeded draw of ``k`` of ``n`` items (all of them if k is None)."""
-    if k is None or k >= n:
-        return torch.arange(n)
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:k].sort().values
 
 
 def _fingerprint(*parts) -> str:
@@ -144,16 +116,14 @@ class PanelTrainer:
         precision: Precision = FP32,
         iris: dict[int, PreparedDataset] | None = None,
     ):
-        check_compatible(front, end, data)
-        self.front, self.end = (precision.prepare(model.to(device)) for model in (front, end))
+        self.scores = PanelEvaluator(front, end, data, recipe, device, robust, precision)
+        self.front, self.end = self.scores.front, self.scores.end
         self.data, self.precision = data, precision
         self.specs, self.recipe, self.device = list(specs), recipe, torch.device(device)
-        self.adversarial, self.robust = adversarial, robust
+        self.adversarial = adversarial
         self.alpha = adversarial.alpha if adversarial else 0.0
         self.mixed_batches = self.alpha > 0 and adversarial.mix == "batch"
         self.shortcut = shortcuts.shortcut_of(data)
-        for model in (self.front, self.end):
-            model.requires_grad_(False).eval()
         for spec in self.specs:
             front.check_point(spec.front_point)
             end.check_point(spec.end_point)
@@ -162,7 +132,6 @@ class PanelTrainer:
         self.front_points = sorted({s.front_point for s in self.specs})
         self.trained = [s for s in self.specs if s.trained]
         self.iris = _checked_iris(iris, self.front_points, data)
-        self._test_splits = {}
 
     # -- DM initialisation ------------------------------------------------------------
     @torch.no_grad()
@@ -183,7 +152,7 @@ class PanelTrainer:
                 f"{activation_kind(self.end_shapes[j])} at point {j}; drop dm from the "
                 "modes, or stitch points of one kind"
             )
-        keep = _subset(len(data.train_labels), r.dm_samples, r.dm_seed)
+        keep = seeded_subset(len(data.train_labels), r.dm_samples, r.dm_seed)
         images, labels = data.train_images[keep], data.train_labels[keep]
         if self.shortcut is not None:
             generator = torch.Generator().manual_seed(r.dm_seed)
@@ -223,115 +192,6 @@ class PanelTrainer:
         """Per-sample shape of the end model's activation at every stitching point."""
         return _point_shapes(self.end, self.data.image_shape, self.device)
 
-    # -- evaluation -------------------------------------------------------------------
-    def evaluation_split(self, split: str = "clean"):
-        """(images, labels) of the ``eval_samples`` test images of a split (shortcuts.py)."""
-        if split not in self._test_splits:
-            images, labels = shortcuts.evaluation_split(self.data, split)
-            keep = _subset(len(labels), self.recipe.eval_samples, 0)
-            self._test_splits[split] = images[keep], labels[keep]
-        return self._test_splits[split]
-
-    def stitched_model(self, stitch: FittedStitch) -> StitchedModel:
-        s = stitch.spec
-        return StitchedModel(
-            self.front,
-            stitch.layer,
-            self.end,
-            s.front_point,
-            s.end_point,
-            stitch.end_bn,
-            stitch.front_bn,
-        )
-
-    @torch.no_grad()
-    def evaluate(self, stitches: list[FittedStitch], split: str = "clean") -> list[dict]:
-        """Per stitch, on a test split, in eval mode: accuracy and the agreement of the
-        stitched model with the end model (stitchkit.measures.agreement), and ``per_sample``: its
-        prediction and agreement on every test image (AgreementTally). Stitches that share the
-        front's statistics share one front pass; the end model runs once per batch."""
-        if not stitches:
-            return []
-        images, labels = self.evaluation_split(split)
-        self.front.eval()
-        self.end.eval()
-        points = sorted({s.spec.front_point for s in stitches if s.front_bn is None})
-        tallies = [AgreementTally() for _ in stitches]
-        size = self.recipe.eval_batch_size
-        for start in range(0, len(labels), size):
-            x = self.precision.images(to_unit_float(images[start : start + size].to(self.device)))
-            y = labels[start : start + size].to(self.device)
-            with self.precision.autocast():
-                end_logits = self.end(x)
-                shared = self.front.activations(x, points) if points else {}
-                for tally, stitch in zip(tallies, stitches, strict=True):
-                    if stitch.front_bn is None:
-                        s = stitch.spec
-                        with bn_state.swapped(self.end, stitch.end_bn):
-                            logits = self.end.forward_from(
-                                stitch.layer(shared[s.front_point]), s.end_point
-                            )
-                    else:
-                        logits = self.stitched_model(stitch)(x)
-                    tally.add(logits, end_logits, y)
-        return [tally.scores() | {"per_sample": tally.per_sample()} for tally in tallies]
-
-    def evaluate_all(self, stitches: list[FittedStitch]) -> list[dict]:
-        """Per stitch: test_accuracy and its agreement with the end model on the clean
-        test split; with a shortcut, also shortcut_ and rolled_accuracy and the agreement
-        on those splits; with robust evaluation settings, robust_accuracy (else None)
-        and the agreement on the attacked test images (split "robust"); ``samples``:
-        per split, the per-sample outputs (see evaluate; "robust" also has ``correct``)."""
-        splits = ("clean", "shortcut", "rolled") if self.shortcut else ("clean",)
-        by_split = {split: self.evaluate(stitches, split) for split in splits}
-        scores = []
-        for n, stitch in enumerate(stitches):
-            score = {
-                "test_accuracy": by_split["clean"][n]["accuracy"],
-                "shortcut_accuracy": None,
-                "rolled_accuracy": None,
-                "robust_accuracy": None,
-                "agreement": {},
-                "samples": {},
-            }
-            for split, results in by_split.items():
-                if split != "clean":
-                    score[f"{split}_accuracy"] = results[n]["accuracy"]
-                score["agreement"][split] = {m: results[n][m] for m in AGREEMENT_METRICS}
-                score["samples"][split] = results[n]["per_sample"]
-            if self.robust is not None:
-                robust = self.robust_scores(self.stitched_model(stitch), reference=self.end)
-                score["robust_accuracy"] = robust["robust_accuracy"]
-                score["agreement"]["robust"] = robust["agreement"]
-                score["samples"]["robust"] = robust["per_sample"]
-            scores.append(score)
-        return scores
-
-    def robust_scores(self, model, reference=None) -> dict:
-        """``robust_accuracy``'s result for ``model`` on the clean test split (with its
-        agreement with ``reference`` on the attacked images, if given)."""
-        images, labels = shortcuts.evaluation_split(self.data, "clean")
-        return robust_accuracy(model, images, labels, self.robust, self.device, reference)
-
-    def model_accuracy(self, model: Stitchable, split: str = "clean") -> float:
-        return self.model_scores(model, split)["accuracy"]
-
-    @torch.no_grad()
-    def model_scores(self, model: Stitchable, split: str = "clean") -> dict:
-        """A whole model's accuracy on a test split and its agreement with the end model
-        (the anchors of v2's figures: the end with itself, the front with the end), and
-        ``per_sample`` as in evaluate."""
-        images, labels = self.evaluation_split(split)
-        model.eval()
-        self.end.eval()
-        tally, size = AgreementTally(), self.recipe.eval_batch_size
-        for start in range(0, len(labels), size):
-            x = self.precision.images(to_unit_float(images[start : start + size].to(self.device)))
-            y = labels[start : start + size].to(self.device)
-            with self.precision.autocast():
-                tally.add(model(x), self.end(x), y)
-        return tally.scores() | {"per_sample": tally.per_sample()}
-
     # -- training ---------------------------------------------------------------------
     def fit(self, checkpoint_path: Path | None = None, progress: bool = True) -> list[StitchResult]:
         """DM-initialise every stitch, train all but untouched ``dm`` ones, score them all."""
@@ -347,7 +207,7 @@ class PanelTrainer:
                 dm_residual=inits[(stitch.spec.front_point, stitch.spec.end_point)][1],
                 **scores,
             )
-            for stitch, scores in zip(untouched, self.evaluate_all(untouched), strict=True)
+            for stitch, scores in zip(untouched, self.scores.evaluate_all(untouched), strict=True)
         }
         if self.trained:
             for result in self._train(inits, checkpoint_path, progress):
@@ -430,7 +290,7 @@ class PanelTrainer:
         stacks = self._stacks(stitches)
         stacked = {id(s) for stack in stacks for s in stack.stitches}
         sources = data if self.iris is None else next(iter(self.iris.values()))
-        keep = _subset(len(sources.train_labels), r.train_samples, 0)
+        keep = seeded_subset(len(sources.train_labels), r.train_samples, 0)
         labels, carries = sources.train_labels[keep], None
         if self.iris is None:
             images = data.train_images[keep].to(self.device)
@@ -500,7 +360,7 @@ class PanelTrainer:
                 epoch_losses=stitch["losses"],
                 **scores,
             )
-            for stitch, scores in zip(stitches, self.evaluate_all(fitted), strict=True)
+            for stitch, scores in zip(stitches, self.scores.evaluate_all(fitted), strict=True)
         ]
 
     def _stack_steps(self, stacks, x, y, shared, reference_bn, lr: float) -> dict[int, float]:
@@ -611,7 +471,7 @@ class PanelTrainer:
         fitted = _fitted(stitch)
         self.front.eval()
         self.end.eval()
-        model = self.stitched_model(fitted)
+        model = self.scores.stitched_model(fitted)
         return self.adversarial.attack(model, x, y, stitch["attack_generator"])
 
     def _mixed_batch_pass(self, stitch: dict, x, y, reference_bn) -> tuple:

@@ -7,7 +7,7 @@ import textwrap
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 
-from stitchkit.report.plotting import _style
+from stitchkit.report.figures.style import paper_style
 from stitchkit.report.verdicts import CONTRADICTED, HOLDS, INCONCLUSIVE, UNMEASURED
 
 VERDICT_COLORS = {
@@ -23,7 +23,7 @@ def verdict_forest(verdicts):
     its threshold, oriented so that right of 0 is the claim's side, with its interval;
     rows of unmeasured claims stay empty. Effects are in their own units (fractions of
     accuracy or agreement; a Kendall tau for the CKA check)."""
-    _style()
+    paper_style()
     fig, ax = plt.subplots(figsize=(9, 0.5 * len(verdicts) + 1.6), layout="constrained")
     for row, v in enumerate(verdicts):
         m, y = v.deciding, len(verdicts) - 1 - row
