@@ -22,8 +22,6 @@ front and reference passes are bf16.
 """
 
 import copy
-import hashlib
-import json
 from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
@@ -32,17 +30,15 @@ import torch
 from tqdm import tqdm
 
 from stitchkit.common.errors import UserError
-from stitchkit.common.io import save_torch
 from stitchkit.common.precision import FP32, Precision
 from stitchkit.data import shortcuts
 from stitchkit.data.augment import crop_and_flip, to_unit_float
 from stitchkit.data.prepared import PreparedDataset
 from stitchkit.measures.robustness import RobustEvaluation
 from stitchkit.models.attacks import AdversarialTraining
-from stitchkit.models.checkpoints import load_training_state
 from stitchkit.models.schedule import step_lr
 from stitchkit.models.stitchable import Stitchable
-from stitchkit.stitching import bn_state
+from stitchkit.stitching import bn_state, panel_state
 from stitchkit.stitching.evaluation import PanelEvaluator, seeded_subset
 from stitchkit.stitching.layers import (
     StitchLayer,
@@ -67,28 +63,6 @@ def _point_shapes(model, image_shape, device) -> dict[int, tuple[int, ...]]:
     x = torch.zeros(1, *image_shape, device=device)
     acts = model.activations(x, range(1, model.num_points + 1))
     return {k: tuple(a.shape[1:]) for k, a in acts.items()}
-
-
-def _fingerprint(*parts) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _tensor_digest(*tensors) -> str:
-    h = hashlib.sha256()
-    for tensor in tensors:
-        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
-def _model_digest(model: Stitchable) -> str:
-    return _tensor_digest(*model.state_dict().values())
-
-
-def _data_digest(data: PreparedDataset) -> str:
-    tensors = [data.train_images, data.train_labels]
-    if data.shortcut is not None:
-        tensors += [v for v in data.shortcut.values() if isinstance(v, torch.Tensor)]
-    return _tensor_digest(*tensors)
 
 
 class PanelTrainer:
@@ -217,13 +191,13 @@ class PanelTrainer:
     def fingerprint(self) -> str:
         """Changes with the recipe, the stitches, either model and the training data."""
         recipe = {k: v for k, v in asdict(self.recipe).items() if k != "batching"}
-        return _fingerprint(
+        return panel_state.fingerprint(
             recipe,
             [asdict(s) for s in self.specs],
-            _model_digest(self.front),
-            _model_digest(self.end),
-            _data_digest(self.data),
-            {k: _data_digest(d) for k, d in sorted((self.iris or {}).items())},
+            panel_state.model_digest(self.front),
+            panel_state.model_digest(self.end),
+            panel_state.data_digest(self.data),
+            {k: panel_state.data_digest(d) for k, d in sorted((self.iris or {}).items())},
             asdict(self.adversarial) if self.adversarial else None,
             self.precision.name,
         )
@@ -244,7 +218,7 @@ class PanelTrainer:
             "losses": [],
             "initial_loss": None,
             "attack_generator": torch.Generator().manual_seed(
-                int(_fingerprint(r.seed, spec.key), 16)
+                int(panel_state.fingerprint(r.seed, spec.key), 16)
             ),
         }
 
@@ -278,14 +252,14 @@ class PanelTrainer:
         reference_bn = bn_state.bn_state(self.end) if r.bn == "train" else None
         generator = torch.Generator().manual_seed(r.seed)
         start, fingerprint = 0, self.fingerprint()
-        state = _load_state(checkpoint_path, fingerprint)
+        state = panel_state.load_state(checkpoint_path, fingerprint)
         if state is not None:
             start = state["epoch"]
             generator.set_state(state["generator"])
             bn_state.load_into(self.front, state["front_bn"])
             reference_bn = bn_state.on_device(state["reference_bn"], self.device)
             for stitch, saved in zip(stitches, state["stitches"], strict=True):
-                _restore(stitch, saved, self.device)
+                panel_state.restore(stitch, saved, self.device)
 
         stacks = self._stacks(stitches)
         stacked = {id(s) for stack in stacks for s in stack.stitches}
@@ -338,18 +312,18 @@ class PanelTrainer:
             if checkpoint_path and (epoch + 1) % r.checkpoint_every == 0 and epoch + 1 < r.epochs:
                 for stack in stacks:
                     stack.write_back()
-                panel_state = {
+                progress_state = {
                     "fingerprint": fingerprint,
                     "epoch": epoch + 1,
                     "generator": generator.get_state(),
                     "front_bn": bn_state.bn_state(self.front),
                     "reference_bn": reference_bn,
                 }
-                _save_state(checkpoint_path, panel_state, stitches)
+                panel_state.save_state(checkpoint_path, progress_state, stitches)
         bar.close()
         for stack in stacks:
             stack.write_back()
-        fitted = [_fitted(s) for s in stitches]
+        fitted = [panel_state.fitted(s) for s in stitches]
         return [
             StitchResult(
                 stitch["spec"],
@@ -468,7 +442,7 @@ class PanelTrainer:
 
     def _attack(self, stitch: dict, x, y):
         """PGD examples of (x, y) crafted on the stitched model, all in eval mode."""
-        fitted = _fitted(stitch)
+        fitted = panel_state.fitted(stitch)
         self.front.eval()
         self.end.eval()
         model = self.scores.stitched_model(fitted)
@@ -557,48 +531,6 @@ def _checked_iris(iris, front_points, data: PreparedDataset):
             "settings); remake them with one setting"
         )
     return {k: iris[k] for k in front_points}
-
-
-def _fitted(stitch: dict) -> FittedStitch:
-    return FittedStitch(stitch["spec"], stitch["layer"], stitch["end_bn"], stitch["front_bn"])
-
-
-def _restore(stitch: dict, saved: dict, device) -> None:
-    stitch["layer"].load_state_dict(saved["layer"])
-    if stitch["optimizer"] is not None:
-        stitch["optimizer"].load_state_dict(saved["optimizer"])
-    stitch["end_bn"] = bn_state.on_device(saved["end_bn"], device)
-    stitch["front_bn"] = bn_state.on_device(saved["front_bn"], device)
-    stitch["losses"], stitch["initial_loss"] = saved["losses"], saved["initial_loss"]
-    stitch["attack_generator"].set_state(saved["attack_generator"])
-
-
-def _save_state(path, panel_state: dict, stitches) -> None:
-    save_torch(
-        {
-            **panel_state,
-            "stitches": [
-                {
-                    "layer": s["layer"].state_dict(),
-                    "optimizer": s["optimizer"].state_dict() if s["optimizer"] else None,
-                    "end_bn": s["end_bn"],
-                    "front_bn": s["front_bn"],
-                    "losses": s["losses"],
-                    "initial_loss": s["initial_loss"],
-                    "attack_generator": s["attack_generator"].get_state(),
-                }
-                for s in stitches
-            ],
-        },
-        path,
-    )
-
-
-def _load_state(path, fingerprint) -> dict | None:
-    if path is None:
-        return None
-    state = load_training_state(path)
-    return state if state is not None and state["fingerprint"] == fingerprint else None
 
 
 def stitch(
