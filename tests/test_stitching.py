@@ -13,6 +13,7 @@ from stitchkit.models.architectures import RESNETS, ModelSpec, build_model
 from stitchkit.models.evaluation import accuracy
 from stitchkit.models.schedule import step_lr
 from stitchkit.models.training import Recipe, train_model
+from stitchkit.stitching.evaluation import check_compatible
 from stitchkit.stitching.layers import fit_direct_matching, stitch_layer
 from stitchkit.stitching.objectives import (
     LossOptions,
@@ -27,7 +28,7 @@ from stitchkit.stitching.objectives import (
     tlm_loss,
 )
 from stitchkit.stitching.recipe import StitchRecipe, make_spec
-from stitchkit.stitching.trainer import PanelTrainer, check_compatible, stitch
+from stitchkit.stitching.trainer import PanelTrainer, stitch
 
 FAST = StitchRecipe(
     epochs=1, batch_size=64, train_samples=256, crop_padding=0, hflip=False, eval_batch_size=500,
