@@ -68,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _evidence(args: argparse.Namespace) -> int:
-    from stitchkit.pipeline.evidence import MAIN, RUNS, run_evidence, write_page
+    from stitchkit.pipeline.evidence import MAIN, RUNS
+    from stitchkit.pipeline.evidence.page import write_page
+    from stitchkit.pipeline.evidence.run import run_evidence
 
     if not args.page_only:
         outcome = run_evidence(args.label, args.set_param, args.force)

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from stitchkit.pipeline.evidence import (
+from stitchkit.pipeline.evidence.page import (
     analysis_sections,
     evidence_markdown,
     load_records,
-    run_record,
-    save_record,
     write_page,
 )
+from stitchkit.pipeline.evidence.record import run_record, save_record
 from stitchkit.report.claims import CLAIM_NAMES
 
 
@@ -159,7 +158,7 @@ def test_the_page_without_a_main_record_is_one_clear_error(tmp_path):
 @pytest.mark.parametrize("bad", ["no-such-key=1", "suite=nonexistent"])
 def test_a_bad_override_is_refused_before_anything_runs(bad):
     from stitchkit.common.errors import UserError
-    from stitchkit.pipeline.evidence import run_evidence
+    from stitchkit.pipeline.evidence.run import run_evidence
 
     params = Path("params.yaml").read_bytes()
     with pytest.raises(UserError):
@@ -179,12 +178,12 @@ def test_the_committed_evidence_page_is_what_its_records_give(tmp_path):
 def test_a_second_run_before_the_main_one_keeps_its_record_and_says_what_is_missing(
     tmp_path, monkeypatch, capsys
 ):
-    import stitchkit.pipeline.evidence
+    import stitchkit.pipeline.evidence.run
     from stitchkit.cli import main
     from stitchkit.pipeline.ray_repro import Outcome
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(stitchkit.pipeline.evidence, "run_evidence", lambda *args: Outcome())
+    monkeypatch.setattr(stitchkit.pipeline.evidence.run, "run_evidence", lambda *args: Outcome())
     with pytest.raises(SystemExit) as exit:
         main(["evidence", "--label", "avx2"])
     assert exit.value.code == 0

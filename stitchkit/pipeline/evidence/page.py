@@ -1,121 +1,23 @@
-"""The evidence report, docs/evidence.md: the evidence suite's verdicts on the papers'
-claims, with the commit, machine and wall time of the run that decided them.
-
-A *run record* (docs/evidence/runs/<label>.json) keeps what one run of the suite
-decided (reports/takeaways.json), where and how fast it ran. The page is built from the
-records alone: the ``main`` record's verdict table, figures and stage times, a paragraph
-per claim (docs/evidence/analysis.md, hand-written, one `## <check>` section each, and
-`## stability` on the stability table), and
-every other record against ``main``: the stability check, runs that differ only in
-float arithmetic (say, torch's thread count), in which no verdict may move between
-holds and contradicted.
-"""
+"""docs/evidence.md, written from the run records alone: the main record's verdict
+table, the stability table against every other record, a paragraph per claim
+(docs/evidence/analysis.md) and the stage times."""
 
 import json
-import os
-import platform
 import re
-import shutil
-import subprocess
-import sys
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-from stitchkit.common.io import atomic_path, write_json
+from stitchkit.common.io import atomic_path
+from stitchkit.pipeline.evidence import (
+    ANALYSIS,
+    COMMAND,
+    MAIN,
+    PAGE,
+    RUNS,
+    STABILITY,
+)
 from stitchkit.report.claims import CLAIM_NAMES
 from stitchkit.report.run_report import BADGES, FOREST_FIGURE
 from stitchkit.report.verdicts import CONTRADICTED, HOLDS
-
-DOCS = Path("docs")
-EVIDENCE = DOCS / "evidence"
-RUNS = EVIDENCE / "runs"
-ANALYSIS = EVIDENCE / "analysis.md"
-PAGE = DOCS / "evidence.md"
-MAIN = "main"
-COMMAND = "stitchkit evidence"
-STABILITY = "stability"  # analysis.md's section under the stability table
-
-
-def machine() -> dict:
-    """What the run's numbers depend on: CPU model and cores, Python and torch."""
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = re.findall(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.MULTILINE)
-        cpu = names[0] if names else cpu
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        # the vector instructions torch's CPU kernels use (ATEN_CPU_CAPABILITY and
-        # ONEDNN_MAX_CPU_ISA lower them: the float arithmetic of an older CPU)
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-    }
-
-
-def commit() -> str:
-    """HEAD's hash, with `+changes` when tracked files differ from it; `unknown` outside
-    a git checkout with commits."""
-
-    def git(*args):
-        return subprocess.run(["git", *args], capture_output=True, text=True)
-
-    head = git("rev-parse", "--short=12", "HEAD")
-    if head.returncode:
-        return "unknown"
-    changed = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
-    return head.stdout.strip() + ("+changes" if changed else "")
-
-
-def run_record(
-    label: str,
-    params: dict,
-    wall_seconds: float,
-    stage_seconds: dict[str, float],
-    benchmark: float | None,
-    overrides: list[str] = (),
-    up_to_date: int = 0,
-    revision: str | None = None,
-    reports: Path = Path("reports"),
-) -> dict:
-    """A run of the suite as a record: its verdicts (reports/takeaways.json), commit,
-    machine, `compute:` settings, the `-S` overrides of suite=evidence, wall time, each
-    stage's wall time (of the stages that ran; ``up_to_date`` others did not need to)
-    and the machine's benchmark figure (benchmarks/stitch_stream.py, shared-stream
-    stitch-images/s). ``revision``: the commit the run started from (default: now's)."""
-    return {
-        "label": label,
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": revision or commit(),
-        "machine": machine(),
-        "compute": params.get("compute") or {},
-        "overrides": list(overrides),
-        "wall_seconds": round(wall_seconds, 1),
-        "stages_up_to_date": up_to_date,
-        "stage_seconds": {k: round(v, 1) for k, v in sorted(stage_seconds.items())},
-        "stitch_stream": benchmark,
-        "takeaways": json.loads((reports / "takeaways.json").read_text()),
-    }
-
-
-def save_record(record: dict, reports: Path = Path("reports"), root: Path = Path(".")) -> None:
-    """Writes the record; for ``main`` also copies its figures under docs/evidence/."""
-    write_json(root / RUNS / f"{record['label']}.json", record)
-    if record["label"] != MAIN:
-        return
-    figures = {FOREST_FIGURE: reports / FOREST_FIGURE}
-    for check in record["takeaways"]["checks"].values():
-        for name in filter(None, check["figures"].split(", ")):
-            figures[f"{name}.png"] = reports / "figures" / f"{name}.png"
-    for name, source in figures.items():
-        with atomic_path(root / EVIDENCE / "figures" / name) as tmp:
-            shutil.copyfile(source, tmp)
 
 
 def analysis_sections(text: str) -> dict[str, str]:
@@ -350,46 +252,3 @@ def write_page(root: Path = Path(".")) -> Path:
     with atomic_path(root / PAGE) as tmp:
         tmp.write_text(evidence_markdown(main, others, analysis))
     return root / PAGE
-
-
-def stitch_stream_figure() -> float | None:
-    """This machine's benchmark figure: benchmarks/stitch_stream.py's shared-stream
-    stitch-images/s (None if the benchmark is not there, e.g. outside a checkout)."""
-    script = Path("benchmarks/stitch_stream.py")
-    if not script.exists():
-        return None
-    out = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, check=True
-    ).stdout
-    found = re.search(r"^shared stream\s*:\s*([\d.]+)", out, re.MULTILINE)
-    return float(found.group(1)) if found else None
-
-
-def run_evidence(label: str, overrides: list[str], force: bool = False):
-    """Composes suite=evidence with ``overrides``, takes the benchmark figure, runs the
-    pipeline (every stage, with ``force``) and, if every stage succeeded, saves the run's
-    record; the repro outcome."""
-    from stitchkit.pipeline.config import load_params
-    from stitchkit.pipeline.params_compose import compose_params
-    from stitchkit.pipeline.ray_repro import repro
-
-    revision = commit()  # before composing: params.yaml is tracked
-    compose_params(["suite=evidence", *overrides])
-    params = load_params()  # checked in full: a bad override fails here, not in every stage
-    benchmark = stitch_stream_figure()
-    started = time.perf_counter()
-    outcome = repro([], force=force)
-    wall = time.perf_counter() - started
-    if outcome.ok:
-        record = run_record(
-            label,
-            params,
-            wall,
-            outcome.seconds,
-            benchmark,
-            overrides,
-            len(outcome.skipped),
-            revision,
-        )
-        save_record(record)
-    return outcome
