@@ -9,6 +9,7 @@ from torch import nn
 
 from conftest import run_stage, tiny_params, write_params
 from stitchkit.common.errors import UserError
+from stitchkit.common.precision import FP32
 from stitchkit.data.augment import crop_and_flip
 from stitchkit.data.prepared import PreparedDataset
 from stitchkit.data.shortcuts import (
@@ -20,7 +21,7 @@ from stitchkit.data.shortcuts import (
     shortcut_of,
 )
 from stitchkit.stitching.recipe import StitchRecipe
-from stitchkit.stitching.trainer import PanelTrainer
+from stitchkit.stitching.stream import BatchStream
 
 SETTINGS = {
     "pixels": {"kind": "pattern", "pattern": "pixels"},
@@ -157,11 +158,9 @@ def test_stitch_training_batches_carry_whole_unmirrored_markers(digits, name):
     data = make_shortcut_dataset(blank(digits), ShortcutSetting("d", **SETTINGS[name]))
     shortcut = shortcut_of(data)
     recipe = StitchRecipe(crop_padding=4, hflip=True, batch_size=64, lr_drops=())
-    model = torch.nn.Identity()
-    model.input_shape, model.num_classes = (1, 32, 32), 10
-    trainer = PanelTrainer(model, model, data, [], recipe, "cpu")
+    stream = BatchStream(data, None, recipe, [1], torch.device("cpu"), FP32)
     idx, generator = torch.arange(256), torch.Generator().manual_seed(0)
-    x, y = trainer.batch(data.train_images, data.train_labels, shortcut.train_mask, idx, generator)
+    x, y = stream.batch(idx, generator)
     images = (x * 255).round().to(torch.uint8)
     for image, label in zip(images, y, strict=True):
         places = _places(image, shortcut.markers[label])

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from stitchkit.common.errors import UserError
 from stitchkit.common.precision import FP32, Precision
 from stitchkit.data import shortcuts
-from stitchkit.data.augment import crop_and_flip, to_unit_float
+from stitchkit.data.augment import to_unit_float
 from stitchkit.data.prepared import PreparedDataset
 from stitchkit.measures.robustness import RobustEvaluation
 from stitchkit.models.attacks import AdversarialTraining
@@ -56,6 +56,7 @@ from stitchkit.stitching.recipe import (
     make_spec,
 )
 from stitchkit.stitching.stack import StitchStack, stackable
+from stitchkit.stitching.stream import BatchStream
 
 
 @torch.no_grad()
@@ -263,18 +264,8 @@ class PanelTrainer:
 
         stacks = self._stacks(stitches)
         stacked = {id(s) for stack in stacks for s in stack.stitches}
-        sources = data if self.iris is None else next(iter(self.iris.values()))
-        keep = seeded_subset(len(sources.train_labels), r.train_samples, 0)
-        labels, carries = sources.train_labels[keep], None
-        if self.iris is None:
-            images = data.train_images[keep].to(self.device)
-            if self.shortcut is not None:
-                carries = self.shortcut.train_mask[keep]
-        else:
-            images = {k: d.train_images[keep].to(self.device) for k, d in self.iris.items()}
-        steps = len(labels) // r.batch_size
-        if steps == 0:
-            raise UserError(f"stitch.batch_size {r.batch_size} exceeds the {len(labels)} images")
+        stream = BatchStream(data, self.iris, r, self.front_points, self.device, self.precision)
+        steps = stream.steps
         bar = tqdm(
             total=r.epochs * steps,
             initial=start * steps,
@@ -283,13 +274,13 @@ class PanelTrainer:
             disable=not progress,
         )
         for epoch in range(start, r.epochs):
-            order = torch.randperm(len(labels), generator=generator)
+            order = torch.randperm(stream.size, generator=generator)
             sums = [0.0] * len(stitches)
             for step in range(steps):
                 lr = step_lr(r.lr, r.lr_drops, epoch * steps + step, steps)
                 idx = order[step * r.batch_size : (step + 1) * r.batch_size]
                 losses = {}
-                for points, x, y in self._batches(images, labels, carries, idx, generator):
+                for points, x, y in stream.batches(idx, generator):
                     with self.precision.autocast():  # backward ops keep their forward dtypes
                         shared = None
                         if not self.mixed_batches:
@@ -379,29 +370,6 @@ class PanelTrainer:
         """The reference pass's hint terms from ``end_point`` on, and its logits."""
         hints = reference.hint_terms[end_point - self._first_end_point :]
         return ReferencePass(hints, reference.logits)
-
-    def _batches(self, images, labels, carries, idx, generator) -> list[tuple]:
-        """(front points, x, y) for training batch ``idx``: on natural data one batch for
-        every point (see batch); on IRIs, per front point the IRIs of the batch's
-        sources at that point, as they are."""
-        if self.iris is None:
-            return [(self.front_points, *self.batch(images, labels, carries, idx, generator))]
-        y = labels[idx].to(self.device)
-        return [
-            ([k], self.precision.images(to_unit_float(images[k][idx.to(self.device)])), y)
-            for k in self.front_points
-        ]
-
-    def batch(self, images, labels, carries, idx, generator) -> tuple:
-        """Training batch ``idx`` as (x in [0, 1], labels) on the device: augmented, then
-        stamped with its shortcut markers (where ``carries``), so no marker is cropped,
-        shifted or mirrored. ``images`` are uint8 on the device, the rest on the CPU."""
-        r = self.recipe
-        batch = crop_and_flip(images[idx.to(self.device)], r.crop_padding, r.hflip, generator)
-        y = labels[idx]
-        if self.shortcut is not None:
-            batch = self.shortcut.stamp(batch, y, generator, carry=carries[idx])
-        return self.precision.images(to_unit_float(batch)), y.to(self.device)
 
     @torch.no_grad()
     def _reference(self, x, reference_bn) -> ReferencePass:
