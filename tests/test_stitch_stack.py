@@ -101,5 +101,5 @@ def test_stacked_training_resumes_bitwise_and_across_paths(panel, tmp_path, adve
 
 def _records(trainer):
     """Fresh per-stitch training records of the trainer's trained stitches."""
-    inits = trainer.init_layers()
+    inits = trainer.layers.initial(trainer.specs)
     return [trainer._new_stitch(inits, spec) for spec in trainer.trained]

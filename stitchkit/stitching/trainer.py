@@ -32,21 +32,14 @@ from tqdm import tqdm
 from stitchkit.common.errors import UserError
 from stitchkit.common.precision import FP32, Precision
 from stitchkit.data import shortcuts
-from stitchkit.data.augment import to_unit_float
 from stitchkit.data.prepared import PreparedDataset
 from stitchkit.measures.robustness import RobustEvaluation
 from stitchkit.models.attacks import AdversarialTraining
 from stitchkit.models.schedule import step_lr
 from stitchkit.models.stitchable import Stitchable
 from stitchkit.stitching import bn_state, panel_state
-from stitchkit.stitching.evaluation import PanelEvaluator, seeded_subset
-from stitchkit.stitching.layers import (
-    StitchLayer,
-    activation_kind,
-    fit_direct_matching,
-    has_least_squares,
-    stitch_layer,
-)
+from stitchkit.stitching.dm_init import InitialLayers
+from stitchkit.stitching.evaluation import PanelEvaluator
 from stitchkit.stitching.objectives import OBJECTIVES, ReferencePass, StitchedPass, hint_loss
 from stitchkit.stitching.recipe import (
     FittedStitch,
@@ -57,13 +50,6 @@ from stitchkit.stitching.recipe import (
 )
 from stitchkit.stitching.stack import StitchStack, stackable
 from stitchkit.stitching.stream import BatchStream
-
-
-@torch.no_grad()
-def _point_shapes(model, image_shape, device) -> dict[int, tuple[int, ...]]:
-    x = torch.zeros(1, *image_shape, device=device)
-    acts = model.activations(x, range(1, model.num_points + 1))
-    return {k: tuple(a.shape[1:]) for k, a in acts.items()}
 
 
 class PanelTrainer:
@@ -107,73 +93,17 @@ class PanelTrainer:
         self.front_points = sorted({s.front_point for s in self.specs})
         self.trained = [s for s in self.specs if s.trained]
         self.iris = _checked_iris(iris, self.front_points, data)
-
-    # -- DM initialisation ------------------------------------------------------------
-    @torch.no_grad()
-    def init_layers(self) -> dict[tuple[int, int], tuple[dict, float | None]]:
-        """Initial layer state and DM residual for every (i, j) pair: the least-squares
-        solution on dm_samples training images drawn with dm_seed (with their shortcut
-        markers, if any), front and end in eval mode; between kinds of activation with no
-        such solution (stitch_layer.py), a random initialisation seeded by dm_seed and no
-        residual."""
-        r, data = self.recipe, self.data
-        pairs = sorted({(s.front_point, s.end_point) for s in self.specs})
-        for i, j in sorted({(s.front_point, s.end_point) for s in self.specs if not s.trained}):
-            if has_least_squares(self.front_shapes[i], self.end_shapes[j]):
-                continue
-            raise UserError(
-                f"mode dm has no least-squares solution from the front's "
-                f"{activation_kind(self.front_shapes[i])} at point {i} to the end's "
-                f"{activation_kind(self.end_shapes[j])} at point {j}; drop dm from the "
-                "modes, or stitch points of one kind"
-            )
-        keep = seeded_subset(len(data.train_labels), r.dm_samples, r.dm_seed)
-        images, labels = data.train_images[keep], data.train_labels[keep]
-        if self.shortcut is not None:
-            generator = torch.Generator().manual_seed(r.dm_seed)
-            images = self.shortcut.stamp(
-                images, labels, generator, carry=self.shortcut.train_mask[keep]
-            )
-        x = to_unit_float(images.to(self.device))
-        front_acts = self.front.activations(x, self.front_points)
-        end_acts = self.end.activations(x, sorted({j for _, j in pairs}))
-        inits = {}
-        for i, j in pairs:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(r.dm_seed)
-                layer = self._blank_layer(i, j).to(self.device)
-            residual = None
-            if layer.solvable:
-                residual = fit_direct_matching(layer, front_acts[i], end_acts[j])
-            inits[(i, j)] = ({k: v.clone() for k, v in layer.state_dict().items()}, residual)
-        return inits
-
-    def _blank_layer(self, i: int, j: int) -> StitchLayer:
-        return stitch_layer(self.front_shapes[i], self.end_shapes[j])
-
-    def _layer_from(self, inits, spec: StitchSpec) -> StitchLayer:
-        state, _ = inits[(spec.front_point, spec.end_point)]
-        layer = self._blank_layer(spec.front_point, spec.end_point).to(self.device)
-        layer.load_state_dict(state)
-        return layer
-
-    @cached_property
-    def front_shapes(self) -> dict[int, tuple[int, ...]]:
-        """Per-sample shape of the front model's activation at every stitching point."""
-        return _point_shapes(self.front, self.data.image_shape, self.device)
-
-    @cached_property
-    def end_shapes(self) -> dict[int, tuple[int, ...]]:
-        """Per-sample shape of the end model's activation at every stitching point."""
-        return _point_shapes(self.end, self.data.image_shape, self.device)
+        self.layers = InitialLayers(
+            self.front, self.end, data, recipe, self.device, self.front_points
+        )
 
     # -- training ---------------------------------------------------------------------
     def fit(self, checkpoint_path: Path | None = None, progress: bool = True) -> list[StitchResult]:
         """DM-initialise every stitch, train all but untouched ``dm`` ones, score them all."""
-        inits = self.init_layers()
+        inits = self.layers.initial(self.specs)
         # DM stitches are never trained: score them before any BatchNorm update.
         untouched = [
-            FittedStitch(s, self._layer_from(inits, s)) for s in self.specs if not s.trained
+            FittedStitch(s, self.layers.layer_from(inits, s)) for s in self.specs if not s.trained
         ]
         results = {
             stitch.spec.key: StitchResult(
@@ -205,7 +135,7 @@ class PanelTrainer:
 
     def _new_stitch(self, inits, spec: StitchSpec) -> dict:
         r = self.recipe
-        layer = self._layer_from(inits, spec)
+        layer = self.layers.layer_from(inits, spec)
         optimizer = None
         if not spec.recalibrate:
             optimizer = torch.optim.Adam(layer.parameters(), lr=r.lr, weight_decay=r.weight_decay)
