@@ -31,7 +31,6 @@ from tqdm import tqdm
 
 from stitchkit.common.errors import UserError
 from stitchkit.common.precision import FP32, Precision
-from stitchkit.data import shortcuts
 from stitchkit.data.prepared import PreparedDataset
 from stitchkit.measures.robustness import RobustEvaluation
 from stitchkit.models.attacks import AdversarialTraining
@@ -84,7 +83,6 @@ class PanelTrainer:
         self.adversarial = adversarial
         self.alpha = adversarial.alpha if adversarial else 0.0
         self.mixed_batches = self.alpha > 0 and adversarial.mix == "batch"
-        self.shortcut = shortcuts.shortcut_of(data)
         for spec in self.specs:
             front.check_point(spec.front_point)
             end.check_point(spec.end_point)
