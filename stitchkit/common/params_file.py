@@ -73,17 +73,19 @@ SECTION_NAMES = (
 
 
 def read_params(path: Path = PARAMS_FILE) -> dict:
-    """params.yaml as a mapping of known sections; each stage then checks the sections
-    it reads (a missing file, bad YAML, a key written twice, a non-mapping or an unknown
-    section is one UserError)."""
+    """params.yaml as a mapping of known sections, each a mapping; each stage then checks
+    the sections it reads (a missing file, bad YAML, a key written twice, a file or
+    section that is not a mapping, or an unknown section is one UserError)."""
     if not path.exists():
         raise UserError(f"{path} not found; run stages from the repository root")
     params = load_yaml(path) or {}
     if not isinstance(params, dict):
         raise UserError(f"{path} must map section names (models, panels, ...) to their entries")
-    for name in params:
+    for name, section in params.items():
         if name not in SECTION_NAMES:
             raise UserError(f"{name}: unknown key; remove it or check its spelling")
+        if section is not None and not isinstance(section, dict):
+            raise UserError(f"{name}: input should be a valid dictionary, got {section!r}")
     return params
 
 
