@@ -90,7 +90,7 @@ def snapshot(repo: Path) -> dict[str, bytes]:
     paths += [*repo.glob("reports/cka/*.json"), *repo.glob("reports/takeaways.*")]
     paths += [*repo.glob("reports/index.*"), *repo.glob("reports/scalars.json")]
     paths += [*repo.glob("reports/curves/*/*.csv"), *repo.glob("reports/samples/*.pt")]
-    paths += [*repo.glob("reports/verdicts.*")]
+    paths += [*repo.glob("reports/verdicts.*"), repo / "reports/params-check.json"]
     return {str(p.relative_to(repo)): p.read_bytes() for p in sorted(paths)}
 
 
@@ -241,6 +241,7 @@ def test_quick_suite_outputs_are_valid(quick_repo):
 
 # one stage of every kind (the cheap ones), rerun by plain DVC in (c)
 RERUN_BY_DVC = [
+    "check",
     "prepare@digits",
     "shortcut@fashion-mnist-pixels",
     "train@digits_0-resnet18",
@@ -319,7 +320,8 @@ def test_second_repro_runs_nothing_and_dvc_reruns_stages_byte_identically(quick_
     curves = sum(len(e.get("modes") or ["dm", "hint", "slm", "tlm", "fula"]) for e in entries)
     curves -= sum(len(e["modes"]) for e in entries if "end_points" in e)
     takeaways = 7 + curves
-    assert len(before) == files + 3 * similarities + n["cka_figures"] + takeaways
+    check = 1  # reports/params-check.json
+    assert len(before) == check + files + 3 * similarities + n["cka_figures"] + takeaways
     assert set(lock) >= set(RERUN_BY_DVC)
     out = sh("dvc", "repro", "--force", "--single-item", *RERUN_BY_DVC, cwd=repo, env=env)
     assert out.count("Running stage") == len(RERUN_BY_DVC)
