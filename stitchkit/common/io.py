@@ -8,14 +8,16 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from stitchkit.common.errors import UserError
 
 
 @contextmanager
-def atomic_path(path):
+def atomic_path(path: Path | str) -> Iterator[Path]:
     """Yield a temp path beside ``path``; rename it to ``path`` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -29,12 +31,12 @@ def atomic_path(path):
             os.unlink(tmp)
 
 
-def write_json(path, obj) -> None:
+def write_json(path: Path | str, obj: Any) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def save_torch(obj, path) -> None:
+def save_torch(obj: Any, path: Path | str) -> None:
     """torch.save whose bytes depend only on ``obj`` (not on the temp file's name)."""
     import torch
 
@@ -44,7 +46,7 @@ def save_torch(obj, path) -> None:
         tmp.write_bytes(buffer.getbuffer())
 
 
-def load_torch(path, fix: str):
+def load_torch(path: Path | str, fix: str) -> Any:
     """``torch.load(weights_only=True)``; a missing or damaged file is a UserError with ``fix``."""
     import torch
 

@@ -5,7 +5,7 @@ the code that reads them (stitchkit.<area>.params); stitchkit.pipeline.config ch
 whole file at once."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import Field, Strict
 
@@ -14,6 +14,8 @@ from stitchkit.common.schema import Str, validated
 from stitchkit.common.strict_yaml import load_yaml
 
 PARAMS_FILE = Path("params.yaml")
+
+T = TypeVar("T")
 
 
 Point = Annotated[int, Strict(), Field(ge=1)]  # at most the model's (model_points)
@@ -25,7 +27,7 @@ Points = Annotated[tuple[Point, ...], Field(min_length=1)]
 Names = Annotated[tuple[Str, ...], Field(min_length=1)]
 
 
-def section_entry(params: dict, section_name: str, name: str, kind):
+def section_entry(params: dict, section_name: str, name: str, kind: type[T]) -> T:
     """``section_name.name`` validated as ``kind``; a missing entry is a UserError."""
     entries = params.get(section_name) or {}
     if name not in entries:
@@ -33,7 +35,9 @@ def section_entry(params: dict, section_name: str, name: str, kind):
     return validated(kind, entries[name], f"{section_name}.{name}")
 
 
-def merged(kind, shared: dict, overrides: dict, shared_where: str, override_where: str):
+def merged(
+    kind: type[T], shared: dict, overrides: dict, shared_where: str, override_where: str
+) -> T:
     """``kind`` from a shared section with an entry's ``overrides``; an error names the
     key where the bad value was written."""
 
@@ -89,7 +93,7 @@ def read_params(path: Path = PARAMS_FILE) -> dict:
     return params
 
 
-def iri_triple(entry) -> tuple | None:
+def iri_triple(entry: object) -> tuple | None:
     """The (front, data, point) an `iri_sets:` entry names: one IRI set each."""
     if not isinstance(entry, dict):
         return None

@@ -9,7 +9,7 @@ a section class). Every section class forbids unknown keys.
 from collections.abc import Callable
 from fractions import Fraction as _Fraction
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BeforeValidator, ConfigDict, Field, Strict, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass as _pydantic_dataclass
@@ -22,6 +22,8 @@ NonNegativeInt = Annotated[int, Strict(), Field(ge=0)]
 Float = Annotated[float, Strict()]
 Bool = Annotated[bool, Strict()]
 Str = Annotated[str, Strict()]
+
+T = TypeVar("T")
 
 
 def parse_fraction(value: Any) -> float:
@@ -40,7 +42,7 @@ def parse_fraction(value: Any) -> float:
 Fraction = Annotated[float, BeforeValidator(parse_fraction)]
 
 
-def section(cls):
+def section(cls: type[T]) -> type[T]:
     """A frozen dataclass validated by pydantic: strict scalars, no unknown keys."""
     return _pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))(cls)
 
@@ -50,7 +52,7 @@ def _adapter(kind) -> TypeAdapter:
     return TypeAdapter(kind)
 
 
-def validated(kind, value: Any, where: str | Callable[[tuple], str]):
+def validated(kind: type[T], value: Any, where: str | Callable[[tuple], str]) -> T:
     """``value`` validated as ``kind`` (a section class or a type); a problem is a
     UserError whose message starts with the key path below ``where`` (or below
     ``where(key path)``, for values merged from several places)."""

@@ -2,6 +2,7 @@
 depth, rather than the last one silently winning (PyYAML's behaviour)."""
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -12,7 +13,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """SafeLoader that raises DuplicateKey for a key repeated in one mapping (merge keys
     `<<` excepted: they are meant to be overridden)."""
 
-    def construct_mapping(self, node, deep=False):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: dict = {}
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
@@ -31,7 +32,7 @@ class DuplicateKey(yaml.YAMLError):
         self.key, self.first, self.second = key, first, second
 
 
-def load_yaml(path: Path):
+def load_yaml(path: Path) -> Any:
     """The YAML document of ``path``, or one UserError line naming a key written twice
     (with both line numbers) or the line where the syntax breaks."""
     try:

@@ -208,7 +208,9 @@ def prepare_ls_imagenet(
     )
 
 
-def prepare_fashion_mnist(raw_dir: str, debian_dir: str = FASHION_MNIST_DEBIAN_DIR):
+def prepare_fashion_mnist(
+    raw_dir: str, debian_dir: str = FASHION_MNIST_DEBIAN_DIR
+) -> PreparedDataset:
     """Fashion-MNIST via torchvision, seeded from Debian's package if installed; padded to 32."""
     torchvision_raw = Path(raw_dir) / "FashionMNIST" / "raw"
     if Path(debian_dir, FASHION_MNIST_FILES[0] + ".gz").exists():
@@ -300,7 +302,9 @@ PREPARERS = {
 }
 
 
-def dataset_options(name: str, options: dict | None):
+def dataset_options(
+    name: str, options: dict | None
+) -> FolderOptions | DigitsOptions | LSImageNetOptions:
     """The validated options of dataset ``name`` (a section of ``datasets:``)."""
     if name not in PREPARERS:
         raise UserError(f"datasets.{name}: unknown dataset; choose one of {sorted(PREPARERS)}")

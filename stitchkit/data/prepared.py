@@ -93,11 +93,11 @@ class PreparedDataset:
         x = self.train_images.double().div_(255).transpose(0, 1).flatten(1)
         return tuple(x.mean(1).tolist()), tuple(x.std(1).tolist())
 
-    def save(self, path) -> None:
+    def save(self, path: Path | str) -> None:
         save_torch(dict(vars(self)), path)
 
     @classmethod
-    def load(cls, path, stage: str = "prepare") -> "PreparedDataset":
+    def load(cls, path: Path | str, stage: str = "prepare") -> "PreparedDataset":
         """Load a prepared dataset; ``stage`` (e.g. prepare@digits) is the DVC stage that
         writes it, named in the error when the file is missing or damaged."""
         fix = f"run `dvc repro {stage}` (and list the dataset in params.yaml)"

@@ -99,7 +99,9 @@ def class_patterns(pattern: str, num_classes: int, channels: int, size: int) -> 
     return (bits.to(torch.uint8) * 255)[:, None].expand(-1, channels, -1, -1).contiguous()
 
 
-def class_locations(num_classes: int, height: int, width: int, size: int, generator):
+def class_locations(
+    num_classes: int, height: int, width: int, size: int, generator: torch.Generator
+) -> torch.Tensor:
     """(K, 2) top-left corners: K distinct cells of the size-aligned grid, drawn at random."""
     rows, cols = height // size, width // size
     if rows * cols < num_classes:
@@ -127,7 +129,14 @@ class Shortcut:
     def state(self) -> dict:
         return dict(vars(self))
 
-    def stamp(self, images, labels, generator, roll: int = 0, carry=None) -> torch.Tensor:
+    def stamp(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        generator: torch.Generator,
+        roll: int = 0,
+        carry: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """A copy of uint8 ``images`` (N, C, H, W) where each image (of those ``carry``
         marks, default all) shows the marker of class (label - roll) mod K at that
         class's location. Random places and noise are drawn with ``generator`` for every
@@ -190,7 +199,9 @@ def shortcut_of(data: PreparedDataset) -> Shortcut | None:
     return None if data.shortcut is None else Shortcut(**data.shortcut)
 
 
-def evaluation_split(data: PreparedDataset, split: str = "clean"):
+def evaluation_split(
+    data: PreparedDataset, split: str = "clean"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(images, labels) of the ``clean`` test split, or of its copy with every image
     carrying its class's marker (``shortcut``) or the previous class's (``rolled``);
     the two stamped copies share their random places and noise (drawn with the seed)."""

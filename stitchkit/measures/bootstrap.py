@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import Field
 
 from stitchkit.common.schema import Float, Int, section
@@ -64,7 +65,7 @@ class Resampler:
             self._counts[key] = counts.astype(np.float64)
         return self._counts[key]
 
-    def mean(self, values, labels) -> np.ndarray:
+    def mean(self, values: npt.ArrayLike, labels: npt.ArrayLike) -> np.ndarray:
         """The draw of the mean of ``values`` (n numbers, one per test image)."""
         values = np.asarray(values, dtype=np.float64)
         counts = self._counts_of(np.asarray(labels))
@@ -84,7 +85,7 @@ def interval_of(draw: np.ndarray, n: int, confidence: float = 0.95) -> Interval:
     return Interval(float(draw[0]), float(low), float(high), int(n))
 
 
-def spread(values) -> dict:
+def spread(values: npt.ArrayLike) -> dict:
     """Across replicates (seeds): mean, sample standard deviation, min, max and count;
     apart from, and not to be confused with, an interval over test images."""
     values = np.asarray(values, dtype=np.float64)

@@ -38,7 +38,9 @@ class RobustEvaluation:
     batch_size: PositiveInt = 500
     seed: Int = 0
 
-    def sample(self, images: torch.Tensor, labels: torch.Tensor):
+    def sample(
+        self, images: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The attacked test samples: all, or the first ``samples`` of a permutation drawn
         with ``seed`` (kept in their original order)."""
         if self.samples is None or self.samples >= len(labels):
@@ -99,7 +101,9 @@ def _agreement(model, reference, x, y, batch_size: int, device) -> AgreementTall
 
 
 @torch.no_grad()
-def predictions(model: nn.Module, x: torch.Tensor, batch_size: int, device) -> np.ndarray:
+def predictions(
+    model: nn.Module, x: torch.Tensor, batch_size: int, device: torch.device | str
+) -> np.ndarray:
     out = [
         model(x[s : s + batch_size].to(device)).argmax(1).cpu()
         for s in range(0, len(x), batch_size)
@@ -168,6 +172,6 @@ def _art_apgd(model, x, y, s: RobustEvaluation, device) -> torch.Tensor:
 
 
 @torch.no_grad()
-def num_classes_of(model, x, device) -> int:
+def num_classes_of(model: nn.Module, x: torch.Tensor, device: torch.device | str) -> int:
     """The number of classes ``model`` predicts."""
     return model(x[:1].to(device)).shape[1]

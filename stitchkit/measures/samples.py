@@ -12,8 +12,10 @@ the attacked samples):
 Keys are StitchSpec keys (``mode/front/end``), for a series ``k/mode/front/end``.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +69,7 @@ class PanelSamples:
         return (entry["pred"].numpy() == self.split_labels(split)).astype(np.float64)
 
 
-def panel_samples(results, labels: dict, anchors: dict, prefix: str = "") -> dict:
+def panel_samples(results: Iterable[Any], labels: dict, anchors: dict, prefix: str = "") -> dict:
     """{key: per-split outputs} of StitchResults, keyed ``prefix + spec.key``, with the
     robust split's labels (which are not the clean split's) moved into ``labels``."""
     stitches = {}

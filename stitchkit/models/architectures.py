@@ -81,7 +81,7 @@ class Normalize(nn.Module):
         self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
 
 
@@ -101,7 +101,7 @@ class BasicBlock(nn.Module):
                 nn.Conv2d(in_planes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes)
             )
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = torch.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         if self.residual:

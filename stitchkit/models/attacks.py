@@ -34,7 +34,13 @@ class AdversarialTraining:
     mix: Literal[MIXES] = "batch"
     random_start: Bool = False
 
-    def attack(self, logits_of, x, y, generator: torch.Generator) -> torch.Tensor:
+    def attack(
+        self,
+        logits_of: Callable[[torch.Tensor], torch.Tensor],
+        x: torch.Tensor,
+        y: torch.Tensor,
+        generator: torch.Generator,
+    ) -> torch.Tensor:
         """PGD examples of (x, y) against ``logits_of`` with these settings."""
         return pgd(
             logits_of,

@@ -9,12 +9,12 @@ from stitchkit.models.architectures import ModelSpec, build_model
 from stitchkit.models.stitchable import Stitchable
 
 
-def save_model(model: Stitchable, path) -> None:
+def save_model(model: Stitchable, path: Path | str) -> None:
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     save_torch({"spec": model.spec.to_dict(), "state_dict": state}, path)
 
 
-def load_model(path, device: torch.device | str = "cpu") -> Stitchable:
+def load_model(path: Path | str, device: torch.device | str = "cpu") -> Stitchable:
     """Rebuild a saved model in eval mode; a missing or damaged file is a UserError."""
     stem = Path(path).stem
     content = load_torch(path, f"rebuild it with `dvc repro -f train@{stem}`")
@@ -23,7 +23,7 @@ def load_model(path, device: torch.device | str = "cpu") -> Stitchable:
     return model.to(device).eval()
 
 
-def load_training_state(path) -> dict | None:
+def load_training_state(path: Path | str) -> dict | None:
     """The resumable state at ``path``, or None when there is none."""
     if not Path(path).exists():
         return None

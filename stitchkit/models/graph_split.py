@@ -17,7 +17,8 @@ branches on ``self.training`` are fixed at the mode the model was traced in; mod
 such as BatchNorm and Dropout follow the mode as usual.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import torch
 from torch import fx, nn
@@ -37,7 +38,13 @@ class _PointTracer(fx.Tracer):
     def is_leaf_module(self, module: nn.Module, qualname: str) -> bool:
         return qualname in self.points or super().is_leaf_module(module, qualname)
 
-    def call_module(self, module, forward, args, kwargs):
+    def call_module(
+        self,
+        module: nn.Module,
+        forward: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
         try:
             return super().call_module(module, forward, args, kwargs)
         except Exception:
@@ -54,7 +61,7 @@ class _InputOnly(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
 
@@ -231,7 +238,7 @@ class GraphSplit(nn.Module):
             x = segment(x)
         return x
 
-    def activations(self, x: torch.Tensor, points) -> dict[int, torch.Tensor]:
+    def activations(self, x: torch.Tensor, points: Iterable[int]) -> dict[int, torch.Tensor]:
         """Activations at each of ``points`` from one pass up to the deepest."""
         for k in points:
             self.check_point(k)

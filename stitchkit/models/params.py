@@ -1,5 +1,6 @@
 """params.yaml's `models:` and `train:`: each base model's validated training job."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -77,7 +78,7 @@ def model_ids(params: dict) -> list[str]:
     return list(params.get("models") or {})
 
 
-def check_points(params: dict, where: str, model_id: str, points) -> None:
+def check_points(params: dict, where: str, model_id: str, points: Iterable[int]) -> None:
     """Every point of ``points`` (written at ``where``) is one of the model's."""
     n = model_points(params, model_id)
     beyond = [k for k in points if k > n]
@@ -89,7 +90,7 @@ def check_points(params: dict, where: str, model_id: str, points) -> None:
         )
 
 
-def check_models_and_data(params: dict, where: str, entry) -> None:
+def check_models_and_data(params: dict, where: str, entry: Any) -> None:
     models = params.get("models") or {}
     for role in ("front", "end"):
         model = getattr(entry, role)

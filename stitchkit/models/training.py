@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from pydantic import Field
+from torch import nn
 from tqdm import tqdm
 
 from stitchkit.common.io import save_torch
@@ -84,7 +85,13 @@ def training_subset(data: PreparedDataset, samples: int | None) -> torch.Tensor:
     return order[:samples].sort().values
 
 
-def training_loss(model, x, y, adversarial: AdversarialTraining | None, generator):
+def training_loss(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    adversarial: AdversarialTraining | None,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(logits, loss) of one batch in train mode. With ``adversarial``, PGD examples are
     crafted in eval mode (samples and random starts drawn from ``generator``) and mixed
     in as its ``mix`` says; the logits are those of the mixed batch (``batch``) or of

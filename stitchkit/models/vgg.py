@@ -7,6 +7,7 @@ images: 13 conv-BN-ReLU layers in five max-pooled stages, an adaptive average po
 so torchvision's weights load into it.
 """
 
+import torch
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
@@ -46,5 +47,5 @@ class VGG(nn.Module):
                 nn.init.normal_(module.weight, 0, 0.01)
                 nn.init.zeros_(module.bias)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.avgpool(self.features(x)).flatten(1))

@@ -76,7 +76,7 @@ class ParamsFile(BaseModel):
     bootstrap: BootstrapSettings | None = None
 
 
-def load_params(path=PARAMS_FILE) -> dict:
+def load_params(path: Path | str = PARAMS_FILE) -> dict:
     """params.yaml, checked in full (see the module docstring)."""
     params = read_params(Path(path))
     check_params(params)

@@ -6,6 +6,10 @@ its adversarial panels) from starting behind many short stages.
 """
 
 from collections.abc import Callable, Hashable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stitchkit.pipeline.dvc_stages import Plan
 
 
 def longest_paths(order: Sequence[Hashable], upstream: dict, cost: dict) -> dict:
@@ -21,7 +25,7 @@ def longest_paths(order: Sequence[Hashable], upstream: dict, cost: dict) -> dict
     return tail
 
 
-def stage_ranks(plan, cost_of: Callable[[str], float]) -> dict:
+def stage_ranks(plan: "Plan", cost_of: Callable[[str], float]) -> dict:
     """The longest-path rank of each stage of a dvc_stages.Plan, from ``cost_of`` its
     address (e.g. ``stitch@<panel>``). Every stage counts at least one unit, so that
     among stages without model work a longer chain still ranks first."""

@@ -30,9 +30,9 @@ from stitchkit.measures.params import robust_evaluation
 from stitchkit.models.architectures import RESNETS, ModelSpec, build_model
 from stitchkit.models.params import training_job
 from stitchkit.stitching.layers import stitch_layer
-from stitchkit.stitching.params import panel_job
+from stitchkit.stitching.params import PanelJob, panel_job
 from stitchkit.testbeds.iris import iri_set_job
-from stitchkit.testbeds.params import similarity_job, subset_job
+from stitchkit.testbeds.params import SubsetJob, similarity_job, subset_job
 
 # (training images, test images, channels, classes) of each dataset as prepared
 DATASET_SIZES = {
@@ -86,7 +86,9 @@ def _flops(fn, *args) -> float:
 
 
 @cache
-def model_flops(arch: str, width: int, depth: int | None, channels: int, classes: int):
+def model_flops(
+    arch: str, width: int, depth: int | None, channels: int, classes: int
+) -> ModelFlops:
     """The FLOPs of a model of ``arch`` (a ModelFlops)."""
     spec = ModelSpec(
         arch, classes, channels, width, (0.0,) * channels, (1.0,) * channels, depth=depth
@@ -138,7 +140,9 @@ def _layer_flops(front_shape: tuple, end_shape: tuple) -> float:
         return _flops(stitch_layer(front_shape, end_shape), torch.zeros(1, *front_shape))
 
 
-def panel_flops(params: dict, job, train_images: int, test_images: int, splits: int):
+def panel_flops(
+    params: dict, job: PanelJob | SubsetJob, train_images: int, test_images: int, splits: int
+) -> tuple[float, float, int]:
     """(FLOPs, of which robust evaluation, trained stitches) of fitting and scoring every
     stitch of a panel."""
     r = job.recipe

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Iterable
 
 PRELOADED = ("torch",)  # what the server imports once (not the project: it is per checkout)
 WORKER_ENV = ("CUDA_VISIBLE_DEVICES",)  # set by Ray per task in the worker's environment
@@ -156,7 +157,9 @@ def _run_line(argv: tuple[str, ...], cwd: str, env: dict[str, str], log_path: st
         )
 
 
-def run_lines(argv_list, cwd: str, env: dict[str, str], log_path: str) -> tuple[int, float]:
+def run_lines(
+    argv_list: Iterable[tuple[str, ...]], cwd: str, env: dict[str, str], log_path: str
+) -> tuple[int, float]:
     """Run a stage's command lines in order (stopping at the first failure) with their
     output in ``log_path``; return the exit status (negative: killed by that signal) and
     the wall time. The worker's accelerator assignment (Ray sets CUDA_VISIBLE_DEVICES in

@@ -6,6 +6,7 @@ running statistics are updated. Each stitch owns its own copy of the end model's
 statistics; ``swapped`` puts a stitch's copy into the shared model for one pass.
 """
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
@@ -31,7 +32,7 @@ def bn_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 @contextmanager
-def swapped(model: nn.Module, state: dict[str, torch.Tensor] | None):
+def swapped(model: nn.Module, state: dict[str, torch.Tensor] | None) -> Iterator[None]:
     """Within the block, ``model``'s BatchNorm layers read and update ``state`` in place."""
     if state is None:
         yield
@@ -65,6 +66,8 @@ def load_into(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
         getattr(modules[name], buffer).copy_(tensor)
 
 
-def on_device(state: dict[str, torch.Tensor] | None, device) -> dict[str, torch.Tensor] | None:
+def on_device(
+    state: dict[str, torch.Tensor] | None, device: torch.device | str
+) -> dict[str, torch.Tensor] | None:
     """A loaded BatchNorm state (checkpoints load onto the CPU) moved to ``device``."""
     return None if state is None else {k: v.to(device) for k, v in state.items()}

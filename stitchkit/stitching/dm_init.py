@@ -2,6 +2,7 @@
 least-squares solution (direct matching) on a few training images, or a seeded random
 layer where the activations' kinds have no such solution."""
 
+from collections.abc import Collection
 from functools import cached_property
 
 import torch
@@ -10,6 +11,7 @@ from stitchkit.common.errors import UserError
 from stitchkit.data import shortcuts
 from stitchkit.data.augment import to_unit_float
 from stitchkit.data.prepared import PreparedDataset
+from stitchkit.models.stitchable import Stitchable
 from stitchkit.stitching.evaluation import seeded_subset
 from stitchkit.stitching.layers import (
     StitchLayer,
@@ -22,7 +24,9 @@ from stitchkit.stitching.recipe import StitchRecipe, StitchSpec
 
 
 @torch.no_grad()
-def point_shapes(model, image_shape, device) -> dict[int, tuple[int, ...]]:
+def point_shapes(
+    model: Stitchable, image_shape: tuple[int, ...], device: torch.device | str
+) -> dict[int, tuple[int, ...]]:
     """Per-sample shape of ``model``'s activation at every stitching point."""
     x = torch.zeros(1, *image_shape, device=device)
     acts = model.activations(x, range(1, model.num_points + 1))
@@ -48,7 +52,9 @@ class InitialLayers:
         self.shortcut = shortcuts.shortcut_of(data)
 
     @torch.no_grad()
-    def initial(self, specs) -> dict[tuple[int, int], tuple[dict, float | None]]:
+    def initial(
+        self, specs: Collection[StitchSpec]
+    ) -> dict[tuple[int, int], tuple[dict, float | None]]:
         """Initial layer state and DM residual for every (i, j) pair: the least-squares
         solution on dm_samples training images drawn with dm_seed (with their shortcut
         markers, if any), front and end in eval mode; between kinds of activation with no
@@ -90,7 +96,9 @@ class InitialLayers:
         """A fresh stitch layer from the front's point i to the end's point j."""
         return stitch_layer(self.front_shapes[i], self.end_shapes[j])
 
-    def layer_from(self, inits, spec: StitchSpec) -> StitchLayer:
+    def layer_from(
+        self, inits: dict[tuple[int, int], tuple[dict, float | None]], spec: StitchSpec
+    ) -> StitchLayer:
         """``spec``'s layer, on the device, in its pair's initial state of ``inits``."""
         state, _ = inits[(spec.front_point, spec.end_point)]
         layer = self.blank(spec.front_point, spec.end_point).to(self.device)

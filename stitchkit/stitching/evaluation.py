@@ -7,6 +7,7 @@ models and scores through it.
 """
 
 import torch
+from torch import nn
 
 from stitchkit.common.errors import UserError
 from stitchkit.common.precision import FP32, Precision
@@ -22,7 +23,7 @@ from stitchkit.stitching.recipe import FittedStitch, StitchRecipe
 from stitchkit.stitching.stitched_model import StitchedModel
 
 
-def check_compatible(front, end, data: PreparedDataset):
+def check_compatible(front: Stitchable, end: Stitchable, data: PreparedDataset) -> None:
     """Front, end and data must agree on the input shape; the end on the classes."""
     shapes = {
         "front": tuple(front.input_shape),
@@ -72,7 +73,7 @@ class PanelEvaluator:
         self.shortcut = shortcuts.shortcut_of(data)
         self._test_splits = {}
 
-    def evaluation_split(self, split: str = "clean"):
+    def evaluation_split(self, split: str = "clean") -> tuple[torch.Tensor, torch.Tensor]:
         """(images, labels) of the ``eval_samples`` test images of a split (shortcuts.py)."""
         if split not in self._test_splits:
             images, labels = shortcuts.evaluation_split(self.data, split)
@@ -155,7 +156,7 @@ class PanelEvaluator:
             scores.append(score)
         return scores
 
-    def robust_scores(self, model, reference=None) -> dict:
+    def robust_scores(self, model: nn.Module, reference: nn.Module | None = None) -> dict:
         """``robust_accuracy``'s result for ``model`` on the clean test split (with its
         agreement with ``reference`` on the attacked images, if given)."""
         images, labels = shortcuts.evaluation_split(self.data, "clean")

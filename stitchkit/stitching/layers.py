@@ -133,12 +133,12 @@ class FromVectorStitch(StitchLayer):
         return self.linear(h).reshape(len(h), *self.end_shape)
 
 
-def has_least_squares(front_shape, end_shape) -> bool:
+def has_least_squares(front_shape: tuple[int, ...], end_shape: tuple[int, ...]) -> bool:
     """Whether DM has a least-squares solution between these shapes: one kind."""
     return activation_kind(front_shape) == activation_kind(end_shape)
 
 
-def stitch_layer(front_shape, end_shape) -> StitchLayer:
+def stitch_layer(front_shape: tuple[int, ...], end_shape: tuple[int, ...]) -> StitchLayer:
     """The stitching layer between per-sample activation shapes (module docstring)."""
     if has_least_squares(front_shape, end_shape):
         return (ConvStitch if len(front_shape) == 3 else FeatureStitch)(front_shape, end_shape)
@@ -155,7 +155,9 @@ def _rows(h: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def fit_direct_matching(layer: StitchLayer, front_acts: torch.Tensor, end_acts: torch.Tensor):
+def fit_direct_matching(
+    layer: StitchLayer, front_acts: torch.Tensor, end_acts: torch.Tensor
+) -> float:
     """Set a solvable ``layer`` to the least-squares solution of T(front) ~ end; return
     the residual.
 

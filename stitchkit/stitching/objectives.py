@@ -7,7 +7,7 @@ activations at the stitching points of g from j on: term 0 is at j, the last at 
 9 (the last block, before pooling), as in the authors' code. Logits are never a hint.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
@@ -54,7 +54,7 @@ class ReferencePass:
     logits: torch.Tensor
 
 
-def normalized_hint(pred: torch.Tensor, target: torch.Tensor, norm: str = "batch"):
+def normalized_hint(pred: torch.Tensor, target: torch.Tensor, norm: str = "batch") -> torch.Tensor:
     """||pred - target||_F / ||target||_F over the whole batch (``batch``), or per sample
     and averaged over the batch (``sample``)."""
     if norm == "batch":
@@ -70,12 +70,16 @@ def soft_label_divergence(logits: torch.Tensor, target_logits: torch.Tensor) -> 
     return (target_log_probs.exp() * (target_log_probs - log_probs)).sum(dim=1).mean()
 
 
-def tlm_loss(stitched: StitchedPass, reference: ReferencePass, labels, options: LossOptions):
+def tlm_loss(
+    stitched: StitchedPass, reference: ReferencePass, labels: torch.Tensor, options: LossOptions
+) -> torch.Tensor:
     """Task loss matching (eq. 2): cross-entropy of h(x) against the labels."""
     return F.cross_entropy(stitched.logits(), labels)
 
 
-def slm_loss(stitched: StitchedPass, reference: ReferencePass, labels, options: LossOptions):
+def slm_loss(
+    stitched: StitchedPass, reference: ReferencePass, labels: torch.Tensor, options: LossOptions
+) -> torch.Tensor:
     """Soft label matching (eq. 1): cross-entropy of h(x) against the end model's softmax
     (the authors minimise the KL divergence: the same gradient, a loss lower by the
     entropy of the end model's softmax)."""
@@ -83,12 +87,16 @@ def slm_loss(stitched: StitchedPass, reference: ReferencePass, labels, options: 
     return -(F.softmax(reference.logits, dim=1) * log_probs).sum(dim=1).mean()
 
 
-def hint_loss(stitched: StitchedPass, reference: ReferencePass, labels, options: LossOptions):
+def hint_loss(
+    stitched: StitchedPass, reference: ReferencePass, labels: torch.Tensor, options: LossOptions
+) -> torch.Tensor:
     """Direct matching trained by gradient descent (eq. 3, normalised): the hint at j."""
     return normalized_hint(stitched.hint_terms(1)[0], reference.hint_terms[0], options.hint_norm)
 
 
-def fula_loss(stitched: StitchedPass, reference: ReferencePass, labels, options: LossOptions):
+def fula_loss(
+    stitched: StitchedPass, reference: ReferencePass, labels: torch.Tensor, options: LossOptions
+) -> torch.Tensor:
     """Functional latent alignment (eq. 5): weighted normalised hints at j and at every
     later stitching point of g fed the stitched activation; with ``soft``, the KL term
     joins the average: (n * hints + KL) / (n + 1) for n weighted hint terms."""
@@ -110,7 +118,7 @@ OBJECTIVES = {"hint": hint_loss, "slm": slm_loss, "tlm": tlm_loss, "fula": fula_
 MODES = ("dm", *OBJECTIVES)  # dm: the least-squares initialisation alone, untrained
 
 
-def fula_weights(spec, num_terms: int) -> list[float]:
+def fula_weights(spec: str | Sequence[float], num_terms: int) -> list[float]:
     """FuLA weights for ``num_terms`` hint terms (stitching point j to 9): "uniform",
     "last" (point 9 only), "first-N" (uniform over the first N points from j; first-1
     is Hint; the authors' funct_cutoff N - 1) or an explicit list."""

@@ -5,6 +5,8 @@ stitches, both models, the training data and IRIs, the attack, the precision).""
 
 import hashlib
 import json
+from collections.abc import Iterable
+from pathlib import Path
 
 import torch
 
@@ -16,7 +18,7 @@ from stitchkit.stitching import bn_state
 from stitchkit.stitching.recipe import FittedStitch
 
 
-def fingerprint(*parts) -> str:
+def fingerprint(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -42,7 +44,7 @@ def fitted(stitch: dict) -> FittedStitch:
     return FittedStitch(stitch["spec"], stitch["layer"], stitch["end_bn"], stitch["front_bn"])
 
 
-def restore(stitch: dict, saved: dict, device) -> None:
+def restore(stitch: dict, saved: dict, device: torch.device | str) -> None:
     stitch["layer"].load_state_dict(saved["layer"])
     if stitch["optimizer"] is not None:
         stitch["optimizer"].load_state_dict(saved["optimizer"])
@@ -52,7 +54,7 @@ def restore(stitch: dict, saved: dict, device) -> None:
     stitch["attack_generator"].set_state(saved["attack_generator"])
 
 
-def save_state(path, progress: dict, stitches) -> None:
+def save_state(path: Path | str, progress: dict, stitches: Iterable[dict]) -> None:
     save_torch(
         {
             **progress,
@@ -73,7 +75,7 @@ def save_state(path, progress: dict, stitches) -> None:
     )
 
 
-def load_state(path, fingerprint) -> dict | None:
+def load_state(path: Path | str | None, fingerprint: str) -> dict | None:
     if path is None:
         return None
     state = load_training_state(path)

@@ -1,6 +1,7 @@
 """params.yaml's stitching sections: `stitch:` (the shared recipe), `panels:` and
 `iri_panels:`, and each panel's modes; a panel's validated job."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -65,7 +66,9 @@ class PanelEntry:
             )
 
 
-def stitch_modes(where: str, modes: dict, end_points, bn: str, end_num_points: int) -> dict:
+def stitch_modes(
+    where: str, modes: dict, end_points: Iterable[int], bn: str, end_num_points: int
+) -> dict:
     """label -> {objective, weights, soft, recalibrate}, checked at every end point."""
     out = {}
     for label, mode in modes.items():
@@ -96,7 +99,9 @@ def stitch_modes(where: str, modes: dict, end_points, bn: str, end_num_points: i
     return out
 
 
-def stitch_recipe(params: dict, overrides=None, where: str = "stitch") -> StitchRecipe:
+def stitch_recipe(
+    params: dict, overrides: dict[str, Any] | None = None, where: str = "stitch"
+) -> StitchRecipe:
     """The shared `stitch:` recipe of every panel, with a panel's own ``overrides``
     (written at ``where``)."""
     return merged(StitchRecipe, params.get("stitch") or {}, overrides or {}, "stitch", where)
@@ -171,7 +176,7 @@ def _iri_set_name(params: dict, where: str, entry: PanelEntry, point: int) -> st
     )
 
 
-def check_names(params: dict, where: str, section_name: str, names) -> None:
+def check_names(params: dict, where: str, section_name: str, names: Iterable[str]) -> None:
     known = set(params.get(section_name) or {})
     sections = f"`{section_name}:`"
     if section_name == "panels":

@@ -1,8 +1,10 @@
 """What a stitch is: the shared training recipe, one stitch's spec, and its result."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import torch
 from pydantic import Field
 
 from stitchkit.common.errors import UserError
@@ -78,8 +80,8 @@ def make_spec(
     front_point: int,
     end_point: int,
     end: Stitchable,
-    objective=None,
-    weights=None,
+    objective: str | None = None,
+    weights: str | Sequence[float] | None = None,
     soft: bool = False,
     recalibrate: bool = False,
 ) -> StitchSpec:
@@ -153,7 +155,9 @@ class StitchResult:
         )
 
     @classmethod
-    def from_state(cls, spec: StitchSpec, state: dict, device) -> "StitchResult":
+    def from_state(
+        cls, spec: StitchSpec, state: dict, device: torch.device | str
+    ) -> "StitchResult":
         layer = stitch_layer(state["front_shape"], state["end_shape"])
         layer.load_state_dict(state["layer"])
         return cls(spec, layer.to(device), **{name: state[name] for name in cls.SCORES})

@@ -104,7 +104,9 @@ class StitchStack:
         finally:
             self.end.eval()
 
-    def attack(self, x: torch.Tensor, y: torch.Tensor, adversarial: AdversarialTraining):
+    def attack(
+        self, x: torch.Tensor, y: torch.Tensor, adversarial: AdversarialTraining
+    ) -> torch.Tensor:
         """PGD examples of (x[s], y[s]) against stitched model s, for every s at once,
         all in eval mode (each stitch's own statistics); no random start."""
         params = {k: v.detach() for k, v in self.params.items()}
@@ -135,7 +137,14 @@ class StitchStack:
         finally:
             self.front.eval()
 
-    def step(self, front_act, references, labels, lr: float, per_stitch: bool = False):
+    def step(
+        self,
+        front_act: torch.Tensor,
+        references: ReferencePass | list[ReferencePass],
+        labels: torch.Tensor,
+        lr: float,
+        per_stitch: bool = False,
+    ) -> list[float]:
         """One Adam step of every stitch at ``lr`` on its own objective; their losses.
         ``references`` (one ReferencePass, or one per stitch) hold the end model's hint
         terms from this pair's point j on; ``per_stitch`` as in ``end_terms``."""

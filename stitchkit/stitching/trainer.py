@@ -22,6 +22,7 @@ front and reference passes are bf16.
 """
 
 import copy
+from collections.abc import Sequence
 from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
@@ -437,7 +438,7 @@ def stitch(
     mode: str,
     data: PreparedDataset,
     recipe: StitchRecipe = StitchRecipe(),
-    weights=None,
+    weights: str | Sequence[float] | None = None,
     device: torch.device | str = "cpu",
     progress: bool = True,
     adversarial: AdversarialTraining | None = None,

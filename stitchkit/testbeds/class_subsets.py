@@ -9,6 +9,7 @@ adapted for one k never leak into another.
 import copy
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
 from stitchkit.common.errors import UserError
@@ -16,18 +17,19 @@ from stitchkit.common.io import save_torch
 from stitchkit.common.precision import FP32, Precision
 from stitchkit.data.prepared import PreparedDataset
 from stitchkit.models.checkpoints import load_training_state
-from stitchkit.stitching.recipe import StitchRecipe, StitchResult
+from stitchkit.models.stitchable import Stitchable
+from stitchkit.stitching.recipe import StitchRecipe, StitchResult, StitchSpec
 from stitchkit.stitching.trainer import PanelTrainer
 
 
 def fit_on_class_subsets(
-    front,
-    end,
+    front: Stitchable,
+    end: Stitchable,
     data: PreparedDataset,
-    specs,
+    specs: list[StitchSpec],
     recipe: StitchRecipe,
     classes: list[int],
-    device,
+    device: torch.device | str,
     checkpoint_dir: Path | None = None,
     precision: Precision = FP32,
     progress: bool = True,

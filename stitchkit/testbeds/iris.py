@@ -11,6 +11,7 @@ rest of its batch (L's batch norms only scale its gradient), so ``batch_size`` i
 matter of speed. IRIs are stored like every image, as uint8, truncated (floor of 255 x).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +72,9 @@ def source_images(data: PreparedDataset, indices: torch.Tensor) -> torch.Tensor:
     return shortcut.stamp(images, labels, generator, carry=shortcut.train_mask[indices])
 
 
-def hint_residuals(front: Stitchable, k: int, x: torch.Tensor, target: torch.Tensor):
+def hint_residuals(
+    front: Stitchable, k: int, x: torch.Tensor, target: torch.Tensor
+) -> torch.Tensor:
     """Per image: ||f_k(x_i) - t_i|| / ||t_i||, for images in [0, 1]."""
     with torch.no_grad():
         difference = (front.forward_to(x, k) - target).flatten(1).norm(dim=1)
@@ -117,7 +120,7 @@ def generate(
     settings: IriSettings,
     device: torch.device,
     progress: IriProgress | None = None,
-    on_batch=None,
+    on_batch: Callable[[IriProgress, int], None] | None = None,
 ) -> IriProgress:
     """IRIs of uint8 ``sources`` at point k, batch by batch, going on from ``progress``;
     ``on_batch(progress, batch_number)`` runs after each batch (checkpoints). Residuals

@@ -46,7 +46,7 @@ def commit() -> str:
     """HEAD's hash, with `+changes` when tracked files differ from it; `unknown` outside
     a git checkout with commits."""
 
-    def git(*args):
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["git", *args], capture_output=True, text=True)
 
     head = git("rev-parse", "--short=12", "HEAD")

@@ -1,11 +1,15 @@
 """`stitchkit evidence`: compose the evidence suite, run it, keep its record."""
 
 import time
+from typing import TYPE_CHECKING
 
 from stitchkit.pipeline.evidence.record import commit, run_record, save_record, stitch_stream_figure
 
+if TYPE_CHECKING:
+    from stitchkit.pipeline.ray_repro import Outcome
 
-def run_evidence(label: str, overrides: list[str], force: bool = False):
+
+def run_evidence(label: str, overrides: list[str], force: bool = False) -> "Outcome":
     """Composes suite=evidence with ``overrides``, takes the benchmark figure, runs the
     pipeline (every stage, with ``force``) and, if every stage succeeded, saves the run's
     record; the repro outcome."""

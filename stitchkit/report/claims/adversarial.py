@@ -19,7 +19,7 @@ from stitchkit.report.claims.base import (
 
 
 def _non_robust_alpha_1(run: Run) -> list[str]:
-    def keep(e):
+    def keep(e: dict) -> bool:
         return alpha(e) == 1 and not run.robust(e["front"]) and not run.robust(e["end"])
 
     modes = TASK_MODES + ALIGNMENT_MODES

@@ -2,7 +2,7 @@
 check reads (params, results, thresholds), draws of a score per mode, grouped and
 pooled effects, and which figures show a result."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,7 +97,9 @@ class Run:
     def panels(self, keep: Callable[[dict], bool]) -> list[str]:
         return [name for name, entry in (self.params.get("panels") or {}).items() if keep(entry)]
 
-    def measure(self, label, draw, n: int, threshold: float, above: bool = True) -> Measurement:
+    def measure(
+        self, label: str, draw: np.ndarray, n: int, threshold: float, above: bool = True
+    ) -> Measurement:
         effect = at_resolution(self.results.interval(draw, n), self.results.confidence)
         return Measurement(label, effect, threshold, above)
 
@@ -108,7 +110,9 @@ def alpha(entry: dict) -> float | None:
     return None if adversarial is None else parse_fraction(adversarial.get("alpha", 0.5))
 
 
-def mode_draws(run: Run, name: str, report: dict, score: str, modes) -> dict[str, np.ndarray]:
+def mode_draws(
+    run: Run, name: str, report: dict, score: str, modes: Collection[str]
+) -> dict[str, np.ndarray]:
     """Per mode of ``modes`` in the report, the draw of ``score``'s mean over its
     stitches (``name``: the panel, or subset-<series>)."""
     draws: dict[str, list[np.ndarray]] = {}
@@ -118,15 +122,17 @@ def mode_draws(run: Run, name: str, report: dict, score: str, modes) -> dict[str
     return {mode: np.mean(d, axis=0) for mode, d in draws.items()}
 
 
-def has_modes(report: dict, modes) -> bool:
+def has_modes(report: dict, modes: Iterable[str]) -> bool:
     return set(modes) <= {r["mode"] for r in report["results"]}
 
 
-def group(draws: dict[str, np.ndarray], modes) -> np.ndarray:
+def group(draws: dict[str, np.ndarray], modes: Iterable[str]) -> np.ndarray:
     return np.mean([draws[m] for m in modes], axis=0)
 
 
-def group_gap(run: Run, panel: str, score: str, first, second) -> np.ndarray:
+def group_gap(
+    run: Run, panel: str, score: str, first: Collection[str], second: Collection[str]
+) -> np.ndarray:
     """Draw of the mean of modes ``first`` minus the mean of modes ``second``."""
     draws = mode_draws(run, panel, run.results.panel(panel), score, (*first, *second))
     return group(draws, first) - group(draws, second)
@@ -136,7 +142,7 @@ def pooled(run: Run, panels: list[str], effect: Callable[[str], np.ndarray]) -> 
     return np.mean([effect(p) for p in panels], axis=0)
 
 
-def strings_in(node) -> Iterator[str]:
+def strings_in(node: object) -> Iterator[str]:
     """Every string nested in a params.yaml entry (panel and series names among them)."""
     if isinstance(node, str):
         yield node
@@ -162,7 +168,9 @@ PANEL_FIGURE_SECTIONS = (
 SERIES_FIGURE_SECTIONS = ("subset_figures",)
 
 
-def figures_of(params: dict, names, sections=PANEL_FIGURE_SECTIONS) -> tuple[str, ...]:
+def figures_of(
+    params: dict, names: Iterable[str], sections: Iterable[str] = PANEL_FIGURE_SECTIONS
+) -> tuple[str, ...]:
     """The figures (by name, under reports/figures/) of ``sections`` that draw any of
     ``names`` (panels, or class-subset series with SERIES_FIGURE_SECTIONS)."""
     names = set(names)

@@ -14,7 +14,7 @@ from stitchkit.report.claims.base import (
 
 
 def _cross_layer_panels(run: Run) -> list[str]:
-    def keep(e):
+    def keep(e: dict) -> bool:
         return "end_points" in e and list(e["front_points"]) == list(e["end_points"])
 
     return run.panels(keep)

@@ -1,5 +1,7 @@
 """Sec. 3.2, Fig. 8: task-loss stitches exploit shortcuts, at a clean cost."""
 
+import numpy as np
+
 from stitchkit.report.claims.base import (
     ALIGNMENT_MODES,
     MODE_NAMES,
@@ -27,7 +29,7 @@ def _cross_task_shortcut_panels(run: Run) -> list[str]:
 def shortcuts_exploited(run: Run) -> Verdict:
     panels, t = _cross_task_shortcut_panels(run), run.thresholds.shortcut_gain
 
-    def gain(p, mode):
+    def gain(p: str, mode: str) -> np.ndarray:
         report = run.results.panel(p)
         shortcut = mode_draws(run, p, report, "shortcut_test_accuracy", (mode,))
         clean = mode_draws(run, p, report, "test_accuracy", (mode,))

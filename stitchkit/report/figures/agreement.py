@@ -1,7 +1,11 @@
 """v2's figures: agreement with the end model against stitching point, natural images
 against IRIs, and CKA beside FuLA's agreement."""
 
+from collections.abc import Sequence
+
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from stitchkit.report.figures.style import (
@@ -48,7 +52,13 @@ def panel_split(panel: dict, split: str) -> str:
 
 
 def agreement_plot(
-    ax, natural: dict, iris: dict, metric: str, modes=None, excess=False, split="clean"
+    ax: Axes,
+    natural: dict,
+    iris: dict,
+    metric: str,
+    modes: Sequence[str | tuple[str, str | None]] | None = None,
+    excess: bool = False,
+    split: str = "clean",
 ) -> None:
     """One column of v2's figures: ``metric`` of each stitch with the end model on a
     test ``split`` (clean, or robust: each stitch's attacked test images; a panel on
@@ -104,9 +114,9 @@ def agreement_figure(
     rows: dict[str, tuple[str, dict[str, tuple[dict, dict]]]],
     title: str,
     metric: str,
-    modes=None,
-    excess=False,
-):
+    modes: Sequence[str | tuple[str, str | None]] | None = None,
+    excess: bool = False,
+) -> Figure:
     """v2's Figs. (information, backdoor, adversarial stitching): per row label ("" for
     a figure's only row) its test split and columns, each column a (natural panel, IRI
     panel) pair drawn by agreement_plot; one legend for the training data (colours) and
@@ -167,7 +177,7 @@ def agreement_figure(
 CKA_STYLE = {"marker": "s", "linestyle": (0, (3, 1, 1, 1))}
 
 
-def cka_figure(columns: dict[str, tuple[dict, dict, dict]], title: str, mode: str):
+def cka_figure(columns: dict[str, tuple[dict, dict, dict]], title: str, mode: str) -> Figure:
     """v2's CKA figure: per column label (natural panel, IRI panel, CKA rows {points,
     natural, iris}), the FuLA mode ``mode``'s agreement with the end model as in
     agreement_figure, and debiased CKA between front and end activations, on natural

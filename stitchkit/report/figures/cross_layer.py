@@ -1,8 +1,11 @@
 """Cross-layer heatmaps (Figs. 10, 11): accuracy of every (front point, end point)
 pair per mode."""
 
+from collections.abc import Sequence
+
 import matplotlib.pyplot as plt
 import seaborn as sns
+from matplotlib.figure import Figure
 
 from stitchkit.report.figures.style import MODE_LABELS, drawn_modes, paper_style, suptitle
 
@@ -36,7 +39,11 @@ def _heatmap(ax, panel: dict, mode: str, points: list[int], legend: str | None =
     ax.tick_params(axis="y", rotation=0)
 
 
-def cross_layer_figure(rows: dict[str, dict], title: str, modes=None):
+def cross_layer_figure(
+    rows: dict[str, dict],
+    title: str,
+    modes: Sequence[str | tuple[str, str | None]] | None = None,
+) -> Figure:
     """The paper's Figs. 10, 11, 28-30: one row of accuracy matrices per setting (label
     -> cross-layer panel), one column per mode (see drawn_modes; default all but DM)."""
     paper_style()
@@ -63,7 +70,7 @@ def cross_layer_figure(rows: dict[str, dict], title: str, modes=None):
     return fig
 
 
-def cross_layer_heatmaps(panel: dict):
+def cross_layer_heatmaps(panel: dict) -> Figure:
     """Annotated accuracy matrices of one cross-layer panel, one per mode but DM (rows:
     front output point, columns: end input point)."""
     return cross_layer_figure(

@@ -1,11 +1,17 @@
 """Image grids: shortcut examples (Figs. 7, 12) and IRIs by depth (v2)."""
 
+from typing import TYPE_CHECKING
+
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from stitchkit.report.figures.style import paper_style
 
+if TYPE_CHECKING:
+    import torch
 
-def image_grid(rows: list[tuple[str, object]], titles: list[str]):
+
+def image_grid(rows: list[tuple[str, object]], titles: list[str]) -> Figure:
     """Images in a grid: one row per (label, uint8 (N, C, H, W) images), the first
     ``len(titles)`` images of each, column c titled ``titles[c]``."""
     paper_style()
@@ -31,7 +37,12 @@ def image_grid(rows: list[tuple[str, object]], titles: list[str]):
     return fig
 
 
-def shortcut_examples(clean, stamped: dict, class_names: list[str], per_row: int):
+def shortcut_examples(
+    clean: "tuple[torch.Tensor, torch.Tensor]",
+    stamped: dict,
+    class_names: list[str],
+    per_row: int,
+) -> Figure:
     """The paper's Fig. 7 / 12: the clean images on top, then one row per shortcut
     setting, showing the first test image of each of the first ``per_row`` classes;
     ``clean`` is (images, labels) and ``stamped`` maps setting names to the images with
@@ -42,7 +53,7 @@ def shortcut_examples(clean, stamped: dict, class_names: list[str], per_row: int
     return image_grid(rows, class_names[:per_row])
 
 
-def iri_examples(sources, rows: dict[str, object], titles: list[str]):
+def iri_examples(sources: "torch.Tensor", rows: dict[str, object], titles: list[str]) -> Figure:
     """Source images on top (titled ``titles``), then one row per stitching point with
     their IRIs there (uint8 (N, C, H, W) tensors, same order): what the front keeps of
     an image at each depth."""

@@ -2,11 +2,12 @@
 
 import matplotlib.pyplot as plt
 import seaborn as sns
+from matplotlib.figure import Figure
 
 from stitchkit.report.figures.style import paper_style, suptitle
 
 
-def similarity_plot(configs: dict[str, list[dict]], title: str):
+def similarity_plot(configs: dict[str, list[dict]], title: str) -> Figure:
     """The paper's Fig. 6: against the stitching point, per front -> end configuration,
     (a) linear CKA (solid; debiased dashed) between the end model's and the DM-initialised
     stitched model's penultimate features on adversarial examples crafted on the stitched

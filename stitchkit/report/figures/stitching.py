@@ -1,7 +1,11 @@
 """Stitching plots (Figs. 3-5, 8): accuracy against stitching point per mode, and
 grids of them."""
 
+from collections.abc import Sequence
+
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from stitchkit.report.figures.style import (
@@ -39,7 +43,13 @@ def second_series(results: list[dict]) -> tuple | None:
     return None
 
 
-def stitching_plot(panel: dict, ax=None, title: str | None = None, legend: bool = True, modes=None):
+def stitching_plot(
+    panel: dict,
+    ax: Axes | None = None,
+    title: str | None = None,
+    legend: bool = True,
+    modes: Sequence[str | tuple[str, str | None]] | None = None,
+) -> Figure | None:
     """Accuracy against stitching point, one line per mode (see drawn_modes); x = 0 is
     the end model and x = n + 1 the front model for n stitching points (10 for our
     ResNets, as in the paper's stitching plots). On a
@@ -113,7 +123,13 @@ def linestyle_handles(second_label: str) -> list:
     ]
 
 
-def stitching_grid(cells: list[list[dict]], row_labels, column_labels, title: str, modes=None):
+def stitching_grid(
+    cells: list[list[dict]],
+    row_labels: Sequence[str],
+    column_labels: Sequence[str],
+    title: str,
+    modes: Sequence[str | tuple[str, str | None]] | None = None,
+) -> Figure:
     """A grid of stitching plots (the paper's Figs. 3, 4, 5, 8): one row per row label,
     one column per column label, one shared legend; ``cells[r][c]`` is a panel (merged
     from several with merge_panels); modes as in drawn_modes."""

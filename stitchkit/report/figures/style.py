@@ -3,6 +3,7 @@ titles, legends below the axes, 95% interval bands, and saving a figure (PNG and
 written atomically)."""
 
 import textwrap
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -10,6 +11,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import seaborn as sns
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from stitchkit.common.io import atomic_path
 
@@ -32,13 +36,13 @@ def paper_style() -> None:
     sns.set_theme(context="paper", style="whitegrid", font_scale=1.3)
 
 
-def suptitle(fig, title: str) -> None:
+def suptitle(fig: Figure, title: str) -> None:
     """The figure's title, wrapped to the figure's width."""
     chars = max(30, int(fig.get_figwidth() * 9))
     fig.suptitle(textwrap.fill(title, chars), fontsize="large")
 
 
-def save_figure(fig, stem: Path) -> list[Path]:
+def save_figure(fig: Figure, stem: Path) -> list[Path]:
     """Write ``stem``.png and ``stem``.pdf atomically, byte-reproducibly."""
     paths = []
     for suffix, metadata in ((".png", {"Software": None}), (".pdf", {"CreationDate": None})):
@@ -63,7 +67,9 @@ def mode_style(mode: str, legend: str | None = None) -> dict:
     }
 
 
-def drawn_modes(results: list[dict], modes=None) -> list[tuple[str, str | None]]:
+def drawn_modes(
+    results: list[dict], modes: Iterable[str | tuple[str, str | None]] | None = None
+) -> list[tuple[str, str | None]]:
     """(mode, legend label) pairs to draw: ``modes`` as given (labels or pairs), else
     every mode of ``results`` but those of objective dm (the paper draws DM only in
     Fig. 3)."""
@@ -73,7 +79,7 @@ def drawn_modes(results: list[dict], modes=None) -> list[tuple[str, str | None]]
     return [(m, None) for m in objective if objective[m] != "dm"]
 
 
-def legend_below(ax, columns: int, handles=None) -> None:
+def legend_below(ax: Axes, columns: int, handles: list[Artist] | None = None) -> None:
     ax.legend(
         handles=handles,
         loc="upper center",
@@ -86,7 +92,9 @@ def legend_below(ax, columns: int, handles=None) -> None:
     )
 
 
-def interval_band(ax, xs, rows: list[dict], score: str, color) -> None:
+def interval_band(
+    ax: Axes, xs: Sequence[float], rows: list[dict], score: str, color: str | None
+) -> None:
     """The 95% interval of ``score`` over ``rows`` as a shaded band (results that carry
     ``intervals``, run_results.RunResults.with_intervals; nothing otherwise)."""
     intervals = [(r.get("intervals") or {}).get(score) for r in rows]

@@ -1,6 +1,8 @@
 """Class-subset plots (Fig. 9): accuracy against the number of classes."""
 
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from stitchkit.report.figures.style import (
     drawn_modes,
@@ -12,7 +14,9 @@ from stitchkit.report.figures.style import (
 )
 
 
-def class_subset_plot(series: dict, ax=None, title: str | None = None, legend: bool = True):
+def class_subset_plot(
+    series: dict, ax: Axes | None = None, title: str | None = None, legend: bool = True
+) -> Figure | None:
     """Accuracy on all classes against the number of classes k the stitch was fitted on,
     one line per mode but DM (the paper's Fig. 9); the dashed line is the end model."""
     paper_style()
@@ -50,7 +54,7 @@ def class_subset_plot(series: dict, ax=None, title: str | None = None, legend: b
     return fig
 
 
-def class_subset_figure(series: dict[str, dict], title: str):
+def class_subset_figure(series: dict[str, dict], title: str) -> Figure:
     """The paper's Fig. 9 / 25-27: class-subset series side by side (label -> series
     result), one shared legend."""
     paper_style()

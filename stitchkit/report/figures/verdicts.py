@@ -3,12 +3,18 @@ interval, against its threshold, coloured by verdict (it heads reports/index.htm
 docs/evidence.md)."""
 
 import textwrap
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from stitchkit.report.figures.style import paper_style
 from stitchkit.report.verdicts import CONTRADICTED, HOLDS, INCONCLUSIVE, UNMEASURED
+
+if TYPE_CHECKING:
+    from stitchkit.report.claims.base import Verdict
 
 VERDICT_COLORS = {
     HOLDS: "#1a9850",
@@ -18,7 +24,7 @@ VERDICT_COLORS = {
 }
 
 
-def verdict_forest(verdicts):
+def verdict_forest(verdicts: Sequence["Verdict"]) -> Figure:
     """One row per claim (takeaways.Verdict): the deciding measurement's effect minus
     its threshold, oriented so that right of 0 is the claim's side, with its interval;
     rows of unmeasured claims stay empty. Effects are in their own units (fractions of
