@@ -18,6 +18,7 @@ from stitchkit.common.entry_point import run_stage
 from stitchkit.common.errors import UserError
 from stitchkit.common.io import write_json
 from stitchkit.common.params_file import read_params
+from stitchkit.common.sampling import check_count, seeded_subset
 from stitchkit.data.augment import to_unit_float
 from stitchkit.data.params import dataset_stage
 from stitchkit.data.prepared import PreparedDataset, prepared_path
@@ -42,36 +43,38 @@ def point_cka(front: Stitchable, end: Stitchable, k: int, images: torch.Tensor, 
     return linear_cka(torch.cat(fronts), torch.cat(ends), debiased=True)
 
 
-def test_sample(data: PreparedDataset, samples: int) -> torch.Tensor:
-    """``samples`` test images, drawn with seed 0, in test-split order; on shortcut data
-    with their class's marker (the authors' cross-bias test set)."""
+def test_sample(data: PreparedDataset, samples: int, key: str) -> torch.Tensor:
+    """``samples`` (params key ``key``) test images, drawn with seed 0, in test-split
+    order; on shortcut data with their class's marker (the authors' cross-bias test set)."""
     images, _ = evaluation_split(data, "clean" if shortcut_of(data) is None else "shortcut")
-    keep = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:samples]
-    return images[keep.sort().values]
+    check_count(key, samples, len(images), "test images")
+    return images[seeded_subset(len(images), samples, 0)]
 
 
-def replicate_rows(params: dict, natural, iris, samples: int, device, bar) -> dict:
-    """CKA per point of one (natural panel, IRI panel) pair, on natural test images and
-    on the IRIs."""
+def replicate_rows(params: dict, figure, natural, iris, device, bar) -> dict:
+    """CKA per point of one (natural panel, IRI panel) pair of ``figure``, on natural
+    test images and on the IRIs."""
+    samples, key = figure.samples, f"cka_figures.{figure.name}.samples"
     data = PreparedDataset.load(prepared_path(natural.data), dataset_stage(params, natural.data))
     front = load_model(Path("models") / f"{natural.front}.pt", device).eval()
     end = load_model(Path("models") / f"{natural.end}.pt", device).eval()
-    natural_images = test_sample(data, samples)
+    natural_images = test_sample(data, samples, key)
     points = [i for i, _ in natural.pairs]
     rows = {"natural_panel": natural.name, "iri_panel": iris.name, "points": points}
     rows |= {"natural": [], "iris": []}
     for k in points:
         iri_set = iri_set_job(params, iris.iris[k])
         iri_images = PreparedDataset.load(iri_set.path, f"iris@{iri_set.name}").train_images
+        check_count(key, samples, len(iri_images), f"IRIs in {iri_set.name}")
         rows["natural"].append(point_cka(front, end, k, natural_images, device))
         rows["iris"].append(point_cka(front, end, k, iri_images[:samples], device))
         bar.update()
     return rows
 
 
-def column_rows(params: dict, pairs, samples: int, device, bar) -> dict:
+def column_rows(params: dict, figure, pairs, device, bar) -> dict:
     """A column's CKA per point: the mean over its replicate pairs, and each pair's."""
-    replicates = [replicate_rows(params, *pair, samples, device, bar) for pair in pairs]
+    replicates = [replicate_rows(params, figure, *pair, device, bar) for pair in pairs]
     mean = {}
     for data in ("natural", "iris"):
         per_point = zip(*(r[data] for r in replicates), strict=True)
@@ -91,7 +94,7 @@ def main(argv: list[str]) -> None:
         total=sum(len(natural.pairs) for natural, _ in pairs), desc="CKA", unit="point"
     ) as bar:
         columns = {
-            label: column_rows(params, column, job.samples, device, bar)
+            label: column_rows(params, job, column, device, bar)
             for label, column in job.columns.items()
         }
     write_json(

@@ -32,7 +32,7 @@ def main(argv: list[str]) -> None:
     (model_id,) = argv
     params = read_params()
     job = training_job(params, model_id)
-    settings = robust_evaluation(params)
+    settings = robust_evaluation(params, model_id)
     data = PreparedDataset.load(prepared_path(job.dataset), f"prepare@{job.dataset}")
     device = stage_device(params)
     model = load_model(Path("models") / f"{model_id}.pt", device)

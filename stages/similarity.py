@@ -19,6 +19,7 @@ from stitchkit.common.entry_point import run_stage
 from stitchkit.common.errors import UserError
 from stitchkit.common.io import load_torch, write_json
 from stitchkit.common.params_file import read_params
+from stitchkit.common.sampling import check_count, seeded_subset
 from stitchkit.data.augment import to_unit_float
 from stitchkit.data.params import dataset_stage
 from stitchkit.data.prepared import PreparedDataset, prepared_path
@@ -42,18 +43,18 @@ def _layer(state: dict, front_shape, end_shape, device) -> StitchLayer:
     return layer.to(device).eval()
 
 
-def configuration_rows(params, job, samples: int, fula_mode: str, device, bar) -> list[dict]:
-    """Per stitching point of one panel: CKA on adversarial examples and FuLA scores."""
+def configuration_rows(params, figure, job, device, bar) -> list[dict]:
+    """Per stitching point of panel ``job`` of ``figure``: CKA on adversarial examples and
+    FuLA scores."""
+    samples, fula_mode = figure.samples, figure.mode
     report, layers = _panel_outputs(job.name)
     data = PreparedDataset.load(prepared_path(job.data), dataset_stage(params, job.data))
     front = load_model(Path("models") / f"{job.front}.pt", device)
     end = load_model(Path("models") / f"{job.end}.pt", device)
     images, labels = evaluation_split(data)
-    keep = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))[:samples]
-    x, y = (
-        to_unit_float(images[keep.sort().values]).to(device),
-        labels[keep.sort().values].to(device),
-    )
+    check_count(f"similarities.{figure.name}.samples", samples, len(labels), "test images")
+    keep = seeded_subset(len(labels), samples, 0)
+    x, y = to_unit_float(images[keep]).to(device), labels[keep].to(device)
     fula = {r["front_point"]: r for r in report["results"] if r["mode"] == fula_mode}
     a, rows = job.adversarial, []
     for point, _ in job.pairs:
@@ -87,7 +88,7 @@ def main(argv: list[str]) -> None:
     total = sum(len(panel.pairs) for panel in job.panels.values())
     with tqdm(total=total, desc="similarity", unit="point") as bar:
         configs = {
-            label: configuration_rows(params, panel, job.samples, job.mode, device, bar)
+            label: configuration_rows(params, job, panel, device, bar)
             for label, panel in job.panels.items()
         }
     write_json(

@@ -3,11 +3,17 @@
 import re
 
 import pytest
+import torch
 
 from conftest import run_stage, tiny_params, write_params
 from stitchkit.common.errors import UserError
+from stitchkit.common.sampling import check_count, seeded_subset
 from stitchkit.common.strict_yaml import load_yaml
+from stitchkit.measures.params import robust_evaluation
 from stitchkit.models.checkpoints import load_model
+from stitchkit.pipeline.config import check_params
+from stitchkit.stitching.recipe import StitchRecipe
+from stitchkit.testbeds.class_subsets import within
 
 
 def assert_clean_failure(result, pattern: str, workdir) -> None:
@@ -160,3 +166,70 @@ def test_truncated_model_file(workdir):
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(UserError, match=r"truncated or corrupt .*dvc repro -f train@tiny"):
         load_model(path)
+
+
+# a count beyond the data is refused, naming what there is; null stays "all"
+def test_training_samples_beyond_the_data(workdir):
+    write_params(workdir, tiny_params(train_samples=1_000_000_000))
+    result = run_stage("train", "tiny", cwd=workdir)
+    pattern = r"train_samples is 1000000000, but there are only 1347 training images; use at most"
+    assert_clean_failure(result, pattern, workdir)
+
+
+@pytest.mark.parametrize(
+    "key, available",
+    [("train_samples", "1347 training images"), ("dm_samples", "1347 training images"),
+     ("eval_samples", "450 test images")],
+)  # fmt: skip
+def test_stitch_counts_beyond_the_data(stitch_workdir, key, available):
+    workdir, params = stitch_workdir
+    params["stitch"][key] = 10**9
+    write_params(workdir, params)
+    result = run_stage("stitch", "ab", cwd=workdir)
+    pattern = rf"stitch\.{key} is 1000000000, but there are only {available}; use at most"
+    assert result.returncode == 2 and re.search(pattern, result.stderr), result.stderr
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert not (workdir / "reports/stitch/ab.json").exists()
+
+
+def test_robust_eval_samples_beyond_the_data_and_a_models_override(stitch_workdir):
+    workdir, params = stitch_workdir
+    params["robust_eval"] = {"backend": "autoattack", "samples": 10**9, "iterations": 1}
+    write_params(workdir, params)
+    result = run_stage("robustness", "a", cwd=workdir)
+    pattern = r"robust_eval\.samples is 1000000000, but there are only 450 test images to attack"
+    assert result.returncode == 2 and re.search(pattern, result.stderr), result.stderr
+    assert not (workdir / "reports/robustness").exists()
+    params["models"]["a"]["robust_eval"] = {"samples": None}
+    params["models"]["b"]["robust_eval"] = {"sample": 5}
+    with pytest.raises(UserError, match=r"models\.b\.robust_eval\.sample: unknown key"):
+        check_params(params)
+    assert robust_evaluation(params, "a").samples is None
+    assert robust_evaluation(params).samples == 10**9
+
+
+def test_counts_are_caps_within_a_class_subset_but_not_beyond_the_data(stitch_workdir):
+    recipe = StitchRecipe(train_samples=1000, dm_samples=100)
+    assert (within(recipe, 140).train_samples, within(recipe, 140).dm_samples) == (140, 100)
+    assert within(StitchRecipe(train_samples=None), 140).train_samples is None
+    workdir, params = stitch_workdir
+    params["stitch"]["train_samples"] = 1347  # the whole training split: every k fits
+    params["subsets"] = {"s": {"front": "a", "end": "b", "data": "digits", "point": 2,
+                               "classes": [1], "modes": {"fula": {}}}}  # fmt: skip
+    params["stitch"]["epochs"] = 1
+    write_params(workdir, params)
+    assert run_stage("subset", "s", cwd=workdir).returncode == 0
+    params["stitch"]["train_samples"] = 1348
+    write_params(workdir, params)
+    result = run_stage("subset", "s", cwd=workdir)
+    assert "stitch.train_samples is 1348, but there are only 1347" in result.stderr
+
+
+def test_a_null_count_is_every_image_and_a_count_at_the_size_too():
+    assert torch.equal(seeded_subset(5, None, 0), torch.arange(5))
+    assert torch.equal(seeded_subset(5, 5, 3), torch.arange(5))
+    assert len(seeded_subset(5, 2, 3)) == 2
+    check_count("k", None, 5, "images")
+    check_count("k", 5, 5, "images")
+    with pytest.raises(UserError, match=r"^k is 6, but there are only 5 images; use at most 5"):
+        check_count("k", 6, 5, "images")

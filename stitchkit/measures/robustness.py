@@ -16,6 +16,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from stitchkit.common.sampling import check_count, seeded_subset
 from stitchkit.common.schema import Fraction, Int, PositiveInt, section
 from stitchkit.data.augment import to_unit_float
 from stitchkit.measures.agreement import METRICS, AgreementTally
@@ -43,10 +44,10 @@ class RobustEvaluation:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The attacked test samples: all, or the first ``samples`` of a permutation drawn
         with ``seed`` (kept in their original order)."""
+        check_count("robust_eval.samples", self.samples, len(labels), "test images to attack")
         if self.samples is None or self.samples >= len(labels):
             return images, labels
-        order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(self.seed))
-        keep = order[: self.samples].sort().values
+        keep = seeded_subset(len(labels), self.samples, self.seed)
         return images[keep], labels[keep]
 
 

@@ -15,7 +15,8 @@ from stitchkit.models.training import Recipe
 @section
 class ModelEntry:
     """`models.<id>`: a base model trained on ``dataset`` (a dataset, or a shortcut
-    setting: a biased model); ``train`` overrides keys of the shared `train:`."""
+    setting: a biased model); ``train`` overrides keys of the shared `train:`, and
+    ``robust_eval`` those of `robust_eval:` for the model's own robust accuracy."""
 
     dataset: Str
     arch: Literal[tuple(ARCHITECTURES)]
@@ -23,6 +24,7 @@ class ModelEntry:
     width: PositiveInt
     depth: PositiveInt | None = None  # a ViT's blocks (default: the architecture's)
     train: dict[Str, Any] = field(default_factory=dict)
+    robust_eval: dict[Str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from stitchkit.common.io import save_torch
 from stitchkit.common.precision import FP32, Precision
+from stitchkit.common.sampling import check_count, seeded_subset
 from stitchkit.common.schema import Bool, Float, NonNegativeInt, PositiveInt, section
 from stitchkit.data import shortcuts
 from stitchkit.data.augment import crop_and_flip, to_unit_float
@@ -79,10 +80,9 @@ class TrainResult:
 def training_subset(data: PreparedDataset, samples: int | None) -> torch.Tensor:
     """Indices of the first ``samples`` of a fixed permutation of the training split
     (all if None), in increasing order."""
-    if samples is None or samples >= len(data.train_labels):
-        return torch.arange(len(data.train_labels))
-    order = torch.randperm(len(data.train_labels), generator=torch.Generator().manual_seed(0))
-    return order[:samples].sort().values
+    n = len(data.train_labels)
+    check_count("train_samples", samples, n, "training images")
+    return seeded_subset(n, samples, 0)
 
 
 def training_loss(

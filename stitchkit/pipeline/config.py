@@ -116,3 +116,5 @@ def check_params(params: dict) -> None:
             build(params, name)
     if params.get("robust_eval") is not None:
         robust_evaluation(params)
+        for model_id in params.get("models") or {}:
+            robust_evaluation(params, model_id)

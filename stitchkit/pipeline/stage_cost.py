@@ -125,9 +125,12 @@ def _is_robust(params: dict, model_id: str) -> bool:
     return training_job(params, model_id).recipe.adversarial is not None
 
 
-def autoattack_flops(params: dict, forward: float, test_images: int, robust: bool) -> float:
-    """FLOPs of `robust_eval` on one model of ``forward`` FLOPs per image."""
-    s = robust_evaluation(params)
+def autoattack_flops(
+    params: dict, forward: float, test_images: int, robust: bool, model_id: str | None = None
+) -> float:
+    """FLOPs of `robust_eval` (for ``model_id``'s own robust accuracy, if given) on one
+    model of ``forward`` FLOPs per image."""
+    s = robust_evaluation(params, model_id)
     n = min(s.samples or test_images, test_images)
     steps = s.iterations * (s.eot_iterations if s.backend == "autoattack" else 1)
     attacked = 1 + (ROBUST_SHARE if robust else 0.0)
@@ -220,7 +223,7 @@ def stage_cost(params: dict, stage: str) -> StageCost:
         job = training_job(params, key)
         _, n_test, _, _ = dataset_sizes(params, job.dataset)
         flops = autoattack_flops(
-            params, flops_of(params, key).total, n_test, _is_robust(params, key)
+            params, flops_of(params, key).total, n_test, _is_robust(params, key), key
         )
         return StageCost(_base_testbed(job.arch), flops, attack_flops=flops)
     if kind == "iris":  # a target pass, then `steps` input-gradient steps of the front

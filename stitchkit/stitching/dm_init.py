@@ -8,11 +8,11 @@ from functools import cached_property
 import torch
 
 from stitchkit.common.errors import UserError
+from stitchkit.common.sampling import seeded_subset
 from stitchkit.data import shortcuts
 from stitchkit.data.augment import to_unit_float
 from stitchkit.data.prepared import PreparedDataset
 from stitchkit.models.stitchable import Stitchable
-from stitchkit.stitching.evaluation import seeded_subset
 from stitchkit.stitching.layers import (
     StitchLayer,
     activation_kind,

@@ -11,6 +11,7 @@ from torch import nn
 
 from stitchkit.common.errors import UserError
 from stitchkit.common.precision import FP32, Precision
+from stitchkit.common.sampling import seeded_subset
 from stitchkit.data import shortcuts
 from stitchkit.data.augment import to_unit_float
 from stitchkit.data.prepared import PreparedDataset
@@ -40,13 +41,6 @@ def check_compatible(front: Stitchable, end: Stitchable, data: PreparedDataset) 
             f"the end model has {end.num_classes} classes but the stitching data "
             f"has {data.num_classes}; stitch on data of the end model's task"
         )
-
-
-def seeded_subset(n: int, k: int | None, seed: int) -> torch.Tensor:
-    """Sorted indices of a seeded draw of ``k`` of ``n`` items (all of them if k is None)."""
-    if k is None or k >= n:
-        return torch.arange(n)
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:k].sort().values
 
 
 class PanelEvaluator:

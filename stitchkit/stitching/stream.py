@@ -10,10 +10,10 @@ import torch
 
 from stitchkit.common.errors import UserError
 from stitchkit.common.precision import Precision
+from stitchkit.common.sampling import seeded_subset
 from stitchkit.data import shortcuts
 from stitchkit.data.augment import crop_and_flip, to_unit_float
 from stitchkit.data.prepared import PreparedDataset
-from stitchkit.stitching.evaluation import seeded_subset
 from stitchkit.stitching.recipe import StitchRecipe
 
 

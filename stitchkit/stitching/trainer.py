@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from stitchkit.common.errors import UserError
 from stitchkit.common.precision import FP32, Precision
+from stitchkit.common.sampling import check_count
 from stitchkit.data.prepared import PreparedDataset
 from stitchkit.measures.robustness import RobustEvaluation
 from stitchkit.models.attacks import AdversarialTraining
@@ -92,6 +93,7 @@ class PanelTrainer:
         self.front_points = sorted({s.front_point for s in self.specs})
         self.trained = [s for s in self.specs if s.trained]
         self.iris = _checked_iris(iris, self.front_points, data)
+        _check_counts(recipe, data, self.iris)
         self.layers = InitialLayers(
             self.front, self.end, data, recipe, self.device, self.front_points
         )
@@ -428,6 +430,16 @@ def _checked_iris(iris, front_points, data: PreparedDataset):
             "settings); remake them with one setting"
         )
     return {k: iris[k] for k in front_points}
+
+
+def _check_counts(recipe: StitchRecipe, data: PreparedDataset, iris) -> None:
+    """The recipe's image counts fit the panel's data (the IRI sets' sources, if given)."""
+    sources, what = (
+        (data, "training images") if iris is None else (next(iter(iris.values())), "IRIs")
+    )
+    check_count("stitch.train_samples", recipe.train_samples, len(sources.train_labels), what)
+    check_count("stitch.dm_samples", recipe.dm_samples, len(data.train_labels), "training images")
+    check_count("stitch.eval_samples", recipe.eval_samples, len(data.test_labels), "test images")
 
 
 def stitch(

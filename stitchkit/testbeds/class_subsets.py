@@ -2,11 +2,14 @@
 
 For each k, the stitches (and their DM initialisation) are fitted on the training
 images of the first k classes by label index, then scored on the whole test split.
+The recipe's training-image counts must fit the whole training split; on k classes
+they are caps.
 Each k starts from fresh copies of the front and end models, so BatchNorm statistics
 adapted for one k never leak into another.
 """
 
 import copy
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -15,6 +18,7 @@ from tqdm import tqdm
 from stitchkit.common.errors import UserError
 from stitchkit.common.io import save_torch
 from stitchkit.common.precision import FP32, Precision
+from stitchkit.common.sampling import check_count
 from stitchkit.data.prepared import PreparedDataset
 from stitchkit.models.checkpoints import load_training_state
 from stitchkit.models.stitchable import Stitchable
@@ -46,14 +50,19 @@ def fit_on_class_subsets(
             f"class counts {outside} are outside 1..{data.num_classes}, the number of classes "
             "of the stitching data; use k between 1 and the number of classes"
         )
+    for key in ("train_samples", "dm_samples"):
+        check_count(
+            f"stitch.{key}", getattr(recipe, key), len(data.train_labels), "training images"
+        )
     results = {}
     for k in tqdm(classes, desc="classes", unit="subset", disable=not progress):
+        subset = data.first_classes(k)
         trainer = PanelTrainer(
             copy.deepcopy(front),
             copy.deepcopy(end),
-            data.first_classes(k),
+            subset,
             specs,
-            recipe,
+            within(recipe, len(subset.train_labels)),
             device,
             precision=precision,
         )
@@ -78,3 +87,15 @@ def fit_on_class_subsets(
             )
             running.unlink(missing_ok=True)
     return results
+
+
+def within(recipe: StitchRecipe, available: int) -> StitchRecipe:
+    """``recipe`` with its training-image counts capped at a subset's ``available``
+    images: on k classes the counts are "at most" (they were checked against the whole
+    training split)."""
+    capped = {
+        key: min(getattr(recipe, key), available)
+        for key in ("train_samples", "dm_samples")
+        if getattr(recipe, key) is not None
+    }
+    return replace(recipe, **capped)

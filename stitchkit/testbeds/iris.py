@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from stitchkit.common.errors import UserError
 from stitchkit.common.params_file import Point, iri_triple, section_entry
+from stitchkit.common.sampling import check_count, seeded_subset
 from stitchkit.common.schema import Fraction, Int, PositiveInt, Str, section, validated
 from stitchkit.data import shortcuts
 from stitchkit.data.augment import to_unit_float
@@ -45,10 +46,8 @@ class IriSettings:
 
     def source_indices(self, n: int) -> torch.Tensor:
         """Indices of the training images that get an IRI, in increasing order."""
-        if self.samples is None or self.samples >= n:
-            return torch.arange(n)
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed))
-        return order[: self.samples].sort().values
+        check_count("iris.samples", self.samples, n, "training images to turn into IRIs")
+        return seeded_subset(n, self.samples, self.seed)
 
     def noise(self, start: int, shape: tuple[int, ...]) -> torch.Tensor:
         """The starting noise of the IRIs from ``start`` on: the same whatever the batch
