@@ -70,7 +70,7 @@ def main(argv: list[str]) -> None:
         precision,
         _iri_sets(params, job),
     )
-    stamped = trainer.shortcut is not None
+    stamped = trainer.scores.shortcut is not None
     splits = ("clean", "shortcut", "rolled") if stamped else ("clean",)
     end_scores = {split: trainer.scores.model_scores(end, split) for split in splits}
     end_accuracy = end_scores["clean"]["accuracy"]

@@ -17,6 +17,7 @@ from stitchkit.common.entry_point import run_stage
 from stitchkit.common.errors import UserError
 from stitchkit.common.io import write_json
 from stitchkit.common.params_file import read_params
+from stitchkit.common.sampling import check_count
 from stitchkit.data.params import dataset_stage
 from stitchkit.data.prepared import PreparedDataset, prepared_path
 from stitchkit.data.shortcuts import evaluation_split
@@ -50,6 +51,9 @@ def main(argv: list[str]) -> None:
     device = stage_device(params)  # torch's threads first: they decide the stats' last bits
     precision = stage_precision(params, device)
     data = PreparedDataset.load(prepared_path(job.dataset), dataset_stage(params, job.dataset))
+    # before any output: a count beyond the data is refused (train_model checks it too)
+    available = len(data.train_labels)
+    check_count("train_samples", job.recipe.train_samples, available, "training images")
     mean, std = data.channel_stats()
     channels, size, _ = data.image_shape
     spec = ModelSpec(job.arch, data.num_classes, channels, job.width, mean, std, size, job.depth)

@@ -93,7 +93,7 @@ class PanelTrainer:
         self.front_points = sorted({s.front_point for s in self.specs})
         self.trained = [s for s in self.specs if s.trained]
         self.iris = _checked_iris(iris, self.front_points, data)
-        _check_counts(recipe, data, self.iris)
+        _check_counts(recipe, data)
         self.layers = InitialLayers(
             self.front, self.end, data, recipe, self.device, self.front_points
         )
@@ -432,12 +432,11 @@ def _checked_iris(iris, front_points, data: PreparedDataset):
     return {k: iris[k] for k in front_points}
 
 
-def _check_counts(recipe: StitchRecipe, data: PreparedDataset, iris) -> None:
-    """The recipe's image counts fit the panel's data (the IRI sets' sources, if given)."""
-    sources, what = (
-        (data, "training images") if iris is None else (next(iter(iris.values())), "IRIs")
-    )
-    check_count("stitch.train_samples", recipe.train_samples, len(sources.train_labels), what)
+def _check_counts(recipe: StitchRecipe, data: PreparedDataset) -> None:
+    """The recipe's image counts fit the panel's data. On IRIs, made from some of its
+    training images (`iris.samples`), ``train_samples`` is a cap, as on a natural twin."""
+    n_train = len(data.train_labels)
+    check_count("stitch.train_samples", recipe.train_samples, n_train, "training images")
     check_count("stitch.dm_samples", recipe.dm_samples, len(data.train_labels), "training images")
     check_count("stitch.eval_samples", recipe.eval_samples, len(data.test_labels), "test images")
 
