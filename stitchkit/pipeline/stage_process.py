@@ -23,6 +23,7 @@ import sys
 import time
 import traceback
 from collections.abc import Iterable
+from pathlib import Path
 
 PRELOADED = ("torch",)  # what the server imports once (not the project: it is per checkout)
 WORKER_ENV = ("CUDA_VISIBLE_DEVICES",)  # set by Ray per task in the worker's environment
@@ -110,7 +111,7 @@ def _server_for(env: dict[str, str]) -> subprocess.Popen:
         if _server is not None and _server.poll() is None:
             _server.stdin.close()
             _server.wait()
-        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        package_root = str(Path(__file__).resolve().parents[2])  # holds stitchkit/
         path = os.pathsep.join(filter(None, (package_root, env.get("PYTHONPATH"))))
         _server = subprocess.Popen(
             [
