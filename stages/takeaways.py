@@ -16,7 +16,7 @@ from pathlib import Path
 from stitchkit.common.entry_point import run_stage
 from stitchkit.common.errors import UserError
 from stitchkit.common.io import atomic_path, write_json
-from stitchkit.common.params_file import read_params
+from stitchkit.common.params_file import read_params, replicate_groups
 from stitchkit.common.schema import validated
 from stitchkit.measures.bootstrap import BootstrapSettings, Resampler
 from stitchkit.report.claims import check_claims
@@ -34,6 +34,7 @@ from stitchkit.report.run_scalars import (
     cka_scalars,
     curves,
     panel_scalars,
+    replicate_scalars,
     series_scalars,
     similarity_scalars,
 )
@@ -53,14 +54,18 @@ def write_scalars(params: dict, results: RunResults) -> None:
         s: results.with_intervals(f"subset-{s}", results.series(s))
         for s in params.get("subsets") or {}
     }
+    groups = replicate_groups(params)
     scalars = {
         "panels": {p: panel_scalars(report) for p, report in reports.items()},
+        **({"replicates": {}} if groups else {}),
         "subsets": {s: series_scalars(report) for s, report in series.items()},
         "similarities": {
             f: similarity_scalars(results.similarity(f)) for f in params.get("similarities") or {}
         },
         "cka": {f: cka_scalars(results.cka(f)) for f in params.get("cka_figures") or {}},
     }
+    for main, members in groups.items():
+        scalars["replicates"][main] = replicate_scalars([results.panel(p) for p in members])
     write_json(REPORTS / "scalars.json", scalars)
     for panel, report in reports.items():
         for mode, text in curves(report).items():

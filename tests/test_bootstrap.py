@@ -85,3 +85,42 @@ def test_spread_across_replicates_is_kept_apart_from_intervals():
         "max": 1.0,
         "replicates": 3,
     }
+
+
+def test_replicates_interval_adds_their_spread_to_the_images_by_hand():
+    # three replicates, resampled alike: the image term is the variance of the mean row
+    base = np.linspace(-0.01, 0.01, 1000)  # a draw's spread over its 1,000 resamples
+    draws = np.stack([np.concatenate([[v], v + base]) for v in (0.50, 0.56, 0.53)])
+    interval = interval_of(draws, 400)
+    between = np.var([0.50, 0.56, 0.53], ddof=1) / 3  # 0.0003
+    within = np.var(0.53 + base, ddof=1)
+    dof = (between + within) ** 2 / (between**2 / 2)
+    half = stats.t.ppf(0.975, dof) * np.sqrt(between + within)
+    assert (interval.value, interval.n, interval.replicates) == (pytest.approx(0.53), 400, 3)
+    assert (interval.low, interval.high) == pytest.approx((0.53 - half, 0.53 + half))
+    # the replicates' spread dominates: wider than any one replicate's percentile interval
+    assert interval.high - interval.low > 2 * (interval_of(draws[0], 400).high - 0.50)
+    assert interval.as_dict()["replicates"] == 3
+
+
+def test_replicates_that_agree_leave_the_image_interval_and_one_is_its_own():
+    draw = Resampler().mean((np.arange(300) % 3 == 0).astype(float), np.arange(300) % 10)
+    alone = interval_of(draw, 300)
+    assert interval_of(draw[None], 300) == alone and "replicates" not in alone.as_dict()
+    same = interval_of(np.stack([draw, draw]), 300)  # no spread between: a normal interval
+    assert same.value == pytest.approx(alone.value)
+    assert same.high - same.low == pytest.approx(alone.high - alone.low, rel=0.1)
+
+
+def test_the_replicates_interval_covers_the_mean_over_seeds_about_95_percent():
+    # each replicate (seed) has its own accuracy around 0.7, measured on 400 images
+    rng, n, replicates, repeats = np.random.default_rng(5), 400, 3, 400
+    labels, covered = np.arange(n) % 10, 0
+    resampler = Resampler()
+    for _ in range(repeats):
+        rates = 0.7 + rng.normal(0, 0.03, replicates)
+        draws = np.stack([resampler.mean(rng.random(n) < p, labels) for p in rates])
+        interval = interval_of(draws, n)
+        covered += interval.low <= 0.7 <= interval.high
+    # the interval errs wide (the replicates' variance holds image noise too)
+    assert 0.93 <= covered / repeats <= 0.995

@@ -4,6 +4,7 @@ the wrong type, is one UserError naming that key's path; and the file as a stage
 import copy
 import dataclasses
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from test_suites import composed
 from conftest import run_stage, write_params
 from stitchkit.common.compute import ComputeSettings
 from stitchkit.common.errors import UserError
+from stitchkit.common.params_file import replicate_groups
 from stitchkit.data.datasets import PREPARERS
 from stitchkit.data.shortcuts import ShortcutSetting
 from stitchkit.measures.bootstrap import BootstrapSettings
@@ -182,3 +184,56 @@ def test_points_and_architecture_settings_are_checked_per_model(path, value, mes
     with pytest.raises(UserError) as err:
         check_params(_set(QUICK, path, value))
     assert str(err.value) == message
+
+
+def _with_replicate(**entry) -> dict:
+    """QUICK with `rep`: same-task-resnet18 again, front and end swapped (other seeds)."""
+    replicate = {
+        "front": "fashion-mnist_1-resnet18",
+        "end": "fashion-mnist_0-resnet18",
+        "data": "fashion-mnist",
+        "points": [9],
+        "stitch": {"seed": 1},
+        "replicate_of": "same-task-resnet18",
+    }
+    return _set(QUICK, ("panels", "rep"), replicate | entry)
+
+
+def test_a_replicate_panel_is_checked_against_the_panel_it_repeats():
+    check_params(_with_replicate())
+    assert replicate_groups(_with_replicate()) == {
+        "same-task-resnet18": ["same-task-resnet18", "rep"]
+    }
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"replicate_of": "nope"}, "panels.rep.replicate_of: 'nope' is not another panel under"),
+        (
+            {"replicate_of": "xl-fula-depth-resnet18"},
+            "'xl-fula-depth-resnet18' is a cross-layer panel, which takes no replicates",
+        ),
+        ({"data": "fashion-mnist-pixels"}, "data differs from 'same-task-resnet18''s"),
+        (
+            {"front": "fashion-mnist_0-resnet18-robust"},
+            "the front model 'fashion-mnist_0-resnet18-robust' differs from "
+            "'fashion-mnist_0-resnet18' in more than its seed",
+        ),
+        (
+            {"modes": {"fula-last": {"objective": "fula", "weights": "last"}}},
+            "no stitch (mode, points) in common with",
+        ),
+    ],
+    ids=["unknown", "cross-layer", "data", "model", "nothing-shared"],
+)
+def test_a_replicate_that_repeats_nothing_is_refused(entry, message):
+    with pytest.raises(UserError, match=re.escape(message)):
+        check_params(_with_replicate(**entry))
+
+
+def test_a_replicate_of_a_replicate_names_the_first():
+    params = _set(_with_replicate(), ("panels", "rep2"), _with_replicate()["panels"]["rep"])
+    params["panels"]["rep2"]["replicate_of"] = "rep"
+    with pytest.raises(UserError, match="'rep' is itself a replicate of 'same-task-resnet18'"):
+        check_params(params)

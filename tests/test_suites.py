@@ -19,6 +19,8 @@ from stitchkit.models.attacks import AdversarialTraining
 from stitchkit.models.params import training_job
 from stitchkit.models.simclr import SimCLR
 from stitchkit.pipeline.config import check_params
+from stitchkit.report.claims import adversarial, cross_layer, information, shortcuts, subsets
+from stitchkit.report.claims.base import Run, TakeawayThresholds, alpha
 from stitchkit.report.params import (
     agreement_figure_job,
     cross_layer_figure_job,
@@ -282,7 +284,14 @@ class ModesOnly:
 
     def _report(self, entry: dict) -> dict:
         modes = entry.get("modes") or {m: {} for m in ("dm", "hint", "slm", "tlm", "fula")}
-        return {"results": [{"mode": m} for m in modes]}
+        pairs = [(k, k) for k in entry.get("points") or [entry.get("point")]]
+        if "front_points" in entry:
+            pairs = [(i, j) for i in entry["front_points"] for j in entry["end_points"]]
+        return {
+            "results": [
+                {"mode": m, "front_point": i, "end_point": j} for m in modes for i, j in pairs
+            ]
+        }
 
     def panel(self, name: str) -> dict:
         entry = (self.params.get("panels") or {}).get(name) or self.params["iri_panels"][name]
@@ -293,35 +302,39 @@ class ModesOnly:
 
 
 def test_the_evidence_suite_gives_every_claim_check_its_results(tmp_path):
-    from stitchkit import takeaways as t
-
     params = composed(tmp_path, "evidence")
-    run = t.Run(params, ModesOnly(params), t.TakeawayThresholds())
+    run = Run(params, ModesOnly(params), TakeawayThresholds())
     # Sec. 3.1: alpha = 1 between non-robust models; same-task panels besides the
     # exception; Fig. 6's four configurations with FuLA on the last term
-    assert t._non_robust_alpha_1(run)
-    same_task = run.panels(lambda e: t.alpha(e) is not None and not run.cross_task(e))
-    assert [p for p in same_task if not t._exception(run, params["panels"][p])]
+    assert adversarial._non_robust_alpha_1(run)
+    # fabricated robustness over three seed pairs, on the four modes it compares at point 9
+    (group,) = run.replicates.values()
+    assert group[0] == "at1-same-task-nr-nr" and len(group) == 3
+    judged = {(r["mode"], r["front_point"]) for r in run.panel(group[0])["results"]}
+    assert judged == {(m, 9) for m in ("hint", "slm", "tlm", "fula")}
+    same_task = run.panels(lambda e: alpha(e) is not None and not run.cross_task(e))
+    assert [p for p in same_task if not adversarial._exception(run, params["panels"][p])]
     (figure,) = params["similarities"].values()
     assert len(figure["panels"]) == 4 and figure["mode"] == "fula-last"
     # every adversarial panel also stitches below point 9, where FuLA differs from Hint
     assert all(min(params["panels"][p]["points"]) < 9 for p in same_task)
     # Sec. 3.2: cross-task shortcut panels, class-subset series with 1 and 10 classes
-    assert len(t._cross_task_shortcut_panels(run)) == 3
-    series = t._series(run, lambda e: True)
+    assert len(shortcuts._cross_task_shortcut_panels(run)) == 3
+    series = subsets._series(run, lambda e: True)
     assert {"cross-task-resnet18", "same-task-resnet18"} <= set(series)
     # Sec. 3.3: cross-layer panels, one a ladder of FuLA terms, one where layers can
     # miss themselves (two different models)
-    cross_layer = t._cross_layer_panels(run)
-    ladders = [
-        p
-        for p in cross_layer
-        if sum(t._fula_terms(m, e or {}) is not None for m, e in run.entry(p)["modes"].items()) >= 3
-    ]
-    assert ladders and any(run.entry(p)["front"] != run.entry(p)["end"] for p in cross_layer)
+    xl_panels = cross_layer._cross_layer_panels(run)
+
+    def fula_terms(panel: str) -> int:
+        modes = run.entry(panel)["modes"].items()
+        return sum(cross_layer._fula_terms(m, e or {}) is not None for m, e in modes)
+
+    ladders = [p for p in xl_panels if fula_terms(p) >= 3]
+    assert ladders and any(run.entry(p)["front"] != run.entry(p)["end"] for p in xl_panels)
     # v2: an information figure with cross-seed and cross-bias columns; the biased front
     # is another seed than the end, as the authors' fronts of seeds 1-3 into seed 0
-    (info,) = t._information_figures(run)
+    (info,) = information._information_figures(run)
     columns = params["agreement_figures"][info]["columns"]
     for natural, iris in columns.values():
         assert run.entry(natural)["front"] == run.entry(iris)["front"]

@@ -2,6 +2,7 @@
 one where every claim of the papers holds, one where each is contradicted, and a suite
 that measures none of them."""
 
+import copy
 import json
 import re
 
@@ -16,7 +17,8 @@ from stitchkit.report.claims.cross_layer import directional_gap, shortfall
 from stitchkit.report.figures import save_figure, verdict_forest
 from stitchkit.report.run_report import takeaways_markdown, takeaways_metrics
 from stitchkit.report.run_results import RunResults, stitch_key
-from stitchkit.report.verdicts import CONTRADICTED, HOLDS, UNMEASURED
+from stitchkit.report.run_scalars import replicate_scalars
+from stitchkit.report.verdicts import CONTRADICTED, HOLDS, INCONCLUSIVE, UNMEASURED
 
 MODES = ("dm", "hint", "slm", "tlm", "fula")
 TASK = ("slm", "tlm", "hint")
@@ -451,3 +453,47 @@ def test_the_v2_checks_read_a_panel_on_shortcut_data_on_its_marked_test_images(t
     # on the marked images the natural gap is 0.85 - 0.84, on IRIs 0.8 - 0.4
     (m,) = verdict.measurements
     assert m.effect.value == pytest.approx((0.8 - 0.4) - (0.85 - 0.84))
+
+
+def test_a_panel_and_its_replicates_are_judged_as_one_effect_over_seeds(tmp_path):
+    results = fake_run(tmp_path, holds=True)  # at1-same: SLM/TLM robust accuracy 0.3 over
+    params = copy.deepcopy(PARAMS)
+    for gain, (front, end) in ((0.25, ("a2", "a3")), (0.35, ("a4", "a5"))):
+        for model in (front, end):
+            params["models"][model] = {"dataset": "cifar", "arch": "resnet18", "seed": 2}
+            write_robustness(tmp_path, model, 0.0)
+        name = f"at1-same-{front}"
+        params["panels"][name] = {
+            "front": front,
+            "end": end,
+            "data": "cifar",
+            "points": [9],
+            "adversarial": {"alpha": 1},
+            "replicate_of": "at1-same",
+        }
+        # its own seeds: point 9 only, no DM; SLM and TLM gain `gain` over Hint/FuLA
+        clean = {"hint": 0.88, "fula": 0.88, "slm": 0.7, "tlm": 0.7}
+        robust = {"hint": 0.0, "fula": 0.0, "slm": gain, "tlm": gain}
+        report = adversarial_report(clean, robust, models=(front, end))
+        report["results"] = [r for r in report["results"] if r["front_point"] == 9]
+        write(tmp_path, "stitch", name, report)
+    fabricated = verdicts_of(params, results)["fabricated-robustness"]
+    same = {m.label: m.effect for m in fabricated.measurements if m.label.startswith("at1-same")}
+    # the replicates are no panels of their own; the group is one effect over 3 seeds,
+    # judged on the stitches all three have (point 9)
+    assert set(same) == {f"at1-same: {m} - Hint/FuLA robust accuracy" for m in ("SLM", "TLM")}
+    for effect in same.values():
+        assert (effect.value, effect.replicates, effect.n) == (pytest.approx(0.3), 3, N)
+        spread = np.std([0.3, 0.25, 0.35], ddof=1) / np.sqrt(3)
+        assert 0.3 - effect.low > 3 * spread  # t with few degrees of freedom: wide
+    assert fabricated.verdict == HOLDS
+    # three seeds that disagree more do not decide it
+    wide = verdicts_of(params, results, fabricated_robustness=0.2)["fabricated-robustness"]
+    assert wide.verdict == INCONCLUSIVE and "replicates, now 3" in wide.note()
+    # the spread across the replicates is a scalar of its own, apart from the intervals
+    members = ["at1-same", "at1-same-a2", "at1-same-a4"]
+    spread = replicate_scalars([results.panel(p) for p in members])
+    assert set(spread["slm"]["robust_accuracy"]) == {"p9"}  # the shared stitches only
+    assert spread["slm"]["robust_accuracy"]["p9"] == pytest.approx(
+        {"mean": 0.3, "std": 0.05, "min": 0.25, "max": 0.35, "replicates": 3}
+    )

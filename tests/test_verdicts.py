@@ -77,3 +77,10 @@ def test_an_interval_of_no_width_is_widened_to_what_its_images_resolve():
     # an interval wider than the resolution is left as it is
     wide = Interval(0.1, 0.05, 0.2, 10_000)
     assert at_resolution(wide) == wide
+
+
+def test_an_inconclusive_effect_of_replicates_says_how_many_replicates_would_decide_it():
+    m = Measurement("m", Interval(0.07, 0.03, 0.11, 1000, replicates=3), 0.05)
+    assert m.verdict == INCONCLUSIVE and m.scale_to_decide() == pytest.approx(4.0)
+    assert what_would_decide(m).startswith("about 12 replicates, now 3")
+    assert Measurement("m", at_resolution(m.effect), 0.05).effect.replicates == 3

@@ -98,3 +98,15 @@ def iri_triple(entry: object) -> tuple | None:
     if not isinstance(entry, dict):
         return None
     return entry.get("front"), entry.get("data"), entry.get("point")
+
+
+def replicate_groups(params: dict) -> dict[str, list[str]]:
+    """Each panel with replicates (``replicate_of``) -> itself and its replicates, in
+    params.yaml's order."""
+    groups: dict[str, list[str]] = {}
+    for section_name in ("panels", "iri_panels"):
+        for name, entry in (params.get(section_name) or {}).items():
+            main = (entry or {}).get("replicate_of")
+            if main is not None:
+                groups.setdefault(main, [main]).append(name)
+    return groups

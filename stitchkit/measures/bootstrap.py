@@ -7,6 +7,10 @@ the same test images (same labels) is resampled with the same B index draws, so 
 difference of two modes on the same images is a paired bootstrap, and any effect built
 from draws with numpy's elementwise arithmetic (means, differences, minima) carries its
 own bootstrap distribution. The interval is that distribution's percentiles.
+
+A statistic measured on R replicates (seeds of models and stitches, the same test images)
+is carried as R draws, an R x (1 + B) array; its interval (``replicated_interval``) adds
+the spread across replicates to the spread over test images.
 """
 
 import hashlib
@@ -31,15 +35,18 @@ class BootstrapSettings:
 
 @dataclass(frozen=True)
 class Interval:
-    """A statistic's value on the test images, its percentile interval and n."""
+    """A statistic's value on the test images, its interval, n and, for a statistic of
+    several replicates, their number (the value is then their mean)."""
 
     value: float
     low: float
     high: float
     n: int
+    replicates: int = 1
 
     def as_dict(self) -> dict:
-        return {"value": self.value, "low": self.low, "high": self.high, "n": self.n}
+        out = {"value": self.value, "low": self.low, "high": self.high, "n": self.n}
+        return out | ({"replicates": self.replicates} if self.replicates > 1 else {})
 
 
 class Resampler:
@@ -79,10 +86,38 @@ class Resampler:
 
 
 def interval_of(draw: np.ndarray, n: int, confidence: float = 0.95) -> Interval:
-    """Value (draw[0]) and the percentile interval of draw[1:] at ``confidence``."""
+    """Value (draw[0]) and the percentile interval of draw[1:] at ``confidence``; for R
+    replicates' draws (R x (1 + B)), ``replicated_interval``."""
+    draw = np.asarray(draw, dtype=np.float64)
+    if draw.ndim == 2:
+        return replicated_interval(draw, n, confidence)
     tail = (1 - confidence) / 2
     low, high = np.quantile(draw[1:], [tail, 1 - tail])
     return Interval(float(draw[0]), float(low), float(high), int(n))
+
+
+def replicated_interval(draws: np.ndarray, n: int, confidence: float = 0.95) -> Interval:
+    """The mean over R replicates' draws (R x (1 + B), one row per replicate, resampled
+    with the same test images) and a t interval around it.
+
+    Its variance adds the replicates' sample variance over R (how far a rerun with other
+    seeds moves the mean) to the bootstrap variance of the mean over test images; the
+    degrees of freedom are Welch-Satterthwaite's, the image term counting as known. The
+    replicates' variance already holds some image noise, so the interval errs wide. One
+    replicate gives its percentile interval."""
+    from scipy.stats import t as student_t
+
+    draws = np.asarray(draws, dtype=np.float64)
+    if len(draws) == 1:
+        return interval_of(draws[0], n, confidence)
+    values, replicates = draws[:, 0], len(draws)
+    between = values.var(ddof=1) / replicates
+    within = draws[:, 1:].mean(axis=0).var(ddof=1)
+    variance = between + within
+    dof = np.inf if between == 0 else variance**2 / (between**2 / (replicates - 1))
+    half = float(student_t.ppf(1 - (1 - confidence) / 2, dof) * np.sqrt(variance))
+    mean = float(values.mean())
+    return Interval(mean, mean - half, mean + half, int(n), replicates)
 
 
 def spread(values: npt.ArrayLike) -> dict:

@@ -7,6 +7,7 @@ import html
 import re
 from dataclasses import dataclass
 
+from stitchkit.measures.bootstrap import Interval
 from stitchkit.report.claims.base import SERIES_FIGURE_SECTIONS, Verdict, strings_in
 from stitchkit.report.verdicts import CONTRADICTED, HOLDS, INCONCLUSIVE, UNMEASURED, Measurement
 
@@ -74,6 +75,7 @@ def measurement_metrics(m: Measurement) -> dict:
         "low": e.low,
         "high": e.high,
         "n": e.n,
+        "replicates": e.replicates,
         "threshold": m.threshold,
         "side": "above" if m.above else "below",
         "verdict": m.verdict,
@@ -118,11 +120,16 @@ def _summary(verdicts: list[Verdict]) -> str:
     )
 
 
+def times(effect: Interval) -> str:
+    """`` x R replicates`` for an effect of several replicates, else nothing."""
+    return f" x {effect.replicates} replicates" if effect.replicates > 1 else ""
+
+
 def measurement_text(m: Measurement) -> str:
     e = m.effect
     side = ">" if m.above else "<"
     return (
-        f"{m.label}: {e.value:+.3f} [{e.low:+.3f}, {e.high:+.3f}], n={e.n} "
+        f"{m.label}: {e.value:+.3f} [{e.low:+.3f}, {e.high:+.3f}], n={e.n}{times(e)} "
         f"({side} {m.threshold + 0.0:g}: {m.verdict})"
     )
 

@@ -7,9 +7,12 @@ score one of accuracy, shortcut_accuracy, rolled_accuracy, robust_accuracy and
 agreement (the clean test split's agreement probability); self-accuracy of every mode
 of a cross-layer panel, directional and non-directional; subsets.<series>.<mode>.k<k>;
 similarities.<figure>.<configuration>.<score>.p<k> (Fig. 6's CKA and FuLA accuracies) and
-cka.<figure>.<column>.<natural|iris>.p<k> (v2's CKA of front and end).
+cka.<figure>.<column>.<natural|iris>.p<k> (v2's CKA of front and end);
+replicates.<panel>.<mode>.<score>.p<k>: across a panel and its replicates, the spread of
+each shared stitch's score ({mean, std, min, max, replicates}), apart from the intervals.
 """
 
+from stitchkit.measures.bootstrap import spread
 from stitchkit.testbeds.cross_layer import accuracy_matrix, non_directional, self_accuracy
 
 # scalar name -> the report's score (run_results.SCORE_SPLITS)
@@ -51,6 +54,25 @@ def panel_scalars(report: dict) -> dict:
             out[mode]["self_accuracy"] = self_accuracy(matrix)
             out[mode]["self_accuracy_non_directional"] = self_accuracy(non_directional(matrix))
     return out
+
+
+def replicate_scalars(reports: list[dict]) -> dict:
+    """{mode: {score: {p<k>: spread}}} across the reports of a panel and its replicates,
+    for the stitches and scores they all have."""
+    values: dict = {}
+    for report in reports:
+        for r in report["results"]:
+            for name, score in SCORES.items():
+                if r.get(score) is not None:
+                    cell = values.setdefault(r["mode"], {}).setdefault(name, {})
+                    cell.setdefault(_point_key(r), []).append(r[score])
+    return {
+        mode: {
+            name: {p: spread(v) for p, v in cells.items() if len(v) == len(reports)}
+            for name, cells in scores.items()
+        }
+        for mode, scores in values.items()
+    }
 
 
 def series_scalars(report: dict) -> dict:

@@ -49,9 +49,10 @@ class Measurement:
         return distance if self.above else -distance
 
     def scale_to_decide(self) -> float | None:
-        """For an inconclusive effect: about how many times the test images would narrow
-        the interval (as 1 / sqrt(n)) until it clears the threshold on the side the
-        effect lies on; None when the effect sits at the threshold (no scale decides)."""
+        """For an inconclusive effect: about how many times the test images (or, for an
+        effect of replicates, the replicates) would narrow the interval (as 1 / sqrt(n))
+        until it clears the threshold on the side the effect lies on; None when the
+        effect sits at the threshold (no scale decides)."""
         if self.verdict != INCONCLUSIVE:
             return 1.0
         value, t = self.effect.value, self.threshold
@@ -80,6 +81,7 @@ def at_resolution(effect: Interval, confidence: float = 0.95) -> Interval:
         min(effect.low, effect.value - r),
         max(effect.high, effect.value + r),
         effect.n,
+        effect.replicates,
     )
 
 
@@ -105,6 +107,13 @@ def deciding(measurements: list[Measurement]) -> Measurement | None:
 def what_would_decide(measurement: Measurement) -> str:
     """A sentence for an inconclusive measurement: the scale that would decide it."""
     factor = measurement.scale_to_decide()
+    replicates = measurement.effect.replicates
     if factor is None:
-        return "the effect sits at the threshold: more test images alone will not decide it"
+        more = "replicates" if replicates > 1 else "test images"
+        return f"the effect sits at the threshold: more {more} alone will not decide it"
+    if replicates > 1:
+        return (
+            f"about {math.ceil(factor * replicates)} replicates, now {replicates} (interval "
+            "width as 1/sqrt(replicates))"
+        )
     return f"about {math.ceil(factor)}x the test images (interval width as 1/sqrt(n))"

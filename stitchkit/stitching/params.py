@@ -46,7 +46,10 @@ DEFAULT_MODES = {mode: ModeEntry() for mode in MODES}
 @section
 class PanelEntry:
     """`panels.<name>`: front and end model ids, stitch-training data, and either
-    ``points`` (i = j) or ``front_points`` and ``end_points`` (every pair)."""
+    ``points`` (i = j) or ``front_points`` and ``end_points`` (every pair).
+    ``replicate_of``: this panel repeats another of its section with other seeds (its
+    own models, ``stitch.seed``), so the claims judge the two as one effect over
+    replicates, on the stitches (mode, points) they share."""
 
     front: Str
     end: Str
@@ -57,6 +60,7 @@ class PanelEntry:
     modes: dict[Str, ModeEntry | None] = field(default_factory=lambda: dict(DEFAULT_MODES))
     adversarial: AdversarialTraining | None = None
     stitch: dict[Str, Any] = field(default_factory=dict)
+    replicate_of: Str | None = None
 
     def __post_init__(self):
         cross = (self.front_points is None, self.end_points is None)
@@ -159,9 +163,52 @@ def panel_job(params: dict, name: str) -> PanelJob:
     modes = stitch_modes(where, entry.modes, [j for _, j in pairs], recipe.bn, end_points)
     if entry.adversarial is not None and params.get("robust_eval") is None:
         raise UserError(f"{where}.adversarial: adversarial panels need a `robust_eval:` section")
+    if entry.replicate_of is not None:
+        _check_replicate(params, section, name, entry, pairs, modes)
     return PanelJob(
         name, entry.front, entry.end, entry.data, pairs, modes, recipe, entry.adversarial, iris
     )
+
+
+def _check_replicate(
+    params: dict, section: str, name: str, entry: PanelEntry, pairs: tuple, modes: dict
+) -> None:
+    """A replicate repeats a panel of its own section that is no replicate itself, on the
+    same data and adversarial setting, and shares at least one stitch with it."""
+    where, main = f"{section}.{name}.replicate_of", entry.replicate_of
+    if entry.points is None:
+        raise UserError(
+            f"{where}: only panels of `points` (i = i) take replicates; the cross-layer "
+            "checks read one matrix per panel"
+        )
+    entries = params.get(section) or {}
+    if main not in entries or main == name:
+        raise UserError(f"{where}: {main!r} is not another panel under `{section}:`; name one")
+    first = section_entry(params, section, main, PanelEntry)
+    if first.points is None:
+        raise UserError(f"{where}: {main!r} is a cross-layer panel, which takes no replicates")
+    if first.replicate_of is not None:
+        raise UserError(
+            f"{where}: {main!r} is itself a replicate of {first.replicate_of!r}; name "
+            f"{first.replicate_of!r}"
+        )
+    for key in ("data", "adversarial"):
+        if getattr(first, key) != getattr(entry, key):
+            raise UserError(
+                f"{where}: {key} differs from {main!r}'s; a replicate changes seeds only"
+            )
+    models = params.get("models") or {}
+    for role in ("front", "end"):
+        ours, theirs = (dict(models[getattr(e, role)]) for e in (entry, first))
+        if {**ours, "seed": None} != {**theirs, "seed": None}:
+            raise UserError(
+                f"{where}: the {role} model {getattr(entry, role)!r} differs from "
+                f"{getattr(first, role)!r} in more than its seed; a replicate changes seeds only"
+            )
+    job = panel_job(params, main)
+    shared = {(m, p) for m in modes for p in pairs} & {(m, p) for m in job.modes for p in job.pairs}
+    if not shared:
+        raise UserError(f"{where}: no stitch (mode, points) in common with {main!r}")
 
 
 def _iri_set_name(params: dict, where: str, entry: PanelEntry, point: int) -> str:

@@ -81,6 +81,12 @@ def in_paper_order(checks: dict) -> list[tuple[str, dict]]:
     return sorted(checks.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0]))
 
 
+def _n(measurement: dict) -> str:
+    """Test images, and replicates where there are several (older records have none)."""
+    replicates = measurement.get("replicates", 1)
+    return f"{measurement['n']:,}" + (f" x {replicates} replicates" if replicates > 1 else "")
+
+
 def verdict_table(record: dict) -> list[str]:
     lines = [
         "| Claim | Section | Effect [95% interval] (threshold) | n | Verdict |",
@@ -88,7 +94,7 @@ def verdict_table(record: dict) -> list[str]:
     ]
     for name, check in in_paper_order(record["takeaways"]["checks"]):
         m = check["deciding"]
-        n = f"{m['n']:,}" if m else "-"
+        n = _n(m) if m else "-"
         lines.append(
             f"| `{name}` | {check['section']} | {_effect(m)} | {n} | {BADGES[check['verdict']]} |"
         )
@@ -221,7 +227,7 @@ def evidence_markdown(main: dict, others: list[dict], analysis: dict[str, str]) 
         lines += [f"### `{name}` ({check['section']}): {BADGES[check['verdict']]}", ""]
         lines += [f"*Claim.* {check['claim']} *Holds when* {check['rule']}.", ""]
         for label, m in check["measurements"].items():
-            lines.append(f"- {label}: {_effect(m)}, n = {m['n']:,}: {m['verdict']}")
+            lines.append(f"- {label}: {_effect(m)}, n = {_n(m)}: {m['verdict']}")
         lines += ["", check["note"][0].upper() + check["note"][1:] + ".", ""]
         if name in analysis:
             lines += [analysis[name], ""]

@@ -23,7 +23,7 @@ def _non_robust_alpha_1(run: Run) -> list[str]:
         return alpha(e) == 1 and not run.robust(e["front"]) and not run.robust(e["end"])
 
     modes = TASK_MODES + ALIGNMENT_MODES
-    return [p for p in run.panels(keep) if has_modes(run.results.panel(p), modes)]
+    return [p for p in run.panels(keep) if has_modes(run.panel(p), modes)]
 
 
 def fabricated_robustness(run: Run) -> Verdict:
@@ -74,15 +74,15 @@ def robustness_costs_clean_accuracy(run: Run) -> Verdict:
 def _furthest_outside(run: Run, panel: str) -> np.ndarray:
     """Draw of how far any Hint/FuLA stitch's clean or robust accuracy lies outside the
     band of the front's and end's (0 inside it)."""
-    report, worst = run.results.panel(panel), 0.0
+    report, worst = run.panel(panel), 0.0
     for score, split in (("test_accuracy", "clean"), ("robust_accuracy", "robust")):
         if split == "robust" and "robust" not in run.results.samples(panel).labels:
             continue
-        a = run.results.anchor_draw(panel, "front", split)
-        b = run.results.anchor_draw(panel, "end", split)
+        a = run.anchor_draw(panel, "front", split)
+        b = run.anchor_draw(panel, "end", split)
         for r in report["results"]:
             if r["mode"] in ALIGNMENT_MODES and r.get(score) is not None:
-                x = run.results.draw(panel, r, score)
+                x = run.draw(panel, r, score)
                 worst = np.maximum(worst, np.maximum(np.minimum(a, b) - x, x - np.maximum(a, b)))
     return worst
 
@@ -101,7 +101,7 @@ def alignment_interpolates(run: Run) -> Verdict:
         for p in run.panels(
             lambda e: alpha(e) is not None and not run.cross_task(e) and not _exception(run, e)
         )
-        if has_modes(run.results.panel(p), ALIGNMENT_MODES)
+        if has_modes(run.panel(p), ALIGNMENT_MODES)
     ]
     measurements = tuple(
         run.measure(
@@ -131,7 +131,7 @@ def fula_at_or_above_hint(run: Run) -> Verdict:
     panels = [
         p
         for p in run.panels(lambda e: alpha(e) is not None and not _exception(run, e))
-        if has_modes(run.results.panel(p), ALIGNMENT_MODES)
+        if has_modes(run.panel(p), ALIGNMENT_MODES)
     ]
     measurements = ()
     if panels:
@@ -170,6 +170,8 @@ def cka_ranks_differently(run: Run) -> Verdict:
         taus, n = [], 0
         for k, point in enumerate(r["point"] for r in next(iter(configs.values()))):
             cka = [rows[k]["cka"] for rows in configs.values()]
+            # CKA is of the panels' own model pairs, so FuLA's draws are theirs too (a
+            # panel's replicates aside)
             fula = []
             for label in configs:
                 panel = report["panels"][label]

@@ -4,11 +4,14 @@ pooled effects, and which figures show a result."""
 
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
+from stitchkit.common.errors import UserError
+from stitchkit.common.params_file import replicate_groups
 from stitchkit.common.schema import Float, Fraction, parse_fraction, section
-from stitchkit.report.run_results import RunResults
+from stitchkit.report.run_results import RunResults, stitch_key
 from stitchkit.report.verdicts import (
     Measurement,
     at_resolution,
@@ -76,9 +79,42 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Run:
+    """What a check reads. A panel with replicates (``replicate_of``) is read through
+    ``panel``, ``draw``, ``anchor_draw`` and ``agreement_draw`` as one: its report keeps
+    the stitches every replicate has, and a draw stacks the replicates' (R x (1 + B)),
+    so a check's arithmetic carries them into the effect's interval
+    (bootstrap.replicated_interval)."""
+
     params: dict
     results: RunResults
     thresholds: TakeawayThresholds
+
+    @cached_property
+    def replicates(self) -> dict[str, list[str]]:
+        return replicate_groups(self.params)
+
+    def panel(self, name: str) -> dict:
+        """A panel's report; with replicates, only the stitches they all have."""
+        names, report = self.replicates.get(name, [name]), self.results.panel(name)
+        if len(names) == 1:
+            return report
+        keys = [{stitch_key(r) for r in self.results.panel(p)["results"]} for p in names]
+        shared = set.intersection(*keys)
+        return report | {"results": [r for r in report["results"] if stitch_key(r) in shared]}
+
+    def _stacked(self, name: str, draw: Callable[[str], np.ndarray]) -> np.ndarray:
+        names = self.replicates.get(name, [name])
+        return draw(name) if len(names) == 1 else np.stack([draw(p) for p in names])
+
+    def draw(self, name: str, result: dict, score: str) -> np.ndarray:
+        """RunResults.draw, stacked over a panel's replicates."""
+        return self._stacked(name, lambda p: self.results.draw(p, result, score))
+
+    def agreement_draw(self, name: str, result: dict, split: str) -> np.ndarray:
+        return self._stacked(name, lambda p: self.results.agreement_draw(p, result, split))
+
+    def anchor_draw(self, name: str, role: str, split: str) -> np.ndarray:
+        return self._stacked(name, lambda p: self.results.anchor_draw(p, role, split))
 
     def entry(self, panel: str) -> dict:
         return (self.params.get("panels") or {}).get(panel) or self.params["iri_panels"][panel]
@@ -95,7 +131,12 @@ class Run:
         return self.task(entry["front"]) != self.task(entry["end"])
 
     def panels(self, keep: Callable[[dict], bool]) -> list[str]:
-        return [name for name, entry in (self.params.get("panels") or {}).items() if keep(entry)]
+        """The panels (replicates aside: they are read with theirs) whose entry ``keep``s."""
+        return [
+            name
+            for name, entry in (self.params.get("panels") or {}).items()
+            if entry.get("replicate_of") is None and keep(entry)
+        ]
 
     def measure(
         self, label: str, draw: np.ndarray, n: int, threshold: float, above: bool = True
@@ -118,7 +159,7 @@ def mode_draws(
     draws: dict[str, list[np.ndarray]] = {}
     for r in report["results"]:
         if r["mode"] in modes and r.get(score) is not None:
-            draws.setdefault(r["mode"], []).append(run.results.draw(name, r, score))
+            draws.setdefault(r["mode"], []).append(run.draw(name, r, score))
     return {mode: np.mean(d, axis=0) for mode, d in draws.items()}
 
 
@@ -134,12 +175,24 @@ def group_gap(
     run: Run, panel: str, score: str, first: Collection[str], second: Collection[str]
 ) -> np.ndarray:
     """Draw of the mean of modes ``first`` minus the mean of modes ``second``."""
-    draws = mode_draws(run, panel, run.results.panel(panel), score, (*first, *second))
+    draws = mode_draws(run, panel, run.panel(panel), score, (*first, *second))
     return group(draws, first) - group(draws, second)
 
 
+def mean_of(draws: list[np.ndarray]) -> np.ndarray:
+    """The mean of draws of several panels: a panel without replicates counts alike in
+    every replicate row of one with them (panels pooled must have equally many)."""
+    rows = {len(d) for d in draws if d.ndim == 2}
+    if len(rows) > 1:
+        raise UserError(
+            f"panels pooled into one effect have {sorted(rows)} replicates; give each group "
+            "as many replicates (`replicate_of`)"
+        )
+    return np.mean(np.broadcast_arrays(*draws), axis=0)
+
+
 def pooled(run: Run, panels: list[str], effect: Callable[[str], np.ndarray]) -> np.ndarray:
-    return np.mean([effect(p) for p in panels], axis=0)
+    return mean_of([effect(p) for p in panels])
 
 
 def strings_in(node: object) -> Iterator[str]:

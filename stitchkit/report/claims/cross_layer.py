@@ -33,10 +33,10 @@ def _matrix(run: Run, panel: str, mode: str) -> np.ndarray:
     points = list(run.entry(panel)["front_points"])
     index = {k: n for n, k in enumerate(points)}
     cells: dict[tuple[int, int], np.ndarray] = {}
-    for r in run.results.panel(panel)["results"]:
+    for r in run.panel(panel)["results"]:
         if r["mode"] == mode and r["front_point"] in index and r["end_point"] in index:
             cell = index[r["front_point"]], index[r["end_point"]]
-            cells[cell] = run.results.draw(panel, r, "test_accuracy")
+            cells[cell] = run.draw(panel, r, "test_accuracy")
     if len(cells) < len(points) ** 2:
         raise ValueError(f"mode {mode!r} of {panel} lacks some (front, end) pairs of {points}")
     return np.array([[cells[i, j] for j in range(len(points))] for i in range(len(points))])
@@ -61,7 +61,7 @@ def _panel_modes(report: dict) -> list[str]:
 
 def fula_directional(run: Run) -> Verdict:
     t = run.thresholds.directionality
-    panels = [p for p in _cross_layer_panels(run) if has_modes(run.results.panel(p), ["fula"])]
+    panels = [p for p in _cross_layer_panels(run) if has_modes(run.panel(p), ["fula"])]
     measurements = tuple(
         run.measure(
             f"{p}: FuLA deep -> shallow minus shallow -> deep accuracy",
@@ -86,7 +86,7 @@ def averaging_raises_self_accuracy(run: Run) -> Verdict:
     measurements, panels, measured = [], [], False
     for p in _cross_layer_panels(run):
         falls, room = [], False  # room: a layer that misses itself, to be raised
-        for mode in _panel_modes(run.results.panel(p)):
+        for mode in _panel_modes(run.panel(p)):
             if mode == "dm":
                 continue
             matrix = _matrix(run, p, mode)

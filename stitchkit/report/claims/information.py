@@ -3,10 +3,7 @@ one, where natural data hides the bias."""
 
 import numpy as np
 
-from stitchkit.report.claims.base import (
-    Run,
-    Verdict,
-)
+from stitchkit.report.claims.base import Run, Verdict, mean_of
 
 
 def _information_figures(run: Run) -> list[str]:
@@ -27,11 +24,11 @@ def _deepest_agreement(run: Run, column, which: int, mode: str) -> tuple[int, np
     for pair in pairs:
         panel = pair[which]
         split = "shortcut" if "shortcut" in run.results.samples(panel).labels else "clean"
-        rows = [r for r in run.results.panel(panel)["results"] if r["mode"] == mode]
+        rows = [r for r in run.panel(panel)["results"] if r["mode"] == mode]
         deepest = max(rows, key=lambda r: r["end_point"])
         point, n = deepest["end_point"], run.results.n(panel, split)
-        draws.append(run.results.agreement_draw(panel, deepest, split))
-    return point, np.mean(draws, axis=0), n
+        draws.append(run.agreement_draw(panel, deepest, split))
+    return point, mean_of(draws), n
 
 
 def _bias_gap(run: Run, figure: str, which: int, mode: str) -> tuple[int, np.ndarray, int]:

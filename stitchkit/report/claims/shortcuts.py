@@ -22,7 +22,7 @@ def _cross_task_shortcut_panels(run: Run) -> list[str]:
     return [
         p
         for p in run.panels(lambda e: e["data"] in shortcuts and run.cross_task(e))
-        if has_modes(run.results.panel(p), modes)
+        if has_modes(run.panel(p), modes)
     ]
 
 
@@ -30,7 +30,7 @@ def shortcuts_exploited(run: Run) -> Verdict:
     panels, t = _cross_task_shortcut_panels(run), run.thresholds.shortcut_gain
 
     def gain(p: str, mode: str) -> np.ndarray:
-        report = run.results.panel(p)
+        report = run.panel(p)
         shortcut = mode_draws(run, p, report, "shortcut_test_accuracy", (mode,))
         clean = mode_draws(run, p, report, "test_accuracy", (mode,))
         return shortcut[mode] - clean[mode]
