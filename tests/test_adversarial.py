@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,12 +17,18 @@ from stitchkit.common.schema import validated
 from stitchkit.data.augment import to_unit_float
 from stitchkit.data.prepared import PreparedDataset
 from stitchkit.measures.cka import linear_cka
-from stitchkit.measures.robustness import RobustEvaluation, robust_accuracy
+from stitchkit.measures.robustness import (
+    RobustEvaluation,
+    _autoattack,
+    eot_iterations_for,
+    robust_accuracy,
+)
 from stitchkit.models.architectures import ModelSpec
 from stitchkit.models.attacks import AdversarialTraining, pgd
 from stitchkit.models.checkpoints import save_model
 from stitchkit.models.training import Recipe, train_model
 from stitchkit.stitching.recipe import StitchRecipe
+from stitchkit.stitching.stitched_model import StitchedModel
 from stitchkit.stitching.trainer import stitch
 
 CPU = torch.device("cpu")
@@ -169,6 +176,45 @@ def _stitch(models, alpha, mode="tlm", robust=None):
     adversarial = None if alpha is None else AdversarialTraining(alpha, EPSILON, 10 / 255, 2)
     return stitch(front.model, end.model, 5, 5, mode, data, recipe, progress=False,
                   adversarial=adversarial, robust=robust)  # fmt: skip
+
+
+class _Noisy(torch.nn.Module):
+    """A model with randomness in eval mode: EOT has something to average."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x) + 0.01 * torch.randn(x.shape[0], 10)
+
+
+def test_a_deterministic_stitch_is_attacked_alike_with_one_eot_sample_or_twenty(
+    plain_model, robust_model
+):
+    """AutoAttack "rand" with 20 EOT samples and with 1 crafts bitwise the same
+    adversarial examples on a real stitch (front -> fitted T -> end, in eval mode)."""
+    result = _stitch((plain_model, robust_model), alpha=None)
+    front, end = plain_model[0].model, robust_model[0].model
+    model = StitchedModel(front, result.layer, end, 5, 5).eval()
+    settings = RobustEvaluation(samples=64, epsilon=EPSILON, iterations=5, batch_size=64)
+    assert settings.eot_iterations == 20  # AutoAttack's "rand" version, the default
+    images, labels = settings.sample(*_test_split(plain_model))
+    x = to_unit_float(images)
+    assert eot_iterations_for(model, x, settings, CPU) == 1
+    attacked = {}
+    for eot in (20, 1):
+        with torch.random.fork_rng():
+            attacked[eot] = _autoattack(model, x, labels, settings, CPU, eot)
+    assert torch.equal(attacked[20], attacked[1]) and not torch.equal(attacked[1], x)
+    for backend in ("autoattack", "art"):  # ART's APGD takes no EOT samples at all
+        scores = robust_accuracy(model, images, labels, replace(settings, backend=backend), CPU)
+        assert scores["eot_iterations_used"] == 1
+    # randomness in the forward pass (or a module left in training mode) keeps all 20
+    noisy = _Noisy(model).eval()
+    assert eot_iterations_for(noisy, x, settings, CPU) == 20
+    in_training = torch.nn.Sequential(model, torch.nn.Dropout())
+    assert eot_iterations_for(in_training, x, settings, CPU) == 20
 
 
 def test_alpha_zero_stitching_is_clean_stitching(plain_model, robust_model):

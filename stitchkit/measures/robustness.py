@@ -28,8 +28,8 @@ BACKENDS = ("autoattack", "art")
 class RobustEvaluation:
     """params.yaml `robust_eval:`: attack backend, test samples attacked (null: all),
     L-inf epsilon, APGD iterations per attack, EOT iterations (AutoAttack "rand": 20;
-    the same gradient each time for a deterministic model), batch size and the seed of
-    the sample draw and the attacks' random starts."""
+    a deterministic model is attacked with one, `eot_iterations_for`), batch size and
+    the seed of the sample draw and the attacks' random starts."""
 
     backend: Literal[BACKENDS] = "autoattack"
     samples: PositiveInt | None = None
@@ -69,10 +69,14 @@ def robust_accuracy(
     images, labels = settings.sample(images, labels)
     x, y = to_unit_float(images), labels
     model.eval()
-    attack = _autoattack if settings.backend == "autoattack" else _art_apgd
     devices = [device] if torch.device(device).type == "cuda" else []
+    eot = 1
     with torch.random.fork_rng(devices=devices):
-        x_adv = attack(model, x, y, settings, device)
+        if settings.backend == "autoattack":
+            eot = eot_iterations_for(model, x[: settings.batch_size], settings, device)
+            x_adv = _autoattack(model, x, y, settings, device, eot)
+        else:
+            x_adv = _art_apgd(model, x, y, settings, device)
     clean = predictions(model, x, settings.batch_size, device) == y.numpy()
     robust = clean & (predictions(model, x_adv, settings.batch_size, device) == y.numpy())
     scores = {
@@ -82,6 +86,7 @@ def robust_accuracy(
         "backend": settings.backend,
         "epsilon": settings.epsilon,
         "iterations": settings.iterations,
+        "eot_iterations_used": eot,
         "per_sample": {"labels": y.to(torch.int16), "correct": torch.from_numpy(robust)},
     }
     if reference is not None:
@@ -112,15 +117,31 @@ def predictions(
     return torch.cat(out).numpy()
 
 
-def _autoattack(model, x, y, s: RobustEvaluation, device) -> torch.Tensor:
-    """The official AutoAttack's output for (x, y), on the CPU."""
+@torch.no_grad()
+def eot_iterations_for(
+    model: nn.Module, x: torch.Tensor, settings: RobustEvaluation, device: torch.device | str
+) -> int:
+    """The EOT samples AutoAttack "rand" needs on ``model``: 1 when it is deterministic
+    (no module in training mode, and two forward passes of ``x`` agree bitwise), else
+    ``settings.eot_iterations``. EOT averages gradients over the model's randomness; a
+    deterministic model gives the same gradient every time, and APGD's L-inf step reads
+    only its sign, so the attack is the same with one sample (tests/test_adversarial.py
+    checks that the adversarial examples are bitwise equal)."""
+    if any(m.training for m in model.modules()):
+        return settings.eot_iterations
+    batch = x.to(device)
+    return 1 if torch.equal(model(batch), model(batch)) else settings.eot_iterations
+
+
+def _autoattack(model, x, y, s: RobustEvaluation, device, eot_iterations: int) -> torch.Tensor:
+    """The official AutoAttack's output for (x, y) with ``eot_iterations`` EOT samples."""
     from pyautoattack import AutoAttack
 
     adversary = AutoAttack(
         model, norm="Linf", eps=s.epsilon, version="rand", device=str(device), seed=s.seed
     )
     adversary.apgd.n_iter = s.iterations
-    adversary.apgd.eot_iter = s.eot_iterations
+    adversary.apgd.eot_iter = eot_iterations
     x_adv, _ = adversary.run_standard_evaluation(
         x.to(device), y.to(device), batch_size=s.batch_size
     )
