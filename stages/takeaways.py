@@ -65,7 +65,7 @@ def write_scalars(params: dict, results: RunResults) -> None:
         "cka": {f: cka_scalars(results.cka(f)) for f in params.get("cka_figures") or {}},
     }
     for main, members in groups.items():
-        scalars["replicates"][main] = replicate_scalars([results.panel(p) for p in members])
+        scalars["replicates"][main] = replicate_scalars([reports[p] for p in members])
     write_json(REPORTS / "scalars.json", scalars)
     for panel, report in reports.items():
         for mode, text in curves(report).items():

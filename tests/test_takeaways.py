@@ -458,6 +458,14 @@ def test_the_v2_checks_read_a_panel_on_shortcut_data_on_its_marked_test_images(t
 def test_a_panel_and_its_replicates_are_judged_as_one_effect_over_seeds(tmp_path):
     results = fake_run(tmp_path, holds=True)  # at1-same: SLM/TLM robust accuracy 0.3 over
     params = copy.deepcopy(PARAMS)
+
+    def with_agreement(report: dict) -> dict:  # as real stitch reports: a dict of splits
+        for r in report["results"]:
+            r["agreement"] = {"clean": {"agreement_prob": 0.9}}
+        return report
+
+    main = json.loads((tmp_path / "stitch" / "at1-same.json").read_text())
+    write(tmp_path, "stitch", "at1-same", with_agreement(main))
     for gain, (front, end) in ((0.25, ("a2", "a3")), (0.35, ("a4", "a5"))):
         for model in (front, end):
             params["models"][model] = {"dataset": "cifar", "arch": "resnet18", "seed": 2}
@@ -476,7 +484,7 @@ def test_a_panel_and_its_replicates_are_judged_as_one_effect_over_seeds(tmp_path
         robust = {"hint": 0.0, "fula": 0.0, "slm": gain, "tlm": gain}
         report = adversarial_report(clean, robust, models=(front, end))
         report["results"] = [r for r in report["results"] if r["front_point"] == 9]
-        write(tmp_path, "stitch", name, report)
+        write(tmp_path, "stitch", name, with_agreement(report))
     fabricated = verdicts_of(params, results)["fabricated-robustness"]
     same = {m.label: m.effect for m in fabricated.measurements if m.label.startswith("at1-same")}
     # the replicates are no panels of their own; the group is one effect over 3 seeds,
@@ -492,7 +500,10 @@ def test_a_panel_and_its_replicates_are_judged_as_one_effect_over_seeds(tmp_path
     assert wide.verdict == INCONCLUSIVE and "replicates, now 3" in wide.note()
     # the spread across the replicates is a scalar of its own, apart from the intervals
     members = ["at1-same", "at1-same-a2", "at1-same-a4"]
-    spread = replicate_scalars([results.panel(p) for p in members])
+    # (reports as the takeaways stage has them: with intervals; a result's agreement
+    # is a dict of splits, its interval the clean split's)
+    spread = replicate_scalars([results.with_intervals(p, results.panel(p)) for p in members])
+    assert spread["slm"]["agreement"]["p9"]["mean"] == pytest.approx(0.9)
     assert set(spread["slm"]["robust_accuracy"]) == {"p9"}  # the shared stitches only
     assert spread["slm"]["robust_accuracy"]["p9"] == pytest.approx(
         {"mean": 0.3, "std": 0.05, "min": 0.25, "max": 0.35, "replicates": 3}

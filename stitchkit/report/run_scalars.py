@@ -57,15 +57,16 @@ def panel_scalars(report: dict) -> dict:
 
 
 def replicate_scalars(reports: list[dict]) -> dict:
-    """{mode: {score: {p<k>: spread}}} across the reports of a panel and its replicates,
-    for the stitches and scores they all have."""
+    """{mode: {score: {p<k>: spread}}} across the reports of a panel and its replicates
+    (as RunResults.with_intervals gives them), for the stitches and scores they all
+    have."""
     values: dict = {}
     for report in reports:
         for r in report["results"]:
             for name, score in SCORES.items():
-                if r.get(score) is not None:
+                if _scalar(r, score) is not None:
                     cell = values.setdefault(r["mode"], {}).setdefault(name, {})
-                    cell.setdefault(_point_key(r), []).append(r[score])
+                    cell.setdefault(_point_key(r), []).append(_scalar(r, score)["value"])
     return {
         mode: {
             name: {p: spread(v) for p, v in cells.items() if len(v) == len(reports)}
