@@ -24,7 +24,7 @@ from stitchkit.common.io import save_torch, write_json
 from stitchkit.common.params_file import read_params
 from stitchkit.data.params import clean_source
 from stitchkit.data.prepared import PreparedDataset
-from stitchkit.measures.params import robust_evaluation
+from stitchkit.measures.params import stitch_robust_evaluation
 from stitchkit.measures.samples import PanelSamples, panel_samples, samples_path
 from stitchkit.stitching.params import panel_job
 from stitchkit.stitching.trainer import PanelTrainer
@@ -32,9 +32,15 @@ from stitchkit.testbeds.iris import iri_set_job
 
 
 def _robust_report(model_id: str) -> dict:
-    """robustness@<model>'s result: with the same `robust_eval` settings and samples, the
-    model's robust accuracy on its own clean test split (no need to attack it again)."""
+    """robustness@<model>'s result: the model's robust accuracy on its own clean test
+    split, under its own (Table 1's) settings."""
     return read_report(Path("reports/robustness") / f"{model_id}.json", f"robustness@{model_id}")
+
+
+def _attacked_alike(model_id: str, settings) -> bool:
+    """Whether robustness@<model> used the stitches' robust ``settings`` (the same attack
+    on the same images of the same test split: no need to attack the model again)."""
+    return _robust_report(model_id)["settings"] == asdict(settings)
 
 
 def _iri_sets(params: dict, job) -> dict | None:
@@ -54,7 +60,7 @@ def main(argv: list[str]) -> None:
     params = read_params()
     job = panel_job(params, name)
     front, end, data, specs = load_stitching_inputs(params, job)
-    robust = robust_evaluation(params) if job.adversarial else None
+    robust = stitch_robust_evaluation(params) if job.adversarial else None
     device = stage_device(params)
     precision = stage_precision(params, device)
     started = time.perf_counter()
@@ -99,17 +105,24 @@ def main(argv: list[str]) -> None:
     robust_fields = {}
     if robust:
         front_robust = None if front_agreement is None else trainer.scores.robust_scores(front, end)
-        end_robust = (
-            _robust_report(job.end)
-            if params["models"][job.end]["dataset"] == clean
-            else trainer.scores.robust_scores(end)
-        )
+        # front and end beside the stitches: under the stitches' attack on the panel's
+        # images, taken from robustness@<model> where it did the same; a front of another
+        # task: Table 1's, on its own test split
+        if params["models"][job.end]["dataset"] == clean and _attacked_alike(job.end, robust):
+            end_robust_accuracy = _robust_report(job.end)["robust_accuracy"]
+        else:
+            end_robust = trainer.scores.robust_scores(end)
+            end_robust_accuracy = end_robust["robust_accuracy"]
+            anchors["end"]["robust"] = {"correct": end_robust["per_sample"]["correct"]}
+        if front_robust is None or _attacked_alike(job.front, robust):
+            front_robust_accuracy = _robust_report(job.front)["robust_accuracy"]
+        else:
+            front_robust_accuracy = front_robust["robust_accuracy"]
         robust_fields = {
             "adversarial": asdict(job.adversarial),
             "robust_eval": asdict(robust),
-            "end_robust_accuracy": end_robust["robust_accuracy"],
-            # on the panel's test images, or, for another task, on its own
-            "front_robust_accuracy": _robust_report(job.front)["robust_accuracy"],
+            "end_robust_accuracy": end_robust_accuracy,
+            "front_robust_accuracy": front_robust_accuracy,
             # the front's agreement with the end on the front's own attacked test images
             # (the x = front anchor of v2's adversarial figure; same task only)
             "front_robust_agreement": None

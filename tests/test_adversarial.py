@@ -17,12 +17,14 @@ from stitchkit.common.schema import validated
 from stitchkit.data.augment import to_unit_float
 from stitchkit.data.prepared import PreparedDataset
 from stitchkit.measures.cka import linear_cka
+from stitchkit.measures.params import robust_evaluation, stitch_robust_evaluation
 from stitchkit.measures.robustness import (
     RobustEvaluation,
     _autoattack,
     eot_iterations_for,
     robust_accuracy,
 )
+from stitchkit.measures.samples import PanelSamples
 from stitchkit.models.architectures import ModelSpec
 from stitchkit.models.attacks import AdversarialTraining, pgd
 from stitchkit.models.checkpoints import save_model
@@ -270,6 +272,50 @@ def test_unknown_backend():
     assert RobustEvaluation().backend == "autoattack" and RobustEvaluation().samples is None
 
 
+def test_presets_fill_what_is_not_written():
+    paper = validated(RobustEvaluation, {"preset": "paper", "samples": 10}, "robust_eval")
+    assert (paper.backend, paper.iterations, paper.eot_iterations) == ("autoattack", 100, 20)
+    assert paper.samples == 10 and paper.step_size is None
+    authors = validated(RobustEvaluation, {"preset": "authors", "iterations": 5}, "robust_eval")
+    assert (authors.backend, authors.iterations, authors.step_size) == ("art", 5, 2 / 255)
+    assert RobustEvaluation(preset="authors").iterations == 20  # from Python too
+    with pytest.raises(UserError, match=r"robust_eval\.preset: input should be 'paper' or"):
+        validated(RobustEvaluation, {"preset": "fast"}, "robust_eval")
+    with pytest.raises(UserError, match=r"robust_eval: step_size is ART's first APGD step; .*"):
+        validated(RobustEvaluation, {"preset": "paper", "step_size": "2/255"}, "robust_eval")
+    # named over another section, a preset replaces the attack that section wrote
+    params = {"robust_eval": {"preset": "authors", "samples": 7, "iterations": 3}, "models": {}}
+    params["stitch_robust_eval"] = {"preset": "paper"}
+    stitches = stitch_robust_evaluation(params)
+    assert (stitches.backend, stitches.iterations, stitches.step_size) == ("autoattack", 100, None)
+    assert stitches.samples == 7
+    params["models"]["m"] = {"robust_eval": {"iterations": 5}}
+    assert robust_evaluation(params, "m").iterations == 5
+    assert robust_evaluation(params, "m").backend == "art"
+
+
+def test_arts_first_step_is_the_settings_step_size(plain_model, monkeypatch):
+    """The ART backend hands ``step_size`` (else 2 x epsilon) to APGD as its first step."""
+    from art.attacks.evasion import AutoProjectedGradientDescent
+
+    steps = []
+    original = AutoProjectedGradientDescent.__init__
+
+    def recording(self, *args, **kwargs):
+        steps.append(kwargs["eps_step"])
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(AutoProjectedGradientDescent, "__init__", recording)
+    result, data = plain_model
+    for settings, first_step in (
+        (RobustEvaluation(preset="authors", samples=20, epsilon=EPSILON, iterations=2), 2 / 255),
+        (RobustEvaluation(backend="art", samples=20, epsilon=EPSILON, iterations=2), 2 * EPSILON),
+    ):
+        steps.clear()
+        robust_accuracy(result.model, data.test_images, data.test_labels, settings, CPU)
+        assert steps and set(steps) == {first_step}
+
+
 # -- CKA -------------------------------------------------------------------------------
 def test_cka_of_features_with_themselves_is_one():
     x = torch.randn(200, 30, generator=torch.Generator().manual_seed(0))
@@ -346,6 +392,7 @@ def test_adversarial_panel_reports_robust_accuracy_and_draws_fig6(adversarial_wo
     robustness = json.loads((workdir / "reports/robustness/b.json").read_text())
     assert report["end_robust_accuracy"] == robustness["robust_accuracy"]
     assert all(0 <= r["robust_accuracy"] <= 1 for r in report["results"])
+    assert {r["eot_iterations_used"] for r in report["results"]} == {1}  # deterministic
     assert run_stage("report", "panels", cwd=workdir).returncode == 0
 
     result = run_stage("similarity", "fig6", cwd=workdir)
@@ -397,6 +444,34 @@ def _assert_clean_failure(result, pattern: str, outputs: list[Path], before=None
     )
     assert re.search(pattern, lines[0]), lines[0]
     assert _snapshot(outputs) == (before or {})
+
+
+def test_stitches_attacked_otherwise_than_table_1_attack_their_front_and_end_alike(
+    adversarial_workdir,
+):
+    """With `stitch_robust_eval:` (here the authors' evaluator) the stitches, and the front
+    and end beside them, are attacked with it on the panel's images; Table 1's reports,
+    made under `robust_eval:`, are not reused."""
+    workdir, params = adversarial_workdir
+    params["stitch_robust_eval"] = {"preset": "authors", "iterations": 3, "step_size": "8/255"}
+    write_params(workdir, params)
+    result = run_stage("stitch", "ab", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((workdir / "reports/stitch/ab.json").read_text())
+    settings = report["robust_eval"]
+    assert [settings[k] for k in ("preset", "backend", "iterations")] == ["authors", "art", 3]
+    assert (settings["samples"], settings["epsilon"]) == (60, 24 / 255)  # robust_eval's
+    samples = PanelSamples.load(workdir / "reports/samples/ab.pt", "stitch@ab")
+    for role in ("front", "end"):  # a -> b, same task: both attacked on the panel's images
+        correct = samples.anchor_correct(role, "robust")
+        assert len(correct) == 60 and report[f"{role}_robust_accuracy"] == correct.mean()
+
+    params["stitch_robust_eval"] = {"preset": "authors", "eot_iteration": 1}
+    write_params(workdir, params)
+    outputs = [workdir / "reports/stitch", workdir / "stitches"]
+    before = _snapshot(outputs)
+    pattern = r"stitch_robust_eval\.eot_iteration: unknown key"
+    _assert_clean_failure(run_stage("stitch", "ab", cwd=workdir), pattern, outputs, before)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from conftest import run_stage, tiny_params, write_params
 from stitchkit.common.errors import UserError
 from stitchkit.common.sampling import check_count, seeded_subset
 from stitchkit.common.strict_yaml import load_yaml
-from stitchkit.measures.params import robust_evaluation
+from stitchkit.measures.params import robust_evaluation, stitch_robust_evaluation
 from stitchkit.models.checkpoints import load_model
 from stitchkit.pipeline.config import check_params
 from stitchkit.stitching.recipe import StitchRecipe
@@ -205,7 +205,7 @@ def test_robust_eval_samples_beyond_the_data_and_a_models_override(stitch_workdi
     with pytest.raises(UserError, match=r"models\.b\.robust_eval\.sample: unknown key"):
         check_params(params)
     assert robust_evaluation(params, "a").samples is None
-    assert robust_evaluation(params).samples == 10**9
+    assert stitch_robust_evaluation(params).samples == 10**9
 
 
 def test_counts_are_caps_within_a_class_subset_but_not_beyond_the_data(stitch_workdir):

@@ -11,8 +11,9 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from dag_schedule import simulate  # noqa: E402
 from test_suites import composed  # noqa: E402
 
+from stitchkit.measures.robustness import RobustEvaluation  # noqa: E402
 from stitchkit.pipeline.critical_path import longest_paths  # noqa: E402
-from stitchkit.pipeline.stage_cost import autoattack_flops, model_flops, stage_cost  # noqa: E402
+from stitchkit.pipeline.stage_cost import model_flops, robust_eval_flops, stage_cost  # noqa: E402
 
 
 def test_resnet18_flops_match_the_published_count_and_split_into_front_and_end():
@@ -24,21 +25,14 @@ def test_resnet18_flops_match_the_published_count_and_split_into_front_and_end()
     assert flops.shape[1] == (64, 32, 32) and flops.shape[9] == (512, 4, 4)
 
 
-def test_autoattack_cost_by_hand():
-    params = {
-        "robust_eval": {
-            "backend": "autoattack",
-            "samples": 100,
-            "epsilon": "8/255",
-            "iterations": 10,
-            "eot_iterations": 2,
-        }
-    }
+def test_robust_evaluation_cost_by_hand():
+    settings = RobustEvaluation(samples=100, iterations=10, eot_iterations=20)
     # two clean passes; APGD-CE on all 100 images, APGD-DLR on half of them on robust
-    # models; each 10 x 2 steps of forward and input gradient (2 passes)
-    assert autoattack_flops(params, 1.0, 10_000, robust=False) == 100 * (2 + 10 * 2 * 2)
-    assert autoattack_flops(params, 1.0, 10_000, robust=True) == 100 * (2 + 1.5 * 10 * 2 * 2)
-    assert autoattack_flops(params, 1.0, 50, robust=False) == 50 * (2 + 10 * 2 * 2)
+    # models; each 10 steps of forward and input gradient (2 passes): one EOT sample, as
+    # every model here is deterministic (test_adversarial: the examples of 20 are equal)
+    assert robust_eval_flops(settings, 1.0, 10_000, robust=False) == 100 * (2 + 10 * 2)
+    assert robust_eval_flops(settings, 1.0, 10_000, robust=True) == 100 * (2 + 1.5 * 10 * 2)
+    assert robust_eval_flops(settings, 1.0, 50, robust=False) == 50 * (2 + 10 * 2)
 
 
 def test_simulated_makespan_of_a_diamond():

@@ -14,7 +14,7 @@ from conftest import REPO
 from stitchkit.common.errors import UserError
 from stitchkit.data.datasets import AUTHORS_WNIDS, PREPARERS, dataset_options
 from stitchkit.data.params import dataset_stage, shortcut_setting
-from stitchkit.measures.params import robust_evaluation
+from stitchkit.measures.params import robust_evaluation, stitch_robust_evaluation
 from stitchkit.models.attacks import AdversarialTraining
 from stitchkit.models.params import training_job
 from stitchkit.models.simclr import SimCLR
@@ -93,7 +93,7 @@ def test_every_shortcut_panel_series_and_figure_of_a_suite_validates(tmp_path, s
 @pytest.mark.parametrize("suite", ["paper", "quick"])
 def test_every_adversarial_panel_and_similarity_figure_of_a_suite_validates(tmp_path, suite):
     params = composed(tmp_path, suite)
-    robust_evaluation(params)
+    stitch_robust_evaluation(params)
     panels = [panel_job(params, name) for name in params["panels"]]
     adversarial = [p for p in panels if p.adversarial]
     robust_models = {m for m, e in params["models"].items() if "adversarial" in e.get("train", {})}
@@ -130,9 +130,14 @@ def test_paper_suite_trains_the_eighteen_models_of_table_1(tmp_path):
     robust = [j.recipe.adversarial for j in jobs if j.model_id.endswith("-robust")]
     assert robust == [AdversarialTraining(0.5, 8 / 255, 2 / 255, 10)] * 9
     assert all(r.mix == "batch" and not r.random_start for r in robust)  # the authors' PGD
-    evaluation = robust_evaluation(params)
-    assert evaluation.epsilon == 8 / 255 and evaluation.backend == "autoattack"
-    assert evaluation.samples is None and evaluation.eot_iterations == 20  # all 10,000, "rand"
+    for model_id in expected:  # Table 1: the paper's AutoAttack "rand" on all 10,000
+        evaluation = robust_evaluation(params, model_id)
+        assert evaluation.preset == "paper" and evaluation.backend == "autoattack"
+        assert (evaluation.iterations, evaluation.eot_iterations) == (100, 20)
+        assert evaluation.epsilon == 8 / 255 and evaluation.samples is None
+    stitches = stitch_robust_evaluation(params)  # the authors' evaluator, all 10,000
+    assert (stitches.preset, stitches.backend, stitches.iterations) == ("authors", "art", 20)
+    assert stitches.step_size == 2 / 255 and stitches.samples is None
     assert all(j.width == 64 and j.recipe.epochs == 200 and j.recipe.lr == 0.1 for j in jobs)
     assert all(j.recipe.batch_size == 128 and j.recipe.crop_padding == 4 for j in jobs)
     assert all(j.recipe.nesterov and j.recipe.lr_drops == (66, 133) for j in jobs)

@@ -58,6 +58,7 @@ SECTION_NAMES = (
     "train",
     "models",
     "robust_eval",
+    "stitch_robust_eval",
     "iris",
     "iri_sets",
     "stitch",

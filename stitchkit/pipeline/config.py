@@ -17,7 +17,7 @@ from stitchkit.data.datasets import dataset_options
 from stitchkit.data.params import shortcut_setting
 from stitchkit.data.shortcuts import ShortcutSetting
 from stitchkit.measures.bootstrap import BootstrapSettings
-from stitchkit.measures.params import robust_evaluation
+from stitchkit.measures.params import robust_evaluation, stitch_robust_evaluation
 from stitchkit.measures.robustness import RobustEvaluation
 from stitchkit.models.params import ModelEntry, training_job
 from stitchkit.report.claims.base import TakeawayThresholds
@@ -59,6 +59,7 @@ class ParamsFile(BaseModel):
     train: dict[Str, Any] = {}
     models: dict[Str, ModelEntry] = {}
     robust_eval: RobustEvaluation | None = None
+    stitch_robust_eval: dict[Str, Any] | None = None
     iris: IriSettings | None = None
     iri_sets: dict[Str, IriSetEntry] = {}
     stitch: dict[Str, Any] = {}
@@ -115,6 +116,6 @@ def check_params(params: dict) -> None:
         for name in params.get(section_name) or {}:
             build(params, name)
     if params.get("robust_eval") is not None:
-        robust_evaluation(params)
+        stitch_robust_evaluation(params)
         for model_id in params.get("models") or {}:
             robust_evaluation(params, model_id)

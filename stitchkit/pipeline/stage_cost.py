@@ -7,9 +7,11 @@ front up to every point, end from every point). Per image:
 - a PGD or IRI step, or a step through the frozen end of a stitch: 2 (activation
   gradients only); Hint stops at the stitch layer, but under `bn: train` still runs the
   end forward, as every trained stitch does;
-- AutoAttack ("rand"): APGD-CE on every attacked image, APGD-DLR on the share still
-  robust (ROBUST_SHARE where the model or stitch meets adversarial training, else none),
-  each `iterations` x `eot_iterations` PGD-like steps; ART's APGD without EOT;
+- robust evaluation (AutoAttack "rand" or ART's APGD): APGD-CE on every attacked image,
+  APGD-DLR on the share still robust (ROBUST_SHARE where the model or stitch meets
+  adversarial training, else none), each `iterations` PGD-like steps: every model and
+  stitch here is deterministic in eval mode, so AutoAttack runs one EOT sample
+  (stitchkit.measures.robustness.eot_iterations_for; tests/test_adversarial.py);
 - evaluation: one forward per test image and split.
 
 BatchNorm, activations and the optimiser are not counted (FlopCounterMode counts matmuls
@@ -26,7 +28,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from stitchkit.common.errors import UserError
 from stitchkit.data.params import clean_source
-from stitchkit.measures.params import robust_evaluation
+from stitchkit.measures.params import robust_evaluation, stitch_robust_evaluation
+from stitchkit.measures.robustness import RobustEvaluation
 from stitchkit.models.architectures import RESNETS, ModelSpec, build_model
 from stitchkit.models.params import training_job
 from stitchkit.stitching.layers import stitch_layer
@@ -125,16 +128,12 @@ def _is_robust(params: dict, model_id: str) -> bool:
     return training_job(params, model_id).recipe.adversarial is not None
 
 
-def autoattack_flops(
-    params: dict, forward: float, test_images: int, robust: bool, model_id: str | None = None
-) -> float:
-    """FLOPs of `robust_eval` (for ``model_id``'s own robust accuracy, if given) on one
-    model of ``forward`` FLOPs per image."""
-    s = robust_evaluation(params, model_id)
+def robust_eval_flops(s: RobustEvaluation, forward: float, test_images: int, robust: bool) -> float:
+    """FLOPs of a robust evaluation under settings ``s`` of one model of ``forward``
+    FLOPs per image (clean and attacked predictions, then the attacks)."""
     n = min(s.samples or test_images, test_images)
-    steps = s.iterations * (s.eot_iterations if s.backend == "autoattack" else 1)
     attacked = 1 + (ROBUST_SHARE if robust else 0.0)
-    return n * forward * (2 + attacked * steps * GRAD_PASSES)
+    return n * forward * (2 + attacked * s.iterations * GRAD_PASSES)
 
 
 @cache
@@ -172,7 +171,9 @@ def panel_flops(
         evaluation += len(job.modes) * n_test * splits * (end.end[j] + layer)
         if adversarial:
             robust = alpha > 0 or _is_robust(params, job.end)
-            attacks += len(job.modes) * autoattack_flops(params, stitched, test_images, robust)
+            attacks += len(job.modes) * robust_eval_flops(
+                stitch_robust_evaluation(params), stitched, test_images, robust
+            )
     flops = r.epochs * n_train * per_image + evaluation + attacks
     return flops, attacks, len(trained_modes) * len(job.pairs)
 
@@ -222,9 +223,8 @@ def stage_cost(params: dict, stage: str) -> StageCost:
     if kind == "robustness":
         job = training_job(params, key)
         _, n_test, _, _ = dataset_sizes(params, job.dataset)
-        flops = autoattack_flops(
-            params, flops_of(params, key).total, n_test, _is_robust(params, key), key
-        )
+        settings, forward = robust_evaluation(params, key), flops_of(params, key).total
+        flops = robust_eval_flops(settings, forward, n_test, _is_robust(params, key))
         return StageCost(_base_testbed(job.arch), flops, attack_flops=flops)
     if kind == "iris":  # a target pass, then `steps` input-gradient steps of the front
         job = iri_set_job(params, key)

@@ -122,8 +122,9 @@ class PanelEvaluator:
     def evaluate_all(self, stitches: list[FittedStitch]) -> list[dict]:
         """Per stitch: test_accuracy and its agreement with the end model on the clean
         test split; with a shortcut, also shortcut_ and rolled_accuracy and the agreement
-        on those splits; with robust evaluation settings, robust_accuracy (else None)
-        and the agreement on the attacked test images (split "robust"); ``samples``:
+        on those splits; with robust evaluation settings, robust_accuracy and the EOT
+        samples its attack used (else None) and the agreement on the attacked test
+        images (split "robust"); ``samples``:
         per split, the per-sample outputs (see evaluate; "robust" also has ``correct``)."""
         splits = ("clean", "shortcut", "rolled") if self.shortcut else ("clean",)
         by_split = {split: self.evaluate(stitches, split) for split in splits}
@@ -134,6 +135,7 @@ class PanelEvaluator:
                 "shortcut_accuracy": None,
                 "rolled_accuracy": None,
                 "robust_accuracy": None,
+                "eot_iterations_used": None,
                 "agreement": {},
                 "samples": {},
             }
@@ -145,6 +147,7 @@ class PanelEvaluator:
             if self.robust is not None:
                 robust = self.robust_scores(self.stitched_model(stitch), reference=self.end)
                 score["robust_accuracy"] = robust["robust_accuracy"]
+                score["eot_iterations_used"] = robust["eot_iterations_used"]
                 score["agreement"]["robust"] = robust["agreement"]
                 score["samples"]["robust"] = robust["per_sample"]
             scores.append(score)

@@ -120,6 +120,7 @@ class StitchResult:
     shortcut_accuracy: float | None = None
     rolled_accuracy: float | None = None
     robust_accuracy: float | None = None
+    eot_iterations_used: int | None = None  # AutoAttack's EOT samples on this stitch
     # per test split ("clean", with a shortcut "shortcut" and "rolled"): agreement.METRICS
     agreement: dict[str, dict[str, float]] = field(default_factory=dict)
     # per test split: per-sample tensors (PanelTrainer.evaluate_all), for samples.py
@@ -134,6 +135,7 @@ class StitchResult:
         "shortcut_accuracy",
         "rolled_accuracy",
         "robust_accuracy",
+        "eot_iterations_used",
         "agreement",
         "samples",
         "initial_loss",
@@ -160,7 +162,8 @@ class StitchResult:
     ) -> "StitchResult":
         layer = stitch_layer(state["front_shape"], state["end_shape"])
         layer.load_state_dict(state["layer"])
-        return cls(spec, layer.to(device), **{name: state[name] for name in cls.SCORES})
+        # a score added after the checkpoint was written reads None
+        return cls(spec, layer.to(device), **{name: state.get(name) for name in cls.SCORES})
 
     def summary(self) -> dict:
         return {
@@ -175,6 +178,7 @@ class StitchResult:
             "shortcut_test_accuracy": self.shortcut_accuracy,
             "rolled_test_accuracy": self.rolled_accuracy,
             "robust_accuracy": self.robust_accuracy,
+            "eot_iterations_used": self.eot_iterations_used,
             "agreement": self.agreement,
             "dm_residual": self.dm_residual,
             "initial_loss": self.initial_loss,
