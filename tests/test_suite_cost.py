@@ -4,16 +4,26 @@ schedules by, and the DAG simulation of benchmarks/dag_schedule.py."""
 import sys
 
 import pytest
+import torch
 
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from dag_schedule import simulate  # noqa: E402
+from kernel_rates import measure_rates  # noqa: E402
 from test_suites import composed  # noqa: E402
 
 from stitchkit.measures.robustness import RobustEvaluation  # noqa: E402
 from stitchkit.pipeline.critical_path import longest_paths  # noqa: E402
-from stitchkit.pipeline.stage_cost import model_flops, robust_eval_flops, stage_cost  # noqa: E402
+from stitchkit.pipeline.stage_cost import (  # noqa: E402
+    FAMILIES,
+    GRAD_PASSES,
+    TRAIN_PASSES,
+    flops_of,
+    model_flops,
+    robust_eval_flops,
+    stage_cost,
+)
 
 
 def test_resnet18_flops_match_the_published_count_and_split_into_front_and_end():
@@ -33,6 +43,35 @@ def test_robust_evaluation_cost_by_hand():
     assert robust_eval_flops(settings, 1.0, 10_000, robust=False) == 100 * (2 + 10 * 2)
     assert robust_eval_flops(settings, 1.0, 10_000, robust=True) == 100 * (2 + 1.5 * 10 * 2)
     assert robust_eval_flops(settings, 1.0, 50, robust=False) == 50 * (2 + 10 * 2)
+
+
+def test_stage_flops_split_into_kernel_families_by_hand(tmp_path):
+    """A robust model's training: weight steps, PGD steps (alpha 0.5 of 5 steps) and its
+    evaluations; an adversarial panel's attacks take EOT samples only when asked."""
+    params = composed(tmp_path, "evidence")
+    model = "fashion-mnist_0-resnet18-robust"
+    f, images = flops_of(params, model).total, 12_000 * 4  # train_samples x epochs
+    cost = stage_cost(params, f"train@{model}")
+    assert cost.families == pytest.approx(
+        {
+            "training": images * f * TRAIN_PASSES,
+            "pgd": images * f * 0.5 * 5 * GRAD_PASSES,
+            "evaluation": 1 * 10_000 * f,  # eval_every 4: once
+        }
+    )
+    panel = stage_cost(params, "stitch@at1-same-task-nr-nr")
+    assert set(panel.families) == {"stitch", "pgd", "attack", "evaluation"} <= set(FAMILIES)
+    assert panel.flops == pytest.approx(sum(panel.families.values()))
+    with_eot = stage_cost(params, "stitch@at1-same-task-nr-nr", eot_samples=20)
+    assert with_eot.attack_flops > 15 * panel.attack_flops  # AutoAttack, 20 iterations
+    assert with_eot.families["stitch"] == panel.families["stitch"]
+
+
+def test_kernel_rates_are_measured_for_every_family():
+    rates = measure_rates(
+        torch.device("cpu"), width=4, shape=(1, 28, 28), batch=8, min_run_time=0.05
+    )
+    assert set(rates) == set(FAMILIES) and all(0 < r < 1e15 for r in rates.values())
 
 
 def test_simulated_makespan_of_a_diamond():

@@ -15,12 +15,13 @@ front up to every point, end from every point). Per image:
 - evaluation: one forward per test image and split.
 
 BatchNorm, activations and the optimiser are not counted (FlopCounterMode counts matmuls
-and convolutions). Stages without model work (prepare, shortcut, figures) cost 0.
-`stitchkit repro` ranks stages by these counts; benchmarks/suite_cost.py projects a
-suite's GPU-hours from them.
+and convolutions). Stages without model work (prepare, shortcut, figures) cost 0. Each
+stage's FLOPs are split by kernel family (FAMILIES), whose throughputs differ:
+benchmarks/kernel_rates.py measures each on a machine, and benchmarks/suite_cost.py
+projects a suite's hours from them. `stitchkit repro` ranks stages by the total.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import torch
@@ -46,6 +47,10 @@ DATASET_SIZES = {
 }
 ROBUST_SHARE = 0.5  # assumed share of test images that survive APGD-CE on robust models
 TRAIN_PASSES, GRAD_PASSES = 3, 2  # forward-pass equivalents of a weight step / input step
+# kernel families: weight steps of base models; stitch training (each stitch's layer and
+# end pass, forward and backward, and the front and reference passes its panel shares);
+# input-gradient steps (PGD, IRIs); robust evaluation; forward passes that score images
+FAMILIES = ("training", "stitch", "pgd", "attack", "evaluation")
 TESTBEDS = (
     "Base models (Table 1)",
     "Same-point panels (Fig. 3; v2 on natural images)",
@@ -72,14 +77,24 @@ class ModelFlops:
 
 @dataclass
 class StageCost:
-    """A stage's testbed, FLOPs (``attack_flops`` of them robust evaluation), and the
-    stitches and base models it trains."""
+    """A stage's testbed, FLOPs per kernel family (``families``, keys of FAMILIES), and
+    the stitches and base models it trains."""
 
     testbed: str
-    flops: float = 0.0
-    attack_flops: float = 0.0
+    families: dict[str, float] = field(default_factory=dict)
     stitches: int = 0
     trainings: int = 0
+
+    @property
+    def flops(self) -> float:
+        return sum(self.families.values())
+
+    @property
+    def attack_flops(self) -> float:
+        return self.families.get("attack", 0.0)
+
+    def add(self, family: str, flops: float) -> None:
+        self.families[family] = self.families.get(family, 0.0) + flops
 
 
 def _flops(fn, *args) -> float:
@@ -128,25 +143,35 @@ def _is_robust(params: dict, model_id: str) -> bool:
     return training_job(params, model_id).recipe.adversarial is not None
 
 
-def robust_eval_flops(s: RobustEvaluation, forward: float, test_images: int, robust: bool) -> float:
+def robust_eval_flops(
+    s: RobustEvaluation, forward: float, test_images: int, robust: bool, eot_samples: int = 1
+) -> float:
     """FLOPs of a robust evaluation under settings ``s`` of one model of ``forward``
-    FLOPs per image (clean and attacked predictions, then the attacks)."""
+    FLOPs per image (clean and attacked predictions, then the attacks); AutoAttack takes
+    ``eot_samples`` gradients a step (1: a deterministic model, as every one here)."""
     n = min(s.samples or test_images, test_images)
     attacked = 1 + (ROBUST_SHARE if robust else 0.0)
-    return n * forward * (2 + attacked * s.iterations * GRAD_PASSES)
+    steps = s.iterations * (eot_samples if s.backend == "autoattack" else 1)
+    return n * forward * (2 + attacked * steps * GRAD_PASSES)
 
 
 @cache
-def _layer_flops(front_shape: tuple, end_shape: tuple) -> float:
+def layer_flops(front_shape: tuple, end_shape: tuple) -> float:
     with torch.no_grad():
         return _flops(stitch_layer(front_shape, end_shape), torch.zeros(1, *front_shape))
 
 
 def panel_flops(
-    params: dict, job: PanelJob | SubsetJob, train_images: int, test_images: int, splits: int
-) -> tuple[float, float, int]:
-    """(FLOPs, of which robust evaluation, trained stitches) of fitting and scoring every
-    stitch of a panel."""
+    params: dict,
+    job: PanelJob | SubsetJob,
+    train_images: int,
+    test_images: int,
+    splits: int,
+    cost: StageCost,
+    eot_samples: int = 1,
+) -> None:
+    """Adds to ``cost`` the FLOPs (by family) and the trained stitches of fitting and
+    scoring every stitch of a panel."""
     r = job.recipe
     front, end = flops_of(params, job.front), flops_of(params, job.end)
     n_train = min(r.train_samples or train_images, train_images)
@@ -156,26 +181,24 @@ def panel_flops(
     pgd_steps = adversarial.steps if adversarial else 0
     trained_modes = [m for m in job.modes.values() if m["objective"] != "dm" or m["recalibrate"]]
     deepest = max(i for i, _ in job.pairs)
-    per_image = end.total + front.front[deepest]  # the shared reference and front passes
-    evaluation = attacks = 0.0
+    steps = r.epochs * n_train  # image-steps of every stitch
+    cost.add("stitch", steps * (end.total + front.front[deepest]))  # shared passes
     for i, j in job.pairs:
-        layer = _layer_flops(front.shape[i], end.shape[j])
+        layer = layer_flops(front.shape[i], end.shape[j])
         stitched = front.front[i] + layer + end.end[j]
         for mode in trained_modes:
             backward = 0.0 if mode["recalibrate"] or mode["objective"] == "hint" else end.end[j]
-            per_image += end.end[j] + backward + TRAIN_PASSES * layer
+            cost.add("stitch", steps * (end.end[j] + backward + TRAIN_PASSES * layer))
             if alpha > 0:  # PGD on the stitched model, then its own reference and front
-                per_image += alpha * (
-                    pgd_steps * GRAD_PASSES * stitched + end.total + front.front[i]
-                )
-        evaluation += len(job.modes) * n_test * splits * (end.end[j] + layer)
+                cost.add("pgd", steps * alpha * pgd_steps * GRAD_PASSES * stitched)
+                cost.add("stitch", steps * alpha * (end.total + front.front[i]))
+        cost.add("evaluation", len(job.modes) * n_test * splits * (end.end[j] + layer))
         if adversarial:
             robust = alpha > 0 or _is_robust(params, job.end)
-            attacks += len(job.modes) * robust_eval_flops(
-                stitch_robust_evaluation(params), stitched, test_images, robust
-            )
-    flops = r.epochs * n_train * per_image + evaluation + attacks
-    return flops, attacks, len(trained_modes) * len(job.pairs)
+            settings = stitch_robust_evaluation(params)
+            flops = robust_eval_flops(settings, stitched, test_images, robust, eot_samples)
+            cost.add("attack", len(job.modes) * flops)
+    cost.stitches += len(trained_modes) * len(job.pairs)
 
 
 def _base_testbed(arch: str) -> str:
@@ -183,32 +206,35 @@ def _base_testbed(arch: str) -> str:
     return TESTBEDS[0] if arch in RESNETS else TESTBEDS[6]
 
 
-def _panel_cost(params: dict, name: str) -> StageCost:
+def _panel_testbed(params: dict, job: PanelJob, shortcut: bool) -> str:
+    archs = {training_job(params, m).arch for m in (job.front, job.end)}
+    if not archs <= set(RESNETS):
+        return TESTBEDS[6]
+    if job.iris:
+        return TESTBEDS[7]
+    if job.adversarial:
+        return TESTBEDS[2]
+    if shortcut:
+        return TESTBEDS[3]
+    if any(i != j for i, j in job.pairs):
+        return TESTBEDS[5]
+    return TESTBEDS[1]
+
+
+def _panel_cost(params: dict, name: str, eot_samples: int) -> StageCost:
     job = panel_job(params, name)
     n_train, n_test, _, _ = dataset_sizes(params, job.data)
     if job.iris:  # trained on the IRIs of each front point, as many as were made
         n_train = min(iri_set_job(params, s).settings.samples or n_train for s in job.iris.values())
     shortcut = job.data in (params.get("shortcuts") or {})
-    flops, attacks, stitches = panel_flops(params, job, n_train, n_test, 3 if shortcut else 1)
-    archs = {training_job(params, m).arch for m in (job.front, job.end)}
-    if not archs <= set(RESNETS):
-        testbed = TESTBEDS[6]
-    elif job.iris:
-        testbed = TESTBEDS[7]
-    elif job.adversarial:
-        testbed = TESTBEDS[2]
-    elif shortcut:
-        testbed = TESTBEDS[3]
-    elif any(i != j for i, j in job.pairs):
-        testbed = TESTBEDS[5]
-    else:
-        testbed = TESTBEDS[1]
-    return StageCost(testbed, flops, attacks, stitches)
+    cost = StageCost(_panel_testbed(params, job, shortcut))
+    panel_flops(params, job, n_train, n_test, 3 if shortcut else 1, cost, eot_samples)
+    return cost
 
 
-def stage_cost(params: dict, stage: str) -> StageCost:
+def stage_cost(params: dict, stage: str, eot_samples: int = 1) -> StageCost:
     """The cost of the stage addressed ``stage`` (e.g. ``stitch@<panel>``) under
-    ``params``."""
+    ``params``, with AutoAttack taking ``eot_samples`` gradients a step."""
     kind, _, key = stage.partition("@")
     if kind == "train":
         job = training_job(params, key)
@@ -216,32 +242,34 @@ def stage_cost(params: dict, stage: str) -> StageCost:
         r, f = job.recipe, flops_of(params, key).total
         n_train = min(r.train_samples or n_train, n_train)
         adv = r.adversarial
-        pgd = adv.alpha * adv.steps * GRAD_PASSES if adv else 0.0
-        evals = -(-r.epochs // r.eval_every)
-        flops = r.epochs * n_train * f * (TRAIN_PASSES + pgd) + evals * n_test * f
-        return StageCost(_base_testbed(job.arch), flops, trainings=1)
+        cost = StageCost(_base_testbed(job.arch), trainings=1)
+        cost.add("training", r.epochs * n_train * f * TRAIN_PASSES)
+        if adv:
+            cost.add("pgd", r.epochs * n_train * f * adv.alpha * adv.steps * GRAD_PASSES)
+        cost.add("evaluation", -(-r.epochs // r.eval_every) * n_test * f)
+        return cost
     if kind == "robustness":
         job = training_job(params, key)
         _, n_test, _, _ = dataset_sizes(params, job.dataset)
         settings, forward = robust_evaluation(params, key), flops_of(params, key).total
-        flops = robust_eval_flops(settings, forward, n_test, _is_robust(params, key))
-        return StageCost(_base_testbed(job.arch), flops, attack_flops=flops)
+        flops = robust_eval_flops(settings, forward, n_test, _is_robust(params, key), eot_samples)
+        return StageCost(_base_testbed(job.arch), {"attack": flops})
     if kind == "iris":  # a target pass, then `steps` input-gradient steps of the front
         job = iri_set_job(params, key)
         n_train, _, _, _ = dataset_sizes(params, job.data)
         n = min(job.settings.samples or n_train, n_train)
         front = flops_of(params, job.front).front[job.point]
-        return StageCost(TESTBEDS[7], n * front * (1 + job.settings.steps * GRAD_PASSES))
+        cost = StageCost(TESTBEDS[7], {"evaluation": n * front})
+        cost.add("pgd", n * front * job.settings.steps * GRAD_PASSES)
+        return cost
     if kind in ("stitch", "iri-stitch"):
-        return _panel_cost(params, key)
+        return _panel_cost(params, key, eot_samples)
     if kind == "subset":
         job = subset_job(params, key)
         n_train, n_test, _, classes = dataset_sizes(params, job.data)
         cost = StageCost(TESTBEDS[4])
         for k in job.classes:
-            flops, _, stitches = panel_flops(params, job, n_train * k // classes, n_test, 1)
-            cost.flops += flops
-            cost.stitches += stitches
+            panel_flops(params, job, n_train * k // classes, n_test, 1, cost)
         return cost
     if kind == "similarity":
         similarity = similarity_job(params, key)
@@ -250,7 +278,8 @@ def stage_cost(params: dict, stage: str) -> StageCost:
             front, end = flops_of(params, job.front), flops_of(params, job.end)
             for i, j in job.pairs:
                 stitched = front.front[i] + end.end[j]
-                passes = job.adversarial.steps * GRAD_PASSES + 3  # PGD, then the features
-                cost.flops += similarity.samples * stitched * passes
+                n = similarity.samples * stitched
+                cost.add("pgd", n * job.adversarial.steps * GRAD_PASSES)  # PGD, then features
+                cost.add("evaluation", n * 3)
         return cost
     return StageCost(TESTBEDS[8])
