@@ -41,6 +41,11 @@ def _seconds(cost: StageCost, rates: dict[str, float]) -> float:
     return sum(flops / rates[family] for family, flops in cost.families.items())
 
 
+def _pflop(flops: float) -> str:
+    """PFLOP, with the digits that a small suite needs."""
+    return f"{flops / 1e15:,.1f}" if flops >= 1e16 else f"{flops / 1e15:.4f}"
+
+
 def _table(costs: dict[str, StageCost], rates: dict[str, float]) -> None:
     rows = defaultdict(lambda: [0, 0, 0, 0.0, 0.0, 0.0, 0.0])
     for cost in costs.values():
@@ -62,7 +67,7 @@ def _table(costs: dict[str, StageCost], rates: dict[str, float]) -> None:
             stages, stitches, trainings, flops, attacks, seconds, longest = rows[testbed]
             share = f"{attacks / flops:.0%}" if flops else "-"
             print(
-                f"| {testbed} | {stages} | {stitches} | {trainings} | {flops / 1e15:,.1f} | "
+                f"| {testbed} | {stages} | {stitches} | {trainings} | {_pflop(flops)} | "
                 f"{share} | {seconds / 3600:,.1f} | {longest / 3600:,.1f} |"
             )
 
@@ -91,7 +96,7 @@ def _levers(params: dict, order, upstream, rates, gpus: list[int]) -> None:
         flops, total = sum(c.flops for c in costs.values()), sum(seconds.values())
         cells = " | ".join(f"{walls[n] / 3600:,.1f}" for n in gpus)
         print(
-            f"| {label} | {flops / 1e15:,.0f} | {total / 3600:,.1f} | {cells} | "
+            f"| {label} | {_pflop(flops)} | {total / 3600:,.1f} | {cells} | "
             f"{max(seconds.values()) / total:.1%} |"
         )
 
