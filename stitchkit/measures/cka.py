@@ -16,10 +16,10 @@ def _gram(features: torch.Tensor) -> torch.Tensor:
 def _hsic(k: torch.Tensor, l: torch.Tensor, debiased: bool) -> torch.Tensor:  # noqa: E741
     n = len(k)
     if not debiased:
-        h = torch.eye(n, dtype=k.dtype) - 1.0 / n
+        h = torch.eye(n, dtype=k.dtype, device=k.device) - 1.0 / n
         return torch.sum((h @ k @ h) * l)
     k, l = k - torch.diag(torch.diag(k)), l - torch.diag(torch.diag(l))  # noqa: E741
-    ones = torch.ones(n, dtype=k.dtype)
+    ones = torch.ones(n, dtype=k.dtype, device=k.device)
     trace = torch.sum(k * l)
     sums = (ones @ k @ ones) * (ones @ l @ ones) / ((n - 1) * (n - 2))
     cross = 2.0 / (n - 2) * (ones @ k @ (l @ ones))
