@@ -64,7 +64,56 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run nothing: rewrite docs/evidence.md from the saved records",
     )
+    layers = commands.add_parser(
+        "layers",
+        help="list a model's candidate stitching points with their activation shapes",
+        description="List the candidate stitching points of the model SPEC names (block "
+        "and stage outputs found in its graph; a stitchkit model's numbered points), in "
+        "forward order, with the shape of each activation.",
+    )
+    layers.add_argument(
+        "spec",
+        metavar="SPEC",
+        help="torchvision:NAME[,KEY=VALUE...][@STATE_DICT], timm:NAME[,...][@STATE_DICT], "
+        "or a stitchkit model file (e.g. torchvision:resnet18,num_classes=10)",
+    )
+    layers.add_argument(
+        "--input-shape",
+        metavar="CxHxW",
+        help="the images the model takes (default: the model's own, e.g. 3x224x224)",
+    )
     return parser
+
+
+def _input_shape(text: str) -> tuple[int, ...]:
+    from stitchkit.common.errors import UserError
+
+    try:
+        shape = tuple(int(n) for n in text.lower().split("x"))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise UserError(f"--input-shape {text!r}: give channels x height x width, e.g. 3x32x32")
+    return shape
+
+
+def _layers(args: argparse.Namespace) -> int:
+    from stitchkit.models.model_spec import named_model
+    from stitchkit.models.points import candidate_points, numbered_points
+
+    named = named_model(args.spec)
+    if named.stitchkit:
+        if args.input_shape:
+            print("note: a stitchkit model takes its own input shape", file=sys.stderr)
+        points, shape = numbered_points(named.model), named.input_shape
+    else:
+        shape = _input_shape(args.input_shape) if args.input_shape else named.input_shape
+        points = candidate_points(named.model, shape)
+    print(f"{args.spec}: {len(points)} stitching points on inputs {'x'.join(map(str, shape))}")
+    width = max((len(p.name) for p in points), default=0)
+    for k, point in enumerate(points, 1):
+        print(f"{k:>3}  {point.name:<{width}}  {'x'.join(map(str, point.shape))}")
+    return 0
 
 
 def _evidence(args: argparse.Namespace) -> int:
@@ -116,7 +165,8 @@ def main(argv: list[str] | None = None) -> None:
 
     args = _parser().parse_args(argv)
     try:
-        status = _evidence(args) if args.command == "evidence" else _repro(args)
+        command = {"evidence": _evidence, "layers": _layers, "repro": _repro}[args.command]
+        status = command(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
