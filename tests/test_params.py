@@ -78,6 +78,7 @@ def keys_of(params: dict) -> list[tuple[tuple, type]]:
     overrides, a model's train
     overrides, a dataset's options) included."""
     out = [((name, f.name), cls) for name, cls in FLAT_SECTIONS.items() for f in _fields(cls)]
+    out += [(("stitch_robust_eval", f.name), RobustEvaluation) for f in _fields(RobustEvaluation)]
     for name in params["datasets"]:
         out += [(("datasets", name, f.name), None) for f in _fields(PREPARERS[name][0])]
     for section, cls in ENTRY_CLASSES.items():

@@ -86,8 +86,9 @@ class RobustEvaluation:
 
 def with_preset(settings: dict) -> dict:
     """``settings`` (a mapping of RobustEvaluation's fields) over its preset's, if it names
-    one (an unknown one is left for the field's own error)."""
-    return PRESETS.get(settings.get("preset"), {}) | settings
+    one (an unknown or ill-typed one is left for the field's own error)."""
+    preset = settings.get("preset")
+    return (PRESETS.get(preset, {}) if isinstance(preset, str) else {}) | settings
 
 
 def robust_accuracy(
