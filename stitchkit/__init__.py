@@ -28,6 +28,9 @@ _EXPORTS = {
     # measures
     "linear_cka": "stitchkit.measures.cka",
     "AgreementTally": "stitchkit.measures.agreement",
+    "MEASURES": "stitchkit.measures.similarity",
+    # comparing two models
+    "compare": "stitchkit.compare.comparison",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -3,6 +3,7 @@ status 2 (stages: stitchkit.common.entry_point)."""
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,7 +83,107 @@ def _parser() -> argparse.ArgumentParser:
         metavar="CxHxW",
         help="the images the model takes (default: the model's own, e.g. 3x224x224)",
     )
+    compare = commands.add_parser(
+        "compare",
+        help="how alike two models are, layer by layer, by stitching and similarity measures",
+        description="Stitch the front model's points into the end model's (every pair, "
+        "each mode) and compute similarity measures between their activations, each value "
+        "with a 95%% interval; write OUT/comparison.csv and .parquet, a heatmap per method "
+        "and metric (OUT/heatmaps/) and OUT/index.html.",
+    )
+    model_help = (
+        "torchvision:NAME[,KEY=VALUE...][@STATE_DICT], timm:NAME[,...][@STATE_DICT] or a "
+        "stitchkit model file"
+    )
+    compare.add_argument("--front", required=True, metavar="SPEC", help=model_help)
+    compare.add_argument("--end", required=True, metavar="SPEC", help=model_help)
+    compare.add_argument(
+        "--data",
+        required=True,
+        metavar="SPEC",
+        help="a built-in dataset (fashion-mnist, cifar10, digits, ls-imagenet-10) or "
+        "imagefolder:PATH[,size=N]",
+    )
+    compare.add_argument(
+        "--points",
+        default="auto",
+        help="auto (every candidate point), auto:N (N evenly spaced) or comma-separated "
+        "names (`stitchkit layers` lists them); both models, unless --end-points",
+    )
+    compare.add_argument("--end-points", help="the end model's points, as --points")
+    compare.add_argument(
+        "--modes",
+        default="dm,tlm,fula",
+        help="stitching modes, comma-separated, of dm, hint, slm, tlm, fula (none: no stitching)",
+    )
+    compare.add_argument(
+        "--measures",
+        default="cka,cka_debiased,rbf_cka,procrustes,rsa,mutual_knn",
+        help="similarity measures, comma-separated, of cka, cka_debiased, rbf_cka, cca, "
+        "svcca, pwcca, procrustes, rsa, mutual_knn (none: no measures)",
+    )
+    compare.add_argument(
+        "--recipe",
+        default="fast",
+        choices=("fast", "paper"),
+        help="the stitches' training: fast (2 epochs on 4,096 images) or paper (30 epochs)",
+    )
+    compare.add_argument(
+        "--samples", type=int, default=1000, help="test images the measures read (default 1000)"
+    )
+    compare.add_argument("--device", help="cpu or cuda (default: cuda when there is one)")
+    compare.add_argument(
+        "--cache",
+        default="~/.cache/stitchkit/activations",
+        help="the activation cache's folder (none: recompute activations)",
+    )
+    compare.add_argument("--out", required=True, type=Path, help="the output folder")
     return parser
+
+
+def _listed(text: str | None) -> list[str] | str | None:
+    """auto, auto:N or none as they are; names as a list."""
+    if text is None or text.startswith("auto") or text == "none":
+        return text
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _compare(args: argparse.Namespace) -> int:
+    import torch
+
+    from stitchkit.compare.comparison import compare
+    from stitchkit.compare.outputs import check_output_folder, summary, write_outputs
+
+    check_output_folder(args.out)
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    modes, measures = (() if v == "none" else _listed(v) for v in (args.modes, args.measures))
+    table = compare(
+        args.front,
+        args.end,
+        args.data,
+        points=_listed(args.points),
+        end_points=_listed(args.end_points),
+        modes=modes,
+        measures=measures,
+        recipe=args.recipe,
+        samples=args.samples,
+        device=device,
+        cache=None if args.cache == "none" else args.cache,
+        checkpoint=args.out / ".stitches.ckpt",
+    )
+    settings = {
+        "front": args.front,
+        "end": args.end,
+        "data": args.data,
+        "recipe": args.recipe,
+        "measure images": str(args.samples),
+        "device": device,
+    }
+    written = write_outputs(args.out, table, settings)
+    (args.out / ".stitches.ckpt").unlink(missing_ok=True)  # done: nothing to resume
+    print(summary(table))
+    print(f"wrote {len(written)} files under {args.out}; open {args.out / 'index.html'}")
+    return 0
 
 
 def _input_shape(text: str) -> tuple[int, ...]:
@@ -165,7 +266,12 @@ def main(argv: list[str] | None = None) -> None:
 
     args = _parser().parse_args(argv)
     try:
-        command = {"evidence": _evidence, "layers": _layers, "repro": _repro}[args.command]
+        command = {
+            "compare": _compare,
+            "evidence": _evidence,
+            "layers": _layers,
+            "repro": _repro,
+        }[args.command]
         status = command(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

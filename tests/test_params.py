@@ -16,6 +16,7 @@ from conftest import run_stage, write_params
 from stitchkit.common.compute import ComputeSettings
 from stitchkit.common.errors import UserError
 from stitchkit.common.params_file import replicate_groups
+from stitchkit.compare.params import ComparisonEntry
 from stitchkit.data.datasets import PREPARERS
 from stitchkit.data.shortcuts import ShortcutSetting
 from stitchkit.measures.bootstrap import BootstrapSettings
@@ -56,6 +57,7 @@ ENTRY_CLASSES = {
     "agreement_figures": AgreementFigureEntry,
     "cka_figures": CkaFigureEntry,
     "iri_examples": IriExamplesEntry,
+    "comparisons": ComparisonEntry,
 }
 FLAT_SECTIONS = {
     "compute": ComputeSettings,

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from conftest import REPO
+from stitchkit.compare.comparison import DEFAULT_MEASURES, DEFAULT_MODES
 from stitchkit.data.prepared import PreparedDataset
 from stitchkit.measures.samples import PanelSamples
 from stitchkit.models.architectures import RESNETS
@@ -91,6 +92,10 @@ def snapshot(repo: Path) -> dict[str, bytes]:
     paths += [*repo.glob("reports/index.*"), *repo.glob("reports/scalars.json")]
     paths += [*repo.glob("reports/curves/*/*.csv"), *repo.glob("reports/samples/*.pt")]
     paths += [*repo.glob("reports/verdicts.*"), repo / "reports/params-check.json"]
+    paths += [
+        *repo.glob("reports/comparisons/**/*.*"),
+        *repo.glob("reports/comparison-heatmaps/**/*"),
+    ]
     return {str(p.relative_to(repo)): p.read_bytes() for p in sorted(paths)}
 
 
@@ -252,6 +257,7 @@ RERUN_BY_DVC = [
     "subset@cross-task-resnet18",
     "similarity@fig6-similarity-same-task-resnet18",
     "cka@v2-cka-resnet18",
+    "comparison@seeds-resnet18",
     "report",
     "takeaways",
 ]
@@ -304,6 +310,11 @@ def test_second_repro_runs_nothing_and_dvc_reruns_stages_byte_identically(quick_
     assert n["similarities"] == 1 and n["subset_figures"] == 1 and n["cross_layer_figures"] == 1
     assert n["iri_sets"] == 15 and n["iri_panels"] == 13
     assert n["agreement_figures"] == 3 and n["iri_examples"] == 1 and n["cka_figures"] == 1
+    assert n["comparisons"] == 1
+    comparisons = [
+        {"modes": DEFAULT_MODES, "measures": DEFAULT_MEASURES} | c
+        for c in params["comparisons"].values()
+    ]
     data, models, figures = n["datasets"] + n["shortcuts"], n["models"], n["grids"]
     figures += n["subset_figures"] + n["cross_layer_figures"] + n["shortcut_examples"]
     figures += n["agreement_figures"] + n["iri_examples"] + n["cka_figures"]
@@ -321,7 +332,10 @@ def test_second_repro_runs_nothing_and_dvc_reruns_stages_byte_identically(quick_
     curves -= sum(len(e["modes"]) for e in entries if "end_points" in e)
     takeaways = 7 + curves
     check = 1  # reports/params-check.json
-    assert len(before) == check + files + 3 * similarities + n["cka_figures"] + takeaways
+    # per comparison its table (.csv, .parquet), page, metrics and a heatmap per method
+    # and metric (a stitching mode has four metrics)
+    compares = sum(4 + 4 * len(c["modes"]) + len(c["measures"]) for c in comparisons)
+    assert len(before) == check + files + 3 * similarities + n["cka_figures"] + takeaways + compares
     assert set(lock) >= set(RERUN_BY_DVC)
     out = sh("dvc", "repro", "--force", "--single-item", *RERUN_BY_DVC, cwd=repo, env=env)
     assert out.count("Running stage") == len(RERUN_BY_DVC)

@@ -343,3 +343,15 @@ def test_a_free_core_goes_to_the_stage_that_heads_the_longest_chain(
     monkeypatch.chdir(repo)
     assert repro([]).ok
     assert (repo / "order.txt").read_text().split()[0] == "head"
+
+
+def test_a_stages_python_is_the_interpreter_running_stitchkit(tmp_path, local_ray, monkeypatch):
+    """`.venv/bin/stitchkit repro` without the venv on PATH still runs every stage's
+    `python` in the venv (a stage on the system's Python finds no torch)."""
+    line = "import sys; open('which.txt', 'w').write(sys.executable)"
+    stages = {"which": {"cmd": f'python -c "{line}"', "outs": ["which.txt"]}}
+    repo = make_repo(tmp_path / "repo", stages)
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert repro([]).ok
+    assert Path((repo / "which.txt").read_text()).parent == Path(sys.executable).parent

@@ -72,6 +72,7 @@ SECTION_NAMES = (
     "agreement_figures",
     "cka_figures",
     "iri_examples",
+    "comparisons",
     "takeaways",
     "bootstrap",
 )

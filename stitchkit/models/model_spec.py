@@ -3,7 +3,7 @@
 SPEC is one of:
 
 - ``torchvision:NAME[,KEY=VALUE...]``: ``torchvision.models.get_model(NAME, **kwargs)``,
-  untrained unless ``weights=DEFAULT`` (which downloads);
+  untrained (initialised from seed 0) unless ``weights=DEFAULT`` (which downloads);
 - ``timm:NAME[,KEY=VALUE...]``: ``timm.create_model(NAME, **kwargs)``;
 - either of those, then ``@PATH``: with the state dict at PATH (loaded with
   ``weights_only=True``);
@@ -66,7 +66,9 @@ def _build(source: str, name: str, kwargs: dict, spec: str) -> tuple[nn.Module, 
             raise UserError(f"{spec}: no timm model {name!r}; timm.list_models() names them")
         build, shape = timm.create_model, None
     try:
-        model = build(name, **kwargs)
+        with torch.random.fork_rng():  # an untrained model is the same on every call
+            torch.manual_seed(0)
+            model = build(name, **kwargs)
     except (TypeError, ValueError, RuntimeError) as exc:
         raise UserError(f"{spec}: {name} does not build with {kwargs}: {exc}") from None
     if shape is None:  # timm's own input size, or the one asked for

@@ -13,6 +13,7 @@ from stitchkit.common.compute import ComputeSettings
 from stitchkit.common.errors import UserError
 from stitchkit.common.params_file import PARAMS_FILE, read_params
 from stitchkit.common.schema import Str, validated
+from stitchkit.compare.params import ComparisonEntry, comparison_job
 from stitchkit.data.datasets import dataset_options
 from stitchkit.data.params import shortcut_setting
 from stitchkit.data.shortcuts import ShortcutSetting
@@ -73,6 +74,7 @@ class ParamsFile(BaseModel):
     agreement_figures: dict[Str, AgreementFigureEntry] = {}
     cka_figures: dict[Str, CkaFigureEntry] = {}
     iri_examples: dict[Str, IriExamplesEntry] = {}
+    comparisons: dict[Str, ComparisonEntry] = {}
     takeaways: TakeawayThresholds | None = None
     bootstrap: BootstrapSettings | None = None
 
@@ -111,6 +113,7 @@ def check_params(params: dict) -> None:
         "agreement_figures": agreement_figure_job,
         "cka_figures": cka_figure_job,
         "iri_examples": iri_examples_job,
+        "comparisons": comparison_job,
     }
     for section_name, build in builders.items():
         for name in params.get(section_name) or {}:

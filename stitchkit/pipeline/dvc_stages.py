@@ -10,6 +10,8 @@ each write, seconds for a suite's lock). Only the process that calls these funct
 reads or writes the repository's DVC state.
 """
 
+import os
+import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,12 +76,16 @@ def prepare(repo: Repo, stage: Stage, upstream: tuple[Stage, ...], force: bool) 
 
 def command(stage: Stage) -> StageCommand:
     """The stage's command lines as DVC runs them: in the user's shell, from the stage's
-    directory, with DVC_ROOT and DVC_STAGE set."""
+    directory, with DVC_ROOT and DVC_STAGE set, and with the folder of the interpreter
+    running stitchkit first on PATH, so that a stage's `python` is the one stitchkit was
+    installed in (`.venv/bin/stitchkit repro` works without activating the venv)."""
     kwargs = prepare_kwargs(stage)
     lines = stage.cmd if isinstance(stage.cmd, list) else [stage.cmd]
     shell = get_executable()
     argv_list = tuple((shell, "-c", line) for line in lines)
-    return StageCommand(stage.addressing, argv_list, str(kwargs["cwd"]), kwargs["env"])
+    env = dict(kwargs["env"])
+    env["PATH"] = os.pathsep.join(filter(None, (str(Path(sys.executable).parent), env.get("PATH"))))
+    return StageCommand(stage.addressing, argv_list, str(kwargs["cwd"]), env)
 
 
 def commit(repo: Repo, stage: Stage) -> None:

@@ -23,11 +23,15 @@ projects a suite's hours from them. `stitchkit repro` ranks stages by the total.
 
 from dataclasses import dataclass, field
 from functools import cache
+from types import SimpleNamespace
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from stitchkit.common.errors import UserError
+from stitchkit.compare.params import comparison_job
+from stitchkit.compare.recipes import RECIPES
+from stitchkit.compare.sides import evenly_spaced
 from stitchkit.data.params import clean_source
 from stitchkit.measures.params import robust_evaluation, stitch_robust_evaluation
 from stitchkit.measures.robustness import RobustEvaluation
@@ -61,6 +65,7 @@ TESTBEDS = (
     "VGG16-BN and ViT-Tiny (v2)",
     "IRIs (v2)",
     "Data and figures (CPU)",
+    "Comparisons (stitchkit compare)",
 )
 
 
@@ -282,4 +287,39 @@ def stage_cost(params: dict, stage: str, eot_samples: int = 1) -> StageCost:
                 cost.add("pgd", n * job.adversarial.steps * GRAD_PASSES)  # PGD, then features
                 cost.add("evaluation", n * 3)
         return cost
+    if kind == "comparison":
+        return _comparison_cost(params, key)
     return StageCost(TESTBEDS[8])
+
+
+def _compared_points(points, count: int) -> list[int]:
+    """A stitchkit model's compared point numbers (compare.sides: auto, auto:N, names)."""
+    if not isinstance(points, str):
+        return [int(p) for p in points]
+    every = list(range(1, count + 1))
+    return evenly_spaced(every, int(points.partition(":")[2] or count))
+
+
+def _comparison_cost(params: dict, key: str) -> StageCost:
+    """A comparison's stitches, as a panel of every front x end point pair; its measures
+    read one forward pass of each model. Zero where a side is a SPEC (torchvision:..., not
+    a model of `models:`): its FLOPs are not counted."""
+    job, cost = comparison_job(params, key), StageCost(TESTBEDS[9])
+    if len(job.models()) < 2:
+        return cost
+    front, end = flops_of(params, job.front), flops_of(params, job.end)
+    fronts = _compared_points(job.points, len(front.front))
+    ends = _compared_points(job.points if job.end_points is None else job.end_points, len(end.end))
+    n_train, n_test, _, _ = dataset_sizes(params, job.data)
+    panel = SimpleNamespace(
+        recipe=RECIPES[job.recipe],
+        front=job.front,
+        end=job.end,
+        modes={m: {"objective": m, "recalibrate": False} for m in job.modes},
+        pairs=[(i, j) for i in fronts for j in ends],
+    )
+    if job.modes:
+        panel_flops(params, panel, n_train, n_test, 1, cost)
+    if job.measures:
+        cost.add("evaluation", min(job.samples or n_test, n_test) * (front.total + end.total))
+    return cost

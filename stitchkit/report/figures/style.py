@@ -42,10 +42,12 @@ def suptitle(fig: Figure, title: str) -> None:
     fig.suptitle(textwrap.fill(title, chars), fontsize="large")
 
 
-def save_figure(fig: Figure, stem: Path) -> list[Path]:
-    """Write ``stem``.png and ``stem``.pdf atomically, byte-reproducibly."""
+def save_figure(fig: Figure, stem: Path, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
+    """Write ``stem``.png and ``stem``.pdf (or the given ``formats``) atomically,
+    byte-reproducibly."""
     paths = []
-    for suffix, metadata in ((".png", {"Software": None}), (".pdf", {"CreationDate": None})):
+    metadatas = {".png": {"Software": None}, ".pdf": {"CreationDate": None}}
+    for suffix, metadata in ((f".{f}", metadatas[f".{f}"]) for f in formats):
         path = stem.with_suffix(suffix)
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=suffix[1:], metadata=metadata, bbox_inches="tight", dpi=150)
