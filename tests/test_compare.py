@@ -95,6 +95,12 @@ def test_the_activation_cache_changes_no_value(tmp_path, digits):
         "mutual_knn",
     }
     assert len(cached) == 4 * 6 and (cached.n == 120).all()
+    # measures alone read no head: an ImageNet head (1,000 outputs) on 10 classes is fine
+    imagenet_head = compare(
+        TORCHVISION[0], "torchvision:mobilenet_v3_small", digits, points="auto:1",
+        modes=(), measures=("cka",), samples=50, cache=None, progress=False,
+    )  # fmt: skip
+    assert len(imagenet_head) == 1 and 0 < imagenet_head.value.iloc[0] <= 1
 
 
 def test_the_cli_writes_the_table_heatmaps_and_page(tmp_path, capsys):
@@ -136,6 +142,7 @@ def _save_state(tmp_path) -> str:
         (["--points", "layer9.9"], "point 'layer9.9' is not a module of ResNet"),
         (["--points", "auto", "--end-points", "features.0,features.99"], "features.99"),
         (["--end", "torchvision:resnet18"], "the end model has 1000 outputs, the data 10 classes"),
+        (["--end", "torchvision:resnet18", "--measures", "none"], "has 1000 outputs"),
         (["--data", "imagefolder:/no/such/folder"], "no folder /no/such/folder"),
         (
             ["--front", "torchvision:resnet18,num_classes=10@{state}"],

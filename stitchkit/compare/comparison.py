@@ -73,7 +73,9 @@ def compare(
     """The table (COLUMNS; module docstring) comparing ``front`` and ``end`` on ``data``.
 
     ``front``, ``end``: SPEC strings (stitchkit.models.model_spec), NamedModels or
-    modules; ``data``: a SPEC (stitchkit.data.data_spec) or a PreparedDataset.
+    modules (with ``modes``, the end's head must have one output per class of the data;
+    measures alone need no head); ``data``: a SPEC (stitchkit.data.data_spec) or a
+    PreparedDataset.
     ``points`` (both sides, unless ``end_points``): "auto", "auto:N" or names
     (stitchkit.compare.sides). ``recipe``: "fast", "paper" or a StitchRecipe.
     ``samples``: test images the measures read (None: all). ``cache``: the activation
@@ -84,7 +86,8 @@ def compare(
     data = named_data(data) if isinstance(data, str) else data
     front_side = compared_side(front, data, points, "front")
     end_side = compared_side(end, data, points if end_points is None else end_points, "end")
-    check_classes(end_side, data)
+    if modes:  # a stitched model answers with the end's head; measures need no head
+        check_classes(end_side, data)
     _check_names("mode", modes, MODES)
     _check_names("measure", measures, MEASURES)
     recipe = named_recipe(recipe, data)
