@@ -55,13 +55,13 @@ def main(argv: list[str]) -> None:
         end_points=job.end_points,
         modes=job.modes,
         measures=job.measures,
-        recipe=job.recipe,
+        recipe=job.recipe_for(data),
         samples=job.samples,
         device=device,
         cache=ACTIVATIONS,
         checkpoint=Path("checkpoints") / f"comparison-{name}.pt",
     )
-    settings = {"front": job.front, "end": job.end, "data": job.data, "recipe": job.recipe}
+    settings = {"front": job.front, "end": job.end, "data": job.data}
     write_outputs(out, table, settings, Path("reports/comparison-heatmaps") / name)
     write_json(out.with_suffix(".json"), metrics(table))
     print(f"wrote {out}/ and {out}.json")

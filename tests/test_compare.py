@@ -176,6 +176,7 @@ def test_bad_input_gets_one_line_and_writes_nothing(tmp_path, capsys, args, mess
         ({"measures": ["kca"]}, "comparisons.c.measures: no 'kca'"),
         ({"points": "every"}, "comparisons.c.points: 'every' is not auto"),
         ({"recipe": "slow"}, "comparisons.c.recipe"),
+        ({"stitch": {"epochs": 0}}, "comparisons.c.stitch"),
     ],
 )
 def test_a_bad_comparisons_entry_is_one_line_naming_its_key(entry, message):

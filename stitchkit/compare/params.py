@@ -1,19 +1,22 @@
 """params.yaml `comparisons:`: `stitchkit compare` as a pipeline stage (stages/comparison.py),
 each entry's validated job."""
 
-from dataclasses import dataclass
-from typing import Literal
+import dataclasses
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
 from stitchkit.common.errors import UserError
-from stitchkit.common.params_file import section_entry
+from stitchkit.common.params_file import merged, section_entry
 from stitchkit.common.schema import PositiveInt, Str, section
 from stitchkit.compare.comparison import DEFAULT_MEASURES, DEFAULT_MODES
-from stitchkit.compare.recipes import RECIPES
+from stitchkit.compare.recipes import RECIPES, named_recipe
 from stitchkit.compare.sides import Points
 from stitchkit.data.params import check_dataset
+from stitchkit.data.prepared import PreparedDataset
 from stitchkit.measures.similarity import MEASURES
 from stitchkit.models.model_spec import SOURCES
 from stitchkit.stitching.objectives import MODES
+from stitchkit.stitching.recipe import StitchRecipe
 
 
 @section
@@ -22,7 +25,8 @@ class ComparisonEntry:
     file) or a model SPEC (torchvision:NAME..., timm:NAME...); ``data``, a dataset of
     `datasets:` or `shortcuts:`; ``points`` (both models, unless ``end_points``): auto,
     auto:N or a list of names; ``modes`` and ``measures`` (empty: none); ``recipe``: fast
-    or paper; ``samples``: the test images the measures read (null: all)."""
+    or paper, whose keys ``stitch`` overrides (as a panel's `stitch:` does the shared
+    recipe's); ``samples``: the test images the measures read (null: all)."""
 
     front: Str
     end: Str
@@ -32,6 +36,7 @@ class ComparisonEntry:
     modes: tuple[Str, ...] = DEFAULT_MODES
     measures: tuple[Str, ...] = DEFAULT_MEASURES
     recipe: Literal[tuple(RECIPES)] = "fast"
+    stitch: dict[Str, Any] = field(default_factory=dict)
     samples: PositiveInt | None = 1000
 
 
@@ -45,8 +50,13 @@ class ComparisonJob:
     end_points: Points | None
     modes: tuple[str, ...]
     measures: tuple[str, ...]
-    recipe: str
+    recipe: str  # a preset of RECIPES
+    stitch: dict  # its keys overridden (validated: see recipe_for)
     samples: int | None
+
+    def recipe_for(self, data: PreparedDataset) -> StitchRecipe:
+        """The preset, its image counts capped at ``data``'s, with the overrides."""
+        return dataclasses.replace(named_recipe(self.recipe, data), **self.stitch)
 
     def models(self) -> list[str]:
         """The model ids of `models:` it reads (not SPECs)."""
@@ -82,6 +92,13 @@ def comparison_job(params: dict, name: str) -> ComparisonJob:
             count = points.partition(":")[2]
             if not points.startswith("auto") or (count and not count.isdigit()):
                 raise UserError(f"{where}.{key}: {points!r} is not auto, auto:N or a list of names")
-    return ComparisonJob(
-        name, **{k: getattr(entry, k) for k in ComparisonJob.__annotations__ if k != "name"}
+    recipe = merged(
+        StitchRecipe,
+        asdict(RECIPES[entry.recipe]),
+        entry.stitch,
+        f"{where}.recipe",
+        f"{where}.stitch",
     )
+    overrides = {key: getattr(recipe, key) for key in entry.stitch}
+    kept = [k for k in ComparisonJob.__annotations__ if k not in ("name", "stitch")]
+    return ComparisonJob(name, stitch=overrides, **{k: getattr(entry, k) for k in kept})

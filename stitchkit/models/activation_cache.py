@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from stitchkit.common.io import atomic_path
 from stitchkit.data.augment import to_unit_float
@@ -84,7 +85,8 @@ class ActivationCache:
             first = model.activations(self._batch(images, 0), points)
             shapes = {k: (len(images), *first[k].shape[1:]) for k in points}
             with _atomic_arrays({k: paths[k] for k in points}, shapes) as arrays:
-                for start in range(0, len(images), self.batch_size):
+                starts = range(0, len(images), self.batch_size)
+                for start in tqdm(starts, desc="activations", unit="batch", leave=False):
                     batch = self._batch(images, start)
                     acts = first if start == 0 else model.activations(batch, points)
                     for k in points:

@@ -21,6 +21,7 @@ benchmarks/kernel_rates.py measures each on a machine, and benchmarks/suite_cost
 projects a suite's hours from them. `stitchkit repro` ranks stages by the total.
 """
 
+import dataclasses
 from dataclasses import dataclass, field
 from functools import cache
 from types import SimpleNamespace
@@ -312,7 +313,7 @@ def _comparison_cost(params: dict, key: str) -> StageCost:
     ends = _compared_points(job.points if job.end_points is None else job.end_points, len(end.end))
     n_train, n_test, _, _ = dataset_sizes(params, job.data)
     panel = SimpleNamespace(
-        recipe=RECIPES[job.recipe],
+        recipe=dataclasses.replace(RECIPES[job.recipe], **job.stitch),
         front=job.front,
         end=job.end,
         modes={m: {"objective": m, "recalibrate": False} for m in job.modes},
