@@ -73,9 +73,10 @@ def heatmap(
         lambda v, h: "" if np.isnan(v) else f"{v:.{digits}f}\n±{h:.{digits}f}", otypes=[str]
     )(scale * value, scale * (high - low) / 2)
     limits = {"hard_kappa": (-1, 1), "distance": (0, 2)}.get(metric, (0, scale))
-    side = 0.75
+    cell = 0.8
     fig, ax = plt.subplots(
-        figsize=(side * len(ends) + 2.6, side * len(fronts) + 2.0), layout="constrained"
+        figsize=(cell * max(len(ends), 4) + 2.4, cell * max(len(fronts), 3) + 2.2),
+        layout="constrained",
     )
     sns.heatmap(
         scale * value,
@@ -91,12 +92,13 @@ def heatmap(
         annot_kws={"fontsize": "x-small"},
         cbar_kws={"label": METRIC_LABELS.get(metric, metric), "shrink": 0.8},
     )
-    ax.set_xlabel(f"end: {end_label} (input point)")
-    ax.set_ylabel(f"front: {front_label} (output point)")
+    ax.set_xlabel("end input point")
+    ax.set_ylabel("front output point")
     ax.tick_params(axis="y", rotation=0)
     for label in ax.get_xticklabels():
         label.set(rotation=40, horizontalalignment="right", rotation_mode="anchor")
-    suptitle(fig, f"{method_label(method)}: {METRIC_LABELS.get(metric, metric)}")
+    ax.set_title(f"{front_label} → {end_label}", fontsize="small")
+    suptitle(fig, method_label(method))
     return fig
 
 
