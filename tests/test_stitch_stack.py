@@ -65,8 +65,9 @@ def test_stacked_stitches_match_the_per_stitch_path(panel, adversarial):
     # whole attack steps on a few pixels: clean, every weight agrees within lr / 10;
     # adversarial, a few weights drift further (on one CPU 2% of them by up to 0.024, a
     # relative difference of 2.2% over the layer; a wrong stack differs by order 1), so the
-    # layers agree as a whole (relative norm of the difference below 5%).
-    rel = 1e-3 if adversarial is None else 1e-2
+    # layers agree as a whole (relative norm of the difference below 5%), and so do the
+    # epoch losses (one thread on one CPU: 1.2% apart in the second epoch).
+    rel = 1e-3 if adversarial is None else 5e-2
     for a, b in zip(stacked, alone, strict=True):
         assert a.spec == b.spec
         for name, tensor in a.layer.state_dict().items():
