@@ -243,13 +243,20 @@ def fake_run(root, holds: bool):
     subset += [{"classes": 1, **stitch(m, 5, v)} for m, v in at_1.items()]
     write(root, "subset", "seed", {"results": subset})
     write(root, "stitch", "xl", {"results": cross_layer_results(holds)})
-    cka, fula = [0.9, 0.5, 0.7], [0.1, 0.6, 0.3]  # opposite orders: tau = -1
+    cka, fula = [0.9, 0.5, 0.7], [0.1, 0.6, 0.3]  # opposite orders at point 9: tau = -1
     configs, panels = {}, {}
     for label, c, f in zip(("c1", "c2", "c3"), cka, fula, strict=True):
-        configs[label] = [{"point": 9, "cka": c, "fula_robust_accuracy": good(f, c)}]
+        # at point 5 the same order (tau = +1): the claim is the penultimate layer's only
+        configs[label] = [
+            {"point": 5, "cka": c, "fula_robust_accuracy": c},
+            {"point": 9, "cka": c, "fula_robust_accuracy": good(f, c)},
+        ]
         panels[label] = f"sim-{label}"
-        result = stitch("fula-last", 9, 0.8, robust_accuracy=good(f, c))
-        write(root, "stitch", f"sim-{label}", {"results": [result]})
+        results = [
+            stitch("fula-last", 5, 0.8, robust_accuracy=c),
+            stitch("fula-last", 9, 0.8, robust_accuracy=good(f, c)),
+        ]
+        write(root, "stitch", f"sim-{label}", {"results": results})
     report = {"configurations": configs, "panels": panels, "fula_mode": "fula-last"}
     write(root, "similarity", "fig6", report)
     write(root, "stitch", "seed", agreement_report(0.85, 0.85))
