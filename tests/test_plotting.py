@@ -36,6 +36,19 @@ def test_a_grid_of_architectures_with_different_point_counts_keeps_each_axis():
     assert [ax.lines[0].get_xdata()[-1] for ax in fig.axes] == [10, 7, 6]
 
 
+def test_a_grid_leaves_out_a_mode_that_a_panel_does_not_train():
+    full = _panel(9, 0.7)
+    full["results"] += [r | {"mode": "tlm", "test_accuracy": 0.5} for r in full["results"]]
+    fig = figures.stitching_grid(
+        [[full, _panel(9, 0.6)]], ["alpha = 1"], ["nr -> nr", "r -> r"], "t", ["fula", "tlm"]
+    )
+    # a line per trained mode; none from the end's to the front's accuracy for TLM
+    labelled = [
+        [line.get_label() for line in ax.lines if line.get_label()[0] != "_"] for ax in fig.axes
+    ]
+    assert labelled == [["FuLA", "TLM"], ["FuLA"]]
+
+
 def _agreement_panel(train_on: str, agreement: float, front_agreement) -> dict:
     results = [
         {

@@ -10,6 +10,7 @@ import torch
 from stitchkit.common.errors import UserError
 from stitchkit.data.prepared import PreparedDataset
 from stitchkit.models.architectures import RESNETS, ModelSpec, build_model
+from stitchkit.models.attacks import AdversarialTraining
 from stitchkit.models.evaluation import accuracy
 from stitchkit.models.schedule import step_lr
 from stitchkit.models.training import Recipe, train_model
@@ -184,14 +185,27 @@ def test_stitch_learning_rate_drops_tenfold_at_the_given_epochs():
     assert StitchRecipe().lr_drops == (10, 20) and StitchRecipe().epochs == 30
 
 
-def test_shared_stream_gives_each_stitch_what_it_gets_alone(trained, digits):
+@pytest.mark.parametrize(
+    "adversarial",
+    [None, AdversarialTraining(alpha=1.0, epsilon=8 / 255, step_size=3 / 255, steps=3)],
+    ids=["clean", "adversarial"],
+)
+def test_shared_stream_gives_each_stitch_what_it_gets_alone(trained, digits, adversarial):
+    """A stitch does not depend on which others share its panel (adversarial: its PGD
+    examples are crafted on its own stitched model), so a suite may drop modes that no
+    claim reads without moving the others."""
     front, end = trained["resnet18"], trained["plain18"]
     specs = [make_spec("tlm", 3, 3, end), make_spec("fula", 5, 5, end)]
-    together = PanelTrainer(copy.deepcopy(front), copy.deepcopy(end), digits, specs, FAST, "cpu")
-    joint = together.fit(progress=False)
+    if adversarial:
+        specs.insert(0, make_spec("slm", 5, 5, end))
+
+    def panel(chosen):
+        models = copy.deepcopy(front), copy.deepcopy(end)
+        return PanelTrainer(*models, digits, chosen, FAST, "cpu", adversarial).fit(progress=False)
+
+    joint = panel(specs)
     for spec, result in zip(specs, joint, strict=True):
-        alone = PanelTrainer(copy.deepcopy(front), copy.deepcopy(end), digits, [spec], FAST, "cpu")
-        single = alone.fit(progress=False)[0]
+        single = panel([spec])[0]
         assert torch.equal(single.layer.conv.weight, result.layer.conv.weight), spec.key
         assert single.test_accuracy == result.test_accuracy
 

@@ -67,6 +67,8 @@ def stitching_plot(
     last = panel.get("end_points", 9) + 1
     for mode, legend_label in modes:
         rows = sorted((r for r in drawn if r["mode"] == mode), key=lambda r: r["front_point"])
+        if not rows:  # a mode this panel does not train (a grid's other columns do)
+            continue
         xs = [0] + [r["front_point"] for r in rows] + [last]
         style = mode_style(mode, legend_label)
         series = [("test_accuracy", "end_accuracy", "front_accuracy", style["linestyle"], True)]
