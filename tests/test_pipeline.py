@@ -96,7 +96,7 @@ def snapshot(repo: Path) -> dict[str, bytes]:
         *repo.glob("reports/comparisons/**/*.*"),
         *repo.glob("reports/comparison-heatmaps/**/*"),
     ]
-    return {str(p.relative_to(repo)): p.read_bytes() for p in sorted(paths)}
+    return {str(p.relative_to(repo)): p.read_bytes() for p in sorted(paths) if not p.is_dir()}
 
 
 def deterministic_lock(repo: Path) -> dict:
