@@ -8,6 +8,7 @@ models and scores through it.
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from stitchkit.common.errors import UserError
 from stitchkit.common.precision import FP32, Precision
@@ -101,7 +102,9 @@ class PanelEvaluator:
         points = sorted({s.spec.front_point for s in stitches if s.front_bn is None})
         tallies = [AgreementTally() for _ in stitches]
         size = self.recipe.eval_batch_size
-        for start in range(0, len(labels), size):
+        starts = range(0, len(labels), size)
+        bar = f"score {len(stitches)} stitch(es), {split}"
+        for start in tqdm(starts, desc=bar, unit="batch", leave=False):
             x = self.precision.images(to_unit_float(images[start : start + size].to(self.device)))
             y = labels[start : start + size].to(self.device)
             with self.precision.autocast():
