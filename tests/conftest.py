@@ -14,10 +14,26 @@ import yaml
 from stitchkit.common.io import write_json
 from stitchkit.data.datasets import prepare_digits
 from stitchkit.data.prepared import PreparedDataset, prepared_path
-from stitchkit.models.architectures import ModelSpec, build_model
+from stitchkit.models.architectures import RESNETS, ModelSpec, build_model
 from stitchkit.models.checkpoints import save_model
+from stitchkit.models.training import Recipe, train_model
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stitchkit_from_this_checkout():
+    """Every stitchkit module the tests loaded lies in this checkout: a venv installed
+    editable from another checkout would serve, from there, a module missing here."""
+    yield
+    stray = {
+        name: module.__file__
+        for name, module in list(sys.modules.items())
+        if name.partition(".")[0] == "stitchkit"
+        and getattr(module, "__file__", None)
+        and not Path(module.__file__).resolve().is_relative_to(REPO)
+    }
+    assert not stray, f"stitchkit modules loaded from outside {REPO}: {stray}"
 
 
 def stage_env() -> dict:
@@ -82,9 +98,29 @@ def write_params(workdir: Path, params: dict) -> None:
 
 
 @pytest.fixture(scope="session")
-def digits_file(tmp_path_factory) -> Path:
+def digits() -> PreparedDataset:
+    """scikit-learn's digits with a quarter held out (seed 0): the tests' real data."""
+    return prepare_digits(0.25, 0)
+
+
+@pytest.fixture(scope="session")
+def trained_resnets(digits, tmp_path_factory) -> dict[str, torch.nn.Module]:
+    """A small digits model of each ResNet, trained (width 8, 4 epochs, seed 0)."""
+    mean, std = digits.channel_stats()
+    recipe = Recipe(epochs=4, batch_size=64, lr=0.03, lr_drops=(3,), crop_padding=0, hflip=False)
+    ckpt = tmp_path_factory.mktemp("ckpt") / "unused.pt"
+    return {
+        arch: train_model(
+            ModelSpec(arch, 10, 1, 8, mean, std), recipe, 0, digits, torch.device("cpu"), ckpt
+        ).model
+        for arch in RESNETS
+    }
+
+
+@pytest.fixture(scope="session")
+def digits_file(digits, tmp_path_factory) -> Path:
     path = prepared_path("digits", tmp_path_factory.mktemp("prepared"))
-    prepare_digits(0.25, 0).save(path)
+    digits.save(path)
     return path
 
 

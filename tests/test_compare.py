@@ -11,11 +11,8 @@ import torchvision
 from stitchkit.cli import main
 from stitchkit.common.errors import UserError
 from stitchkit.compare.comparison import COLUMNS, STITCH_METRICS, compare
-from stitchkit.data.prepared import PreparedDataset
-from stitchkit.models.architectures import ModelSpec
 from stitchkit.models.checkpoints import save_model
 from stitchkit.models.evaluation import accuracy
-from stitchkit.models.training import Recipe, train_model
 from stitchkit.stitching.recipe import StitchRecipe
 
 TINY = StitchRecipe(
@@ -28,20 +25,9 @@ TORCHVISION = (
 )
 
 
-@pytest.fixture(scope="module")
-def digits() -> PreparedDataset:
-    from stitchkit.data.datasets import prepare_digits
-
-    return prepare_digits(0.25, 0)
-
-
-@pytest.fixture(scope="module")
-def trained(digits, tmp_path_factory):
-    mean, std = digits.channel_stats()
-    recipe = Recipe(epochs=4, batch_size=64, lr=0.03, lr_drops=(3,), crop_padding=0, hflip=False)
-    ckpt = tmp_path_factory.mktemp("ckpt") / "unused.pt"
-    spec = ModelSpec("resnet18", 10, 1, 8, mean, std)
-    return train_model(spec, recipe, 0, digits, torch.device("cpu"), ckpt).model
+@pytest.fixture
+def trained(trained_resnets):
+    return trained_resnets["resnet18"]
 
 
 def _rows(table: pd.DataFrame, method: str, metric: str) -> pd.DataFrame:

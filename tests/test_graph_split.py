@@ -160,13 +160,6 @@ class GrayToRGB(nn.Module):
         return x.expand(-1, 3, -1, -1)
 
 
-@pytest.fixture(scope="module")
-def digits():
-    from stitchkit.data.datasets import prepare_digits
-
-    return prepare_digits(0.25, 0)
-
-
 def torchvision_split(build, points, seed: int) -> GraphSplit:
     """A randomly initialised torchvision model on 1x32x32 digits, with its own
     preprocessing (grey to RGB, ImageNet normalisation)."""

@@ -11,7 +11,6 @@ import yaml
 from conftest import run_stage
 from stitchkit.common.errors import UserError
 from stitchkit.data.augment import to_unit_float
-from stitchkit.data.datasets import prepare_digits
 from stitchkit.data.prepared import PreparedDataset
 from stitchkit.measures.cka import linear_cka
 from stitchkit.measures.robustness import RobustEvaluation
@@ -32,11 +31,6 @@ from stitchkit.testbeds.iris import (
 
 CPU = torch.device("cpu")
 FAST = IriSettings(steps=40, step_size=5 / 255, samples=48, batch_size=16)
-
-
-@pytest.fixture(scope="module")
-def digits() -> PreparedDataset:
-    return prepare_digits(0.25, 0)
 
 
 @pytest.fixture(scope="module")

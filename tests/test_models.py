@@ -227,13 +227,6 @@ def _permute_vit(network, generator) -> None:
     reads(network.head)
 
 
-@pytest.fixture(scope="module")
-def digits():
-    from stitchkit.data.datasets import prepare_digits
-
-    return prepare_digits(0.25, 0)
-
-
 @pytest.mark.parametrize("arch, permute", [("vgg16_bn", _permute_vgg), ("vit_tiny", _permute_vit)])
 def test_dm_recovers_a_permuted_twin_exactly_at_every_point(arch, permute, digits):
     """The twin computes the same function with its channels (VGG) or embedding (ViT)

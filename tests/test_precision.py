@@ -9,7 +9,6 @@ import torch
 from stitchkit.common.compute import stage_precision
 from stitchkit.common.errors import UserError
 from stitchkit.common.precision import FP32, Precision
-from stitchkit.data.datasets import prepare_digits
 from stitchkit.models.architectures import ModelSpec
 from stitchkit.models.training import Recipe, run_fingerprint, train_model
 from stitchkit.stitching.recipe import StitchRecipe, make_spec
@@ -21,11 +20,6 @@ STITCH = StitchRecipe(
     epochs=1, batch_size=64, train_samples=512, crop_padding=0, hflip=False, lr_drops=(),
     lr=0.01, eval_batch_size=500,
 )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return prepare_digits(0.25, 0)
 
 
 @pytest.fixture(scope="module")

@@ -213,6 +213,44 @@ def test_more_threads_per_stage_than_any_node_has_is_one_clear_error(
         repro([])
 
 
+def test_a_removed_section_that_dvc_yaml_loops_over_is_one_clear_error(
+    tmp_path, local_ray, monkeypatch
+):
+    """`-S '~section'` leaves DVC unable to parse a `foreach: ${section}`: say so, and
+    how to empty the section instead; empty, it runs."""
+    each = {"cmd": script('open("${key}.txt", "w").write("x")'), "outs": ["${key}.txt"]}
+    repo = make_repo(tmp_path / "repo", {"per-item": {"foreach": "${items}", "do": each}})
+    monkeypatch.chdir(repo)
+    with pytest.raises(UserError, match=r"no `items:` mapping.*`items: \{\}`"):
+        repro([])
+    write(repo / "params.yaml", yaml.safe_dump({"compute": {"cpu_threads": 1}, "items": {}}))
+    assert repro([]).ok
+    write(repo / "params.yaml", yaml.safe_dump({"compute": {"cpu_threads": 1}, "items": {"a": 1}}))
+    assert repro([]).ran == ["per-item@a"] and (repo / "a.txt").read_text() == "x"
+
+
+def test_an_override_that_removes_a_looped_section_drops_its_stages(
+    tmp_path, local_ray, monkeypatch
+):
+    each = {"cmd": script('open("${key}.txt", "w").write("x")'), "outs": ["${key}.txt"]}
+    repo = make_repo(tmp_path / "repo", {"per-item": {"foreach": "${items}", "do": each}})
+    write(
+        repo / "conf/config.yaml",
+        yaml.safe_dump({"compute": {"cpu_threads": 1}, "items": {"a": 1}}),
+    )
+    dvc(repo, "config", "hydra.enabled", "true")
+    monkeypatch.chdir(repo)
+    with pytest.raises(SystemExit) as done:
+        main(["repro", "-S", "~items"])
+    assert done.value.code == 0
+    assert yaml.safe_load((repo / "params.yaml").read_text())["items"] == {}
+    assert not (repo / "a.txt").exists()
+    with pytest.raises(SystemExit) as done:
+        main(["repro", "-S", "+items.b=2"])
+    assert done.value.code == 0
+    assert (repo / "a.txt").exists() and (repo / "b.txt").exists()
+
+
 def test_command_exit_status_names_the_failure(tmp_path, local_ray, monkeypatch, capsys):
     broken = {"cmd": script('import sys; sys.exit("boom: input missing")'), "outs": ["b.txt"]}
     repo = make_repo(tmp_path / "repo", {"broken": broken})

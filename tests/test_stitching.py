@@ -8,12 +8,10 @@ import pytest
 import torch
 
 from stitchkit.common.errors import UserError
-from stitchkit.data.prepared import PreparedDataset
 from stitchkit.models.architectures import RESNETS, ModelSpec, build_model
 from stitchkit.models.attacks import AdversarialTraining
 from stitchkit.models.evaluation import accuracy
 from stitchkit.models.schedule import step_lr
-from stitchkit.models.training import Recipe, train_model
 from stitchkit.stitching.evaluation import check_compatible
 from stitchkit.stitching.layers import fit_direct_matching, stitch_layer
 from stitchkit.stitching.objectives import (
@@ -36,27 +34,6 @@ FAST = StitchRecipe(
     lr_drops=(),
 )  # fmt: skip
 ALL_POINTS = range(1, 10)
-
-
-@pytest.fixture(scope="module")
-def digits() -> PreparedDataset:
-    from stitchkit.data.datasets import prepare_digits
-
-    return prepare_digits(0.25, 0)
-
-
-@pytest.fixture(scope="module")
-def trained(digits, tmp_path_factory):
-    """A small trained digits model of each architecture."""
-    mean, std = digits.channel_stats()
-    recipe = Recipe(epochs=4, batch_size=64, lr=0.03, lr_drops=(3,), crop_padding=0, hflip=False)
-    ckpt = tmp_path_factory.mktemp("ckpt") / "unused.pt"
-    return {
-        arch: train_model(
-            ModelSpec(arch, 10, 1, 8, mean, std), recipe, 0, digits, torch.device("cpu"), ckpt
-        ).model
-        for arch in RESNETS
-    }
 
 
 def own_accuracy(model, data) -> float:
@@ -103,9 +80,9 @@ def permuted_copy(model, seed=0):
 @pytest.mark.parametrize("bn", ["train", "frozen"])
 @pytest.mark.parametrize("arch", sorted(RESNETS))
 def test_permuted_copy_is_recovered_by_dm_and_fully_similar_under_every_mode(
-    arch, bn, trained, digits
+    arch, bn, trained_resnets, digits
 ):
-    model = trained[arch]
+    model = trained_resnets[arch]
     twin, perms = permuted_copy(model)
     x = torch.rand(4, 1, 32, 32)
     with torch.no_grad():
@@ -136,8 +113,10 @@ def test_permuted_copy_is_recovered_by_dm_and_fully_similar_under_every_mode(
 
 
 @pytest.mark.parametrize("arch", sorted(RESNETS))
-def test_self_stitch_with_dm_reproduces_the_models_accuracy_at_every_point(arch, trained, digits):
-    model = trained[arch]
+def test_self_stitch_with_dm_reproduces_the_models_accuracy_at_every_point(
+    arch, trained_resnets, digits
+):
+    model = trained_resnets[arch]
     base = own_accuracy(model, digits)
     specs = [make_spec("dm", k, k, model) for k in ALL_POINTS]
     trainer = PanelTrainer(copy.deepcopy(model), copy.deepcopy(model), digits, specs, FAST, "cpu")
@@ -145,8 +124,8 @@ def test_self_stitch_with_dm_reproduces_the_models_accuracy_at_every_point(arch,
         assert abs(r.test_accuracy - base) <= 0.005, r.spec.key
 
 
-def test_hint_and_fula_start_at_a_loss_near_zero_when_self_stitching(trained, digits):
-    model = trained["resnet18"]
+def test_hint_and_fula_start_at_a_loss_near_zero_when_self_stitching(trained_resnets, digits):
+    model = trained_resnets["resnet18"]
     specs = [make_spec(m, k, k, model) for m in ("hint", "fula") for k in (1, 5, 9)]
     trainer = PanelTrainer(copy.deepcopy(model), copy.deepcopy(model), digits, specs, FAST, "cpu")
     for r in trainer.fit(progress=False):
@@ -154,8 +133,8 @@ def test_hint_and_fula_start_at_a_loss_near_zero_when_self_stitching(trained, di
 
 
 @pytest.mark.parametrize("hint_norm", ["batch", "sample"])
-def test_fula_at_the_last_point_is_exactly_hint(trained, digits, hint_norm):
-    front, end = trained["resnet18"], trained["plain18"]
+def test_fula_at_the_last_point_is_exactly_hint(trained_resnets, digits, hint_norm):
+    front, end = trained_resnets["resnet18"], trained_resnets["plain18"]
     specs = [make_spec(m, 9, 9, end) for m in ("hint", "fula")]
     assert specs[1].weights == (1.0,)  # one term: the hint at point 9
     recipe = replace(FAST, epochs=2, hint_norm=hint_norm)
@@ -164,8 +143,10 @@ def test_fula_at_the_last_point_is_exactly_hint(trained, digits, hint_norm):
     assert hint.epoch_losses == fula.epoch_losses and hint.test_accuracy == fula.test_accuracy
 
 
-def test_recalibrated_dm_keeps_its_layer_and_moves_only_batchnorm_statistics(trained, digits):
-    front, end = trained["resnet18"], trained["plain18"]
+def test_recalibrated_dm_keeps_its_layer_and_moves_only_batchnorm_statistics(
+    trained_resnets, digits
+):
+    front, end = trained_resnets["resnet18"], trained_resnets["plain18"]
     specs = [make_spec("dm", 5, 5, end), make_spec("dm-rs", 5, 5, end, "dm", recalibrate=True)]
     trainer = PanelTrainer(copy.deepcopy(front), copy.deepcopy(end), digits, specs, FAST, "cpu")
     dm, recalibrated = trainer.fit(progress=False)
@@ -190,11 +171,11 @@ def test_stitch_learning_rate_drops_tenfold_at_the_given_epochs():
     [None, AdversarialTraining(alpha=1.0, epsilon=8 / 255, step_size=3 / 255, steps=3)],
     ids=["clean", "adversarial"],
 )
-def test_shared_stream_gives_each_stitch_what_it_gets_alone(trained, digits, adversarial):
+def test_shared_stream_gives_each_stitch_what_it_gets_alone(trained_resnets, digits, adversarial):
     """A stitch does not depend on which others share its panel (adversarial: its PGD
     examples are crafted on its own stitched model), so a suite may drop modes that no
     claim reads without moving the others."""
-    front, end = trained["resnet18"], trained["plain18"]
+    front, end = trained_resnets["resnet18"], trained_resnets["plain18"]
     specs = [make_spec("tlm", 3, 3, end), make_spec("fula", 5, 5, end)]
     if adversarial:
         specs.insert(0, make_spec("slm", 5, 5, end))
@@ -210,8 +191,8 @@ def test_shared_stream_gives_each_stitch_what_it_gets_alone(trained, digits, adv
         assert single.test_accuracy == result.test_accuracy
 
 
-def test_library_entry_point_leaves_the_models_untouched(trained, digits):
-    front, end = trained["resnet18"], trained["resnet34"]
+def test_library_entry_point_leaves_the_models_untouched(trained_resnets, digits):
+    front, end = trained_resnets["resnet18"], trained_resnets["resnet34"]
     before = {k: v.clone() for k, v in front.state_dict().items()}
     result = stitch(front, end, 4, 4, "hint", digits, FAST, progress=False)
     assert 0.1 < result.test_accuracy <= 1 and result.final_loss is not None
@@ -302,8 +283,8 @@ def test_fula_stops_the_end_pass_after_the_last_weighted_term():
     assert len(consumed) == 2
 
 
-def test_fula_terms_are_the_stitching_points_from_j_to_9(trained):
-    end = trained["resnet18"]
+def test_fula_terms_are_the_stitching_points_from_j_to_9(trained_resnets):
+    end = trained_resnets["resnet18"]
     assert [end.num_hint_terms(j) for j in (1, 5, 9)] == [9, 5, 1]
     assert make_spec("fula", 7, 7, end).weights == pytest.approx((1 / 3,) * 3)
     assert make_spec("fula-last", 7, 7, end, "fula", "last").weights == (0.0, 0.0, 1.0)
@@ -327,8 +308,8 @@ def test_fula_weight_presets_and_validation():
 # -- bad input -----------------------------------------------------------------------------
 
 
-def test_unknown_mode_and_point_out_of_range(trained):
-    end = trained["resnet18"]
+def test_unknown_mode_and_point_out_of_range(trained_resnets):
+    end = trained_resnets["resnet18"]
     with pytest.raises(UserError, match="unknown stitching mode 'kd'"):
         make_spec("kd", 1, 1, end)
     with pytest.raises(UserError, match="stitching point 10 is out of range"):
@@ -337,7 +318,7 @@ def test_unknown_mode_and_point_out_of_range(trained):
         make_spec("hint", 5, 5, end, soft=True)
 
 
-def test_front_and_end_on_inputs_of_different_shape_are_refused(trained, digits):
+def test_front_and_end_on_inputs_of_different_shape_are_refused(trained_resnets, digits):
     rgb = build_model(ModelSpec("resnet18", 10, 3, 4, (0.5,) * 3, (0.2,) * 3)).eval()
     with pytest.raises(UserError, match="share one input shape"):
-        check_compatible(rgb, trained["resnet18"], digits)
+        check_compatible(rgb, trained_resnets["resnet18"], digits)

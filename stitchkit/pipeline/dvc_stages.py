@@ -11,6 +11,7 @@ reads or writes the repository's DVC state.
 """
 
 import os
+import re
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from dvc.repo.reproduce import collect_stages, get_active_graph, plan_repro
 from dvc.stage import Stage
 from dvc.stage.cache import RunCacheNotFoundError
 from dvc.stage.run import get_executable, prepare_kwargs
+
+from stitchkit.common.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,23 @@ class Plan:
 
     stages: tuple[Stage, ...]
     upstream: dict[Stage, tuple[Stage, ...]]
+
+
+def loop_sections(root: Path) -> list[str]:
+    """The params.yaml sections that dvc.yaml loops over (``foreach: ${SECTION}``)."""
+    text = (root / PROJECT_FILE).read_text()
+    return list(dict.fromkeys(re.findall(r"foreach: \$\{(\w+)\}", text)))
+
+
+def check_loop_sections(root: Path, params: dict) -> None:
+    """Every section that dvc.yaml loops over is a mapping, empty for none: without it
+    DVC cannot read the pipeline at all."""
+    for section in loop_sections(root):
+        if not isinstance(params.get(section), dict):
+            raise UserError(
+                f"params.yaml has no `{section}:` mapping, which dvc.yaml loops over; keep "
+                f"the section, empty for none (`{section}: {{}}`)"
+            )
 
 
 def plan(repo: Repo, targets: list[str]) -> Plan:

@@ -256,6 +256,7 @@ def repro(targets: list[str], force: bool = False, address: str | None = None) -
 
     repo = Repo(os.getcwd())
     params = read_params(Path(repo.root_dir) / "params.yaml")
+    dvc_stages.check_loop_sections(Path(repo.root_dir), params)
     cpus = stage_cpus(params)
     plan = dvc_stages.plan(repo, targets)
     started_here = not ray.is_initialized()

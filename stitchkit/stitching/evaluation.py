@@ -89,7 +89,9 @@ class PanelEvaluator:
         )
 
     @torch.no_grad()
-    def evaluate(self, stitches: list[FittedStitch], split: str = "clean") -> list[dict]:
+    def evaluate(
+        self, stitches: list[FittedStitch], split: str = "clean", progress: bool = True
+    ) -> list[dict]:
         """Per stitch, on a test split, in eval mode: accuracy and the agreement of the
         stitched model with the end model (stitchkit.measures.agreement), and ``per_sample``: its
         prediction and agreement on every test image (AgreementTally). Stitches that share the
@@ -104,7 +106,7 @@ class PanelEvaluator:
         size = self.recipe.eval_batch_size
         starts = range(0, len(labels), size)
         bar = f"score {len(stitches)} stitch(es), {split}"
-        for start in tqdm(starts, desc=bar, unit="batch", leave=False):
+        for start in tqdm(starts, desc=bar, unit="batch", leave=False, disable=not progress):
             x = self.precision.images(to_unit_float(images[start : start + size].to(self.device)))
             y = labels[start : start + size].to(self.device)
             with self.precision.autocast():
@@ -122,7 +124,7 @@ class PanelEvaluator:
                     tally.add(logits, end_logits, y)
         return [tally.scores() | {"per_sample": tally.per_sample()} for tally in tallies]
 
-    def evaluate_all(self, stitches: list[FittedStitch]) -> list[dict]:
+    def evaluate_all(self, stitches: list[FittedStitch], progress: bool = True) -> list[dict]:
         """Per stitch: test_accuracy and its agreement with the end model on the clean
         test split; with a shortcut, also shortcut_ and rolled_accuracy and the agreement
         on those splits; with robust evaluation settings, robust_accuracy and the EOT
@@ -130,7 +132,7 @@ class PanelEvaluator:
         images (split "robust"); ``samples``:
         per split, the per-sample outputs (see evaluate; "robust" also has ``correct``)."""
         splits = ("clean", "shortcut", "rolled") if self.shortcut else ("clean",)
-        by_split = {split: self.evaluate(stitches, split) for split in splits}
+        by_split = {split: self.evaluate(stitches, split, progress) for split in splits}
         scores = []
         for n, stitch in enumerate(stitches):
             score = {

@@ -113,7 +113,9 @@ class PanelTrainer:
                 dm_residual=inits[(stitch.spec.front_point, stitch.spec.end_point)][1],
                 **scores,
             )
-            for stitch, scores in zip(untouched, self.scores.evaluate_all(untouched), strict=True)
+            for stitch, scores in zip(
+                untouched, self.scores.evaluate_all(untouched, progress), strict=True
+            )
         }
         if self.trained:
             for result in self._train(inits, checkpoint_path, progress):
@@ -256,7 +258,9 @@ class PanelTrainer:
                 epoch_losses=stitch["losses"],
                 **scores,
             )
-            for stitch, scores in zip(stitches, self.scores.evaluate_all(fitted), strict=True)
+            for stitch, scores in zip(
+                stitches, self.scores.evaluate_all(fitted, progress), strict=True
+            )
         ]
 
     def _stack_steps(self, stacks, x, y, shared, reference_bn, lr: float) -> dict[int, float]:
