@@ -44,4 +44,6 @@ def _keep_loop_sections(root: Path) -> None:
     missing = [section for section in loop_sections(root) if section not in params]
     if missing:
         with atomic_path(path) as tmp:
-            tmp.write_text(yaml.safe_dump(params | {section: {} for section in missing}, sort_keys=False))
+            tmp.write_text(
+                yaml.safe_dump(params | {section: {} for section in missing}, sort_keys=False)
+            )
