@@ -71,6 +71,15 @@ DIAMOND = {
 }
 
 
+# one stage per entry of params.yaml's `items:`
+PER_ITEM = {
+    "per-item": {
+        "foreach": "${items}",
+        "do": {"cmd": script('open("${key}.txt", "w").write("x")'), "outs": ["${key}.txt"]},
+    }
+}
+
+
 @pytest.fixture(scope="module")
 def local_ray():
     ray = pytest.importorskip("ray")
@@ -218,8 +227,7 @@ def test_a_removed_section_that_dvc_yaml_loops_over_is_one_clear_error(
 ):
     """`-S '~section'` leaves DVC unable to parse a `foreach: ${section}`: say so, and
     how to empty the section instead; empty, it runs."""
-    each = {"cmd": script('open("${key}.txt", "w").write("x")'), "outs": ["${key}.txt"]}
-    repo = make_repo(tmp_path / "repo", {"per-item": {"foreach": "${items}", "do": each}})
+    repo = make_repo(tmp_path / "repo", PER_ITEM)
     monkeypatch.chdir(repo)
     with pytest.raises(UserError, match=r"no `items:` mapping.*`items: \{\}`"):
         repro([])
@@ -232,8 +240,7 @@ def test_a_removed_section_that_dvc_yaml_loops_over_is_one_clear_error(
 def test_an_override_that_removes_a_looped_section_drops_its_stages(
     tmp_path, local_ray, monkeypatch
 ):
-    each = {"cmd": script('open("${key}.txt", "w").write("x")'), "outs": ["${key}.txt"]}
-    repo = make_repo(tmp_path / "repo", {"per-item": {"foreach": "${items}", "do": each}})
+    repo = make_repo(tmp_path / "repo", PER_ITEM)
     write(
         repo / "conf/config.yaml",
         yaml.safe_dump({"compute": {"cpu_threads": 1}, "items": {"a": 1}}),
