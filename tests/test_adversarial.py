@@ -21,6 +21,7 @@ from stitchkit.measures.params import robust_evaluation, stitch_robust_evaluatio
 from stitchkit.measures.robustness import (
     RobustEvaluation,
     _autoattack,
+    autoattack_rand,
     eot_iterations_for,
     robust_accuracy,
 )
@@ -217,6 +218,20 @@ def test_a_deterministic_stitch_is_attacked_alike_with_one_eot_sample_or_twenty(
     assert eot_iterations_for(noisy, x, settings, CPU) == 20
     in_training = torch.nn.Sequential(model, torch.nn.Dropout())
     assert eot_iterations_for(in_training, x, settings, CPU) == 20
+
+
+@pytest.mark.parametrize("iterations", [10, 20, 100])
+def test_apgd_halves_its_step_on_the_checkpoints_of_its_own_iteration_count(iterations):
+    """AutoAttack builds APGD for 100 iterations; ours is rebuilt for the settings' count,
+    so that its step-size checkpoints (the first after 22% of the iterations) fall
+    within the run: with APGD's schedule for 100, a 20-iteration attack never halves."""
+    settings = RobustEvaluation(iterations=iterations, epsilon=EPSILON)
+    apgd = autoattack_rand(torch.nn.Linear(4, 10), settings, CPU, 1).apgd
+    assert apgd.n_iter == iterations and apgd.n_restarts == 1 and apgd.eot_iter == 1
+    expected = (max(int(0.22 * iterations), 1), max(int(0.06 * iterations), 1))
+    assert (apgd.n_iter_2, apgd.n_iter_min) == expected and apgd.n_iter_2 < iterations
+    assert apgd.size_decr == max(int(0.03 * iterations), 1)
+    assert apgd.eps == EPSILON and apgd.seed == settings.seed and apgd.thr_decr == 0.75
 
 
 def test_alpha_zero_stitching_is_clean_stitching(plain_model, robust_model):

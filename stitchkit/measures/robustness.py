@@ -173,15 +173,37 @@ def eot_iterations_for(
     return 1 if torch.equal(model(batch), model(batch)) else settings.eot_iterations
 
 
-def _autoattack(model, x, y, s: RobustEvaluation, device, eot_iterations: int) -> torch.Tensor:
-    """The official AutoAttack's output for (x, y) with ``eot_iterations`` EOT samples."""
+def autoattack_rand(model: nn.Module, s: RobustEvaluation, device, eot_iterations: int):
+    """The official AutoAttack "rand" with its APGD built for ``s.iterations`` and
+    ``eot_iterations`` EOT samples. APGD fixes its step-size checkpoints (the first after
+    22% of the iterations, then shrinking) from the iteration count it is built with;
+    AutoAttack builds it for 100, so setting ``n_iter`` afterwards would keep those of
+    100 and, below 23 iterations, never halve the step."""
     from pyautoattack import AutoAttack
+    from pyautoattack.autopgd_base import APGDAttack
 
     adversary = AutoAttack(
         model, norm="Linf", eps=s.epsilon, version="rand", device=str(device), seed=s.seed
     )
-    adversary.apgd.n_iter = s.iterations
-    adversary.apgd.eot_iter = eot_iterations
+    built = adversary.apgd
+    adversary.apgd = APGDAttack(
+        model,
+        n_iter=s.iterations,
+        norm="Linf",
+        n_restarts=built.n_restarts,
+        eps=s.epsilon,
+        seed=s.seed,
+        eot_iter=eot_iterations,
+        rho=built.thr_decr,
+        device=built.device,
+        logger=built.logger,
+    )
+    return adversary
+
+
+def _autoattack(model, x, y, s: RobustEvaluation, device, eot_iterations: int) -> torch.Tensor:
+    """The official AutoAttack's output for (x, y) with ``eot_iterations`` EOT samples."""
+    adversary = autoattack_rand(model, s, device, eot_iterations)
     x_adv, _ = adversary.run_standard_evaluation(
         x.to(device), y.to(device), batch_size=s.batch_size
     )
