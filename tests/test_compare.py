@@ -91,12 +91,18 @@ def test_the_activation_cache_changes_no_value(tmp_path, digits):
 
 def test_the_cli_writes_the_table_heatmaps_and_page(tmp_path, capsys):
     out = tmp_path / "out"
-    with pytest.raises(SystemExit) as exit_:
-        main([
-            "compare", "--front", TORCHVISION[0], "--end", TORCHVISION[1], "--data", "digits",
-            "--points", "auto:2", "--modes", "tlm", "--measures", "cka,procrustes",
-            "--samples", "100", "--cache", str(tmp_path / "cache"), "--out", str(out),
-        ])  # fmt: skip
+    threads = torch.get_num_threads()
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            main([
+                "compare", "--front", TORCHVISION[0], "--end", TORCHVISION[1], "--data",
+                "digits", "--points", "auto:2", "--modes", "tlm", "--measures", "cka,procrustes",
+                "--samples", "100", "--threads", "1", "--cache", str(tmp_path / "cache"),
+                "--out", str(out),
+            ])  # fmt: skip
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
     assert exit_.value.code == 0
     table = pd.read_parquet(out / "comparison.parquet")
     assert table.equals(
@@ -137,6 +143,7 @@ def _save_state(tmp_path) -> str:
         (["--modes", "dm,fulla"], "no mode 'fulla'"),
         (["--measures", "cka,kca"], "no measure 'kca'"),
         (["--points", "auto:0"], "give auto, auto:N"),
+        (["--threads", "0"], "--threads 0: give a positive number of threads"),
     ],
 )
 def test_bad_input_gets_one_line_and_writes_nothing(tmp_path, capsys, args, message):
