@@ -15,7 +15,7 @@ from stitchkit.pipeline.evidence.page import (
     load_records,
     write_page,
 )
-from stitchkit.pipeline.evidence.record import run_record, save_record
+from stitchkit.pipeline.evidence.record import run_record, save_record, suite_digest
 from stitchkit.report.claims import CLAIM_NAMES
 
 
@@ -60,6 +60,7 @@ def record(label: str, verdicts: dict[str, str], threads: int = 1) -> dict:
         "commit": "abc123",
         "machine": {"cpu": "Test CPU", "cores": 2, "gpu": None, "python": "3.11", "torch": "2"},
         "compute": {"cpu_threads": threads},
+        "suite": "digest-1",
         "wall_seconds": 3600.0,
         "stage_seconds": {"train@a": 100.0, "train@b": 50.0, "stitch@p": 300.0},
         "stitch_stream": 2000.0,
@@ -76,7 +77,7 @@ def test_the_page_tabulates_every_claim_with_effect_interval_n_and_verdict():
     assert "Markers at point 9 decide it." in page
     assert "commit `abc123`" in page and "Test CPU, 2 cores" in page
     assert "2000 shared-stream stitch-images/s" in page and "60.0 min" in page
-    assert "No second run is recorded" in page
+    assert "No second run of this suite configuration is recorded" in page
     assert "| train | 2 | 150 | 100 |" in page
 
 
@@ -102,6 +103,26 @@ def test_the_stability_check_flags_a_verdict_that_moves_between_holds_and_contra
     flipped = record("threads-2", {"a": "contradicted", "b": "holds", "c": "holds"}, threads=2)
     page = evidence_markdown(main, [flipped], {})
     assert "moved between holds and contradicted: `a` (threads-2)" in page
+
+
+def test_a_run_of_another_suite_configuration_is_listed_not_compared():
+    main = record("main", {"a": "holds"})
+    earlier = record("avx2", {"a": "contradicted"}) | {"suite": "digest-0", "commit": "e30be86"}
+    page = evidence_markdown(main, [earlier], {})
+    assert "moved between holds and contradicted" not in page
+    assert "No second run of this suite configuration is recorded" in page
+    assert "`avx2` is a run of another suite configuration (commit `e30be86`)" in page
+    undigested = {k: v for k, v in earlier.items() if k != "suite"}
+    same = record("threads-2", {"a": "holds"}, threads=2)
+    page = evidence_markdown(main, [undigested, same], {})
+    assert "| Claim | `main` (1 thread(s), ?) | `threads-2` (2 thread(s), ?) |" in page
+    assert "`avx2` is a run of another suite configuration" in page
+
+
+def test_the_suite_digest_ignores_compute_settings_only():
+    params = {"compute": {"cpu_threads": 1}, "stitch": {"epochs": 4}}
+    assert suite_digest(params) == suite_digest(params | {"compute": {"cpu_threads": 2}})
+    assert suite_digest(params) != suite_digest(params | {"stitch": {"epochs": 8}})
 
 
 def test_a_run_with_overrides_or_up_to_date_stages_says_so():
@@ -130,7 +151,9 @@ def test_the_main_record_keeps_its_figures_and_the_page_is_written_from_records(
     assert made["takeaways"]["checks"]["a"]["verdict"] == "holds"
     assert made["commit"] == "unknown" and made["wall_seconds"] == 12.0
     save_record(made | {"commit": "abc"}, reports=reports, root=tmp_path)
-    save_record(record("threads-2", {"a": "holds"}, 2), reports=reports, root=tmp_path)
+    assert made["suite"] == suite_digest({"compute": {"cpu_threads": 2}})
+    rerun = record("threads-2", {"a": "holds"}, 2) | {"suite": made["suite"]}
+    save_record(rerun, reports=reports, root=tmp_path)
     figures = tmp_path / "docs" / "evidence" / "figures"
     assert (figures / "fig8-shortcuts.png").read_bytes() == b"png"
     assert (figures / "verdicts.png").read_bytes() == b"forest"

@@ -124,15 +124,34 @@ def _drift(check: dict, others: list[dict], name: str) -> float | None:
     return max(abs(e - m["effect"]) for e in effects) if m is not None and effects else None
 
 
+def same_suite(main: dict, others: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The other records split into those of the main run's suite configuration (same
+    `suite` digest) and those of another (an earlier configuration, or a record from
+    before digests: not comparable)."""
+    digest = main.get("suite")
+    same = [r for r in others if digest is not None and r.get("suite") == digest]
+    return same, [r for r in others if r not in same]
+
+
 def stability_table(main: dict, others: list[dict]) -> list[str]:
-    """Each check's verdict and deciding effect in every run, and its drift: the largest
-    change of its effect between runs against its margin (the main effect's distance
-    from the threshold); whether any verdict moved between holds and contradicted, and
-    which verdicts stand by less than their drift."""
+    """Each check's verdict and deciding effect in every run of the main run's suite
+    configuration, and its drift: the largest change of its effect between runs against
+    its margin (the main effect's distance from the threshold); whether any verdict
+    moved between holds and contradicted, and which verdicts stand by less than their
+    drift. Records of another configuration are listed, not compared."""
+    others, stale = same_suite(main, others)
+    stale_lines = [
+        f"- `{r['label']}` is a run of another suite configuration (commit `{r['commit']}`), "
+        "not compared: rerun it with the current suite."
+        for r in stale
+    ]
     if not others:
         return [
-            "No second run is recorded. Run the suite again with different float arithmetic "
-            f"(`{COMMAND} --label threads-2 -S compute.cpu_threads=2`) to add one."
+            "No second run of this suite configuration is recorded. Run the suite again "
+            f"with different float arithmetic (`{COMMAND} --label threads-2 -S "
+            "compute.cpu_threads=2`) to add one.",
+            *([""] if stale_lines else []),
+            *stale_lines,
         ]
     runs = [main, *others]
     header = " | ".join(f"`{r['label']}` ({_arithmetic(r)})" for r in runs)
@@ -169,7 +188,7 @@ def stability_table(main: dict, others: list[dict]) -> list[str]:
         " (⚠: another machine could decide them the other way): " + ", ".join(fragile) + "."
     )
     runs_lines = [f"- `{r['label']}`: {_machine_line(r)}." for r in others]
-    return [*lines, "", summary, "", *runs_lines]
+    return [*lines, "", summary, "", *runs_lines, *stale_lines]
 
 
 def stage_times(record: dict, top: int = 12) -> list[str]:

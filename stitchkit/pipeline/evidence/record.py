@@ -1,6 +1,7 @@
 """A run record (docs/evidence/runs/<label>.json): what one run of the evidence suite
 decided, on which commit and machine, with which float arithmetic, and how fast."""
 
+import hashlib
 import json
 import os
 import platform
@@ -42,6 +43,15 @@ def machine() -> dict:
     }
 
 
+def suite_digest(params: dict) -> str:
+    """A fingerprint of the suite's configuration: the composed params without
+    `compute:` (threads and precision change only the float arithmetic), so that two
+    runs with the same digest ran the same experiments."""
+    settings = {k: v for k, v in params.items() if k != "compute"}
+    canonical = json.dumps(settings, sort_keys=True, default=str).encode()
+    return hashlib.sha256(canonical).hexdigest()[:12]
+
+
 def commit() -> str:
     """HEAD's hash, with `+changes` when tracked files differ from it; `unknown` outside
     a git checkout with commits."""
@@ -70,14 +80,16 @@ def run_record(
     """A run of the suite as a record: its verdicts (reports/takeaways.json), commit,
     machine, `compute:` settings, the `-S` overrides of suite=evidence, wall time, each
     stage's wall time (of the stages that ran; ``up_to_date`` others did not need to)
-    and the machine's benchmark figure (benchmarks/stitch_stream.py, shared-stream
-    stitch-images/s). ``revision``: the commit the run started from (default: now's)."""
+    the machine's benchmark figure (benchmarks/stitch_stream.py, shared-stream
+    stitch-images/s) and the suite's digest (`suite_digest`). ``revision``: the commit
+    the run started from (default: now's)."""
     return {
         "label": label,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": revision or commit(),
         "machine": machine(),
         "compute": params.get("compute") or {},
+        "suite": suite_digest(params),
         "overrides": list(overrides),
         "wall_seconds": round(wall_seconds, 1),
         "stages_up_to_date": up_to_date,
