@@ -73,7 +73,7 @@ def test_the_page_tabulates_every_claim_with_effect_interval_n_and_verdict():
     page = evidence_markdown(main, [], {"shortcuts-exploited": "Markers at point 9 decide it."})
     row = next(line for line in page.splitlines() if line.startswith("| `shortcuts-exploited`"))
     assert "+0.100 [+0.050, +0.150] (> 0.02)" in row and "10,000" in row and "holds" in row
-    assert "1 hold, 1 are contradicted, 0 are inconclusive" in page
+    assert "1 holds, 1 is contradicted, 0 are inconclusive" in page
     assert "Markers at point 9 decide it." in page
     assert "commit `abc123`" in page and "Test CPU, 2 cores" in page
     assert "2000 shared-stream stitch-images/s" in page and "60.0 min" in page

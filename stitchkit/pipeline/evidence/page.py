@@ -45,6 +45,10 @@ def _effect(m: dict | None) -> str:
     )
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min ({seconds:.0f} s)"
 
@@ -224,8 +228,10 @@ def evidence_markdown(main: dict, others: list[dict], analysis: dict[str, str]) 
         "when the effect's 95% interval (percentile bootstrap over test images, paired "
         "across modes on the same images) lies wholly on one side of the claim's threshold.",
         "",
-        f"**{counts['holds']} hold, {counts['contradicted']} are contradicted, "
-        f"{counts['inconclusive']} are inconclusive, {counts['not_measured']} not measured.**",
+        f"**{_count(counts['holds'], 'holds', 'hold')}, "
+        f"{_count(counts['contradicted'], 'is contradicted', 'are contradicted')}, "
+        f"{_count(counts['inconclusive'], 'is inconclusive', 'are inconclusive')}, "
+        f"{counts['not_measured']} not measured.**",
         "",
         f"Run: {_machine_line(main)}.",
         "",
