@@ -105,6 +105,15 @@ def test_every_adversarial_panel_and_similarity_figure_of_a_suite_validates(tmp_
     assert figures and all(len(f.panels) == 4 for f in figures)
 
 
+def test_a_similarity_figure_needs_a_point_its_panels_share(tmp_path):
+    params = composed(tmp_path, "evidence")
+    (name,) = params["similarities"]
+    params["panels"]["at1-same-task-nr-r"]["points"] = [5]
+    params["panels"]["at1-same-task-nr-nr"]["points"] = [9]
+    with pytest.raises(UserError, match="share no stitching point"):
+        similarity_job(params, name)
+
+
 def test_paper_suite_trains_the_eighteen_models_of_table_1(tmp_path):
     params = composed(tmp_path, "paper")
     expected = {
@@ -321,8 +330,16 @@ def test_the_evidence_suite_gives_every_claim_check_its_results(tmp_path):
     assert [p for p in same_task if not adversarial._exception(run, params["panels"][p])]
     (figure,) = params["similarities"].values()
     assert len(figure["panels"]) == 4 and figure["mode"] == "fula-last"
-    # every adversarial panel also stitches below point 9, where FuLA differs from Hint
-    assert all(min(params["panels"][p]["points"]) < 9 for p in same_task)
+    # the panels judged at their own points (no replicates) also stitch below point 9,
+    # where FuLA differs from Hint; Fig. 6's configurations share point 9
+    judged_at_own_points = [
+        p
+        for p in same_task
+        if p not in run.replicates and not adversarial._exception(run, params["panels"][p])
+    ]
+    assert judged_at_own_points
+    assert all(min(params["panels"][p]["points"]) < 9 for p in judged_at_own_points)
+    assert all(9 in params["panels"][p]["points"] for p in figure["panels"].values())
     # Sec. 3.2: cross-task shortcut panels, class-subset series with 1 and 10 classes
     assert len(shortcuts._cross_task_shortcut_panels(run)) == 3
     series = subsets._series(run, lambda e: True)

@@ -246,16 +246,17 @@ def fake_run(root, holds: bool):
     cka, fula = [0.9, 0.5, 0.7], [0.1, 0.6, 0.3]  # opposite orders at point 9: tau = -1
     configs, panels = {}, {}
     for label, c, f in zip(("c1", "c2", "c3"), cka, fula, strict=True):
-        # at point 5 the same order (tau = +1): the claim is the penultimate layer's only
+        # at point 5 CKA's order reversed: the claim is the penultimate layer's only, the
+        # deepest point of all three (c1's panel stitched there only)
         configs[label] = [
-            {"point": 5, "cka": c, "fula_robust_accuracy": c},
+            {"point": 5, "cka": 1 - c, "fula_robust_accuracy": c},
             {"point": 9, "cka": c, "fula_robust_accuracy": good(f, c)},
-        ]
+        ][label == "c1" :]
         panels[label] = f"sim-{label}"
         results = [
             stitch("fula-last", 5, 0.8, robust_accuracy=c),
             stitch("fula-last", 9, 0.8, robust_accuracy=good(f, c)),
-        ]
+        ][label == "c1" :]
         write(root, "stitch", f"sim-{label}", {"results": results})
     report = {"configurations": configs, "panels": panels, "fula_mode": "fula-last"}
     write(root, "similarity", "fig6", report)

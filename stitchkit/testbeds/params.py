@@ -139,6 +139,11 @@ def similarity_job(params: dict, name: str) -> SimilarityJob:
                 f"{where}: panel {panel!r} needs a dm mode and the fula mode {entry.mode!r}"
             )
         jobs[label] = job
+    if not set.intersection(*({i for i, _ in job.pairs} for job in jobs.values())):
+        raise UserError(
+            f"{where}: the panels share no stitching point; give them one in common (the "
+            "configurations are compared at the deepest shared point)"
+        )
     return SimilarityJob(name, entry.title, jobs, entry.mode, entry.samples)
 
 

@@ -167,10 +167,10 @@ def cka_ranks_differently(run: Run) -> Verdict:
         if len(configs) < 3:
             continue
         figures.append(name)
-        # the claim is the penultimate layer's (Fig. 6): the figure's deepest point
-        rows = next(iter(configs.values()))
-        k, point = max(enumerate(r["point"] for r in rows), key=lambda kp: kp[1])
-        cka = [config[k]["cka"] for config in configs.values()]
+        # the claim is the penultimate layer's (Fig. 6): the deepest point that every
+        # configuration's panel stitched at
+        point = max(set.intersection(*({r["point"] for r in rows} for rows in configs.values())))
+        cka = [next(r["cka"] for r in rows if r["point"] == point) for rows in configs.values()]
         # CKA is of the panels' own model pairs, so FuLA's draws are theirs too (a
         # panel's replicates aside)
         fula, n = [], 0
