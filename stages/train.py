@@ -56,7 +56,9 @@ def main(argv: list[str]) -> None:
     check_count("train_samples", job.recipe.train_samples, available, "training images")
     mean, std = data.channel_stats()
     channels, size, _ = data.image_shape
-    spec = ModelSpec(job.arch, data.num_classes, channels, job.width, mean, std, size, job.depth)
+    spec = ModelSpec(
+        job.arch, data.num_classes, channels, job.width, mean, std, size, job.depth, job.patch
+    )
     checkpoint = CHECKPOINT_DIR / f"{model_id}.pt"
     resume_from = load_training_state(checkpoint)
     started = time.perf_counter()

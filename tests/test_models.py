@@ -126,6 +126,16 @@ def test_vit_tiny_points_are_every_block_then_the_pre_head_features():
     assert ARCHITECTURES["vit_tiny"].num_points(None) == 13  # ViT-Tiny: 12 blocks and the head
 
 
+def test_a_vit_of_larger_patches_has_fewer_tokens_at_the_same_points(tmp_path):
+    spec = spec_of("vit_tiny", patch=8)
+    assert spec.to_dict()["patch"] == 8 and "patch" not in spec_of("vit_tiny").to_dict()
+    model = build_model(spec).eval()
+    acts = model.activations(torch.rand(2, 3, 32, 32), range(1, 5))
+    assert [tuple(a.shape[1:]) for a in acts.values()] == [(17, 12)] * 3 + [(12,)]
+    save_model(model, tmp_path / "m.pt")
+    assert load_model(tmp_path / "m.pt").spec == spec
+
+
 def test_width_64_vgg16_bn_is_torchvisions_network():
     torch.manual_seed(0)
     reference = torchvision.models.vgg16_bn(num_classes=10).eval()
@@ -163,6 +173,8 @@ def test_a_saved_model_loads_to_the_same_function(arch, tmp_path):
         ("resnet18", {"depth": 4}, "fixed depth"),
         ("vit_tiny", {"width": 16}, "multiple of 3"),
         ("vit_tiny", {"depth": 0}, "depth must be >= 1"),
+        ("resnet18", {"patch": 8}, "fixed patch"),
+        ("vit_tiny", {"patch": 5}, "does not divide the 32-pixel images"),
     ],
 )
 def test_bad_architecture_settings_are_user_errors(arch, overrides, message):

@@ -8,8 +8,8 @@ paths):
   average pooling and a linear classifier; point k (1-based, as in the paper's figures)
   is the output of segment k: 1 = the conv-BN-ReLU stem, then the first and the last
   block of each of the 4 stages;
-- VGG16-BN (vgg.py, torchvision's) and ViT-Tiny/4 (vit.py, timm's) at the authors'
-  stitching points.
+- VGG16-BN (vgg.py, torchvision's) and ViT-Tiny (vit.py, timm's; 4x4 patches unless the
+  spec gives another size) at the authors' stitching points.
 """
 
 from collections.abc import Callable
@@ -42,6 +42,7 @@ class ModelSpec:
     std: tuple[float, ...]
     image_size: int = 32
     depth: int | None = None  # blocks of a ViT (None: the architecture's own)
+    patch: int | None = None  # a ViT's patch size (None: the architecture's own)
 
     def __post_init__(self):
         if self.arch not in ARCHITECTURES:
@@ -52,7 +53,12 @@ class ModelSpec:
             raise UserError(
                 f"model spec needs width >= 1, num_classes >= 2, in_channels >= 1; got {self}"
             )
-        ARCHITECTURES[self.arch].check(self.arch, self.width, self.depth)
+        ARCHITECTURES[self.arch].check(self.arch, self.width, self.depth, self.patch)
+        if self.patch is not None and self.image_size % self.patch:
+            raise UserError(
+                f"patch size {self.patch} does not divide the {self.image_size}-pixel images; "
+                "give a divisor of it"
+            )
         if len(self.mean) != self.in_channels or len(self.std) != self.in_channels:
             raise UserError("normalisation mean/std need one value per input channel")
 
@@ -61,12 +67,10 @@ class ModelSpec:
         return (self.in_channels, self.image_size, self.image_size)
 
     def to_dict(self) -> dict:
-        """The spec as plain data; without depth when it is the architecture's own, so
-        that files of models without one are as before it existed."""
+        """The spec as plain data; without depth or patch when it is the architecture's
+        own, so that files of models without one are as before it existed."""
         d = {**asdict(self), "mean": list(self.mean), "std": list(self.std)}
-        if self.depth is None:
-            del d["depth"]
-        return d
+        return {k: v for k, v in d.items() if v is not None or k not in ("depth", "patch")}
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelSpec":
@@ -161,15 +165,16 @@ class Architecture:
     label: str  # for tables and figures
     build: Callable[[ModelSpec], nn.Module]
     num_points: Callable[[int | None], int]  # of a model of depth (None: its own)
-    takes_depth: bool = False
+    takes_depth: bool = False  # and a patch size: a ViT
     width_multiple: int = 1
 
-    def check(self, name: str, width: int, depth: int | None) -> None:
+    def check(self, name: str, width: int, depth: int | None, patch: int | None = None) -> None:
         """Raise UserError unless this architecture (called ``name``) takes them."""
-        if depth is not None and not self.takes_depth:
-            raise UserError(f"{name} has a fixed depth; drop depth")
-        if depth is not None and depth < 1:
-            raise UserError(f"depth must be >= 1, got {depth}")
+        for key, value in (("depth", depth), ("patch", patch)):
+            if value is not None and not self.takes_depth:
+                raise UserError(f"{name} has a fixed {key}; drop {key}")
+            if value is not None and value < 1:
+                raise UserError(f"{key} must be >= 1, got {value}")
         if width % self.width_multiple:
             raise UserError(
                 f"{name} needs a width that is a multiple of {self.width_multiple}, got {width}"
@@ -181,7 +186,7 @@ class Architecture:
 # conv4_3 and conv5_3; every ViT block, then the pre-head features (the final norm's
 # class token)
 VGG16_BN_POINTS = [f"features.{i}" for i in (2, 5, 12, 22, 32, 42)]
-VIT_TINY_DEPTH, VIT_TINY_HEADS = 12, 3
+VIT_TINY_DEPTH, VIT_TINY_HEADS, VIT_TINY_PATCH = 12, 3, 4
 
 
 def vit_points(depth: int | None) -> list[str]:
@@ -200,7 +205,13 @@ def _vit_tiny(spec: ModelSpec) -> SplitModel:
 
     depth = spec.depth or VIT_TINY_DEPTH
     network = vision_transformer(
-        spec.width, depth, VIT_TINY_HEADS, spec.in_channels, spec.num_classes, spec.image_size
+        spec.width,
+        depth,
+        VIT_TINY_HEADS,
+        spec.patch or VIT_TINY_PATCH,
+        spec.in_channels,
+        spec.num_classes,
+        spec.image_size,
     )
     return SplitModel(spec, network, vit_points(depth), "head")
 
@@ -219,7 +230,7 @@ ARCHITECTURES = {
 } | {
     "vgg16_bn": Architecture("VGG16-BN", _vgg16_bn, lambda depth: len(VGG16_BN_POINTS)),
     "vit_tiny": Architecture(
-        "ViT-Tiny/4",
+        "ViT-Tiny",
         _vit_tiny,
         lambda depth: len(vit_points(depth)),
         takes_depth=True,

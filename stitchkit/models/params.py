@@ -23,6 +23,7 @@ class ModelEntry:
     seed: Int
     width: PositiveInt
     depth: PositiveInt | None = None  # a ViT's blocks (default: the architecture's)
+    patch: PositiveInt | None = None  # a ViT's patch size (default: the architecture's)
     train: dict[Str, Any] = field(default_factory=dict)
     robust_eval: dict[Str, Any] = field(default_factory=dict)
 
@@ -35,13 +36,14 @@ class TrainingJob:
     seed: int
     width: int
     depth: int | None
+    patch: int | None
     recipe: Recipe
 
 
 def _model_entry(params: dict, model_id: str) -> ModelEntry:
     entry = section_entry(params, "models", model_id, ModelEntry)
     try:
-        ARCHITECTURES[entry.arch].check(entry.arch, entry.width, entry.depth)
+        ARCHITECTURES[entry.arch].check(entry.arch, entry.width, entry.depth, entry.patch)
     except UserError as exc:
         raise UserError(f"models.{model_id}: {exc}") from None
     return entry
@@ -71,7 +73,14 @@ def training_job(params: dict, model_id: str) -> TrainingJob:
             f"shortcut setting {entry.dataset!r}; give it the setting's source"
         )
     return TrainingJob(
-        model_id, entry.dataset, entry.arch, entry.seed, entry.width, entry.depth, recipe
+        model_id,
+        entry.dataset,
+        entry.arch,
+        entry.seed,
+        entry.width,
+        entry.depth,
+        entry.patch,
+        recipe,
     )
 
 

@@ -8,16 +8,21 @@ depth 12 and 3 heads.
 
 from timm.models.vision_transformer import VisionTransformer
 
-PATCH_SIZE = 4
-
 
 def vision_transformer(
-    width: int, depth: int, heads: int, in_channels: int, num_classes: int, image_size: int
+    width: int,
+    depth: int,
+    heads: int,
+    patch: int,
+    in_channels: int,
+    num_classes: int,
+    image_size: int,
 ) -> VisionTransformer:
-    """timm's ViT with 4x4 patches, embedding ``width`` and ``depth`` blocks."""
+    """timm's ViT with ``patch`` x ``patch`` patches, embedding ``width`` and ``depth``
+    blocks."""
     return VisionTransformer(
         img_size=image_size,
-        patch_size=PATCH_SIZE,
+        patch_size=patch,
         in_chans=in_channels,
         num_classes=num_classes,
         embed_dim=width,

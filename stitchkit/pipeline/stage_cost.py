@@ -111,12 +111,11 @@ def _flops(fn, *args) -> float:
 
 @cache
 def model_flops(
-    arch: str, width: int, depth: int | None, channels: int, classes: int
+    arch: str, width: int, depth: int | None, channels: int, classes: int, patch: int | None = None
 ) -> ModelFlops:
     """The FLOPs of a model of ``arch`` (a ModelFlops)."""
-    spec = ModelSpec(
-        arch, classes, channels, width, (0.0,) * channels, (1.0,) * channels, depth=depth
-    )
+    zeros, ones = (0.0,) * channels, (1.0,) * channels
+    spec = ModelSpec(arch, classes, channels, width, zeros, ones, depth=depth, patch=patch)
     model = build_model(spec).eval()
     x = torch.zeros(1, *spec.input_shape)
     front, end, shape = {}, {}, {}
@@ -142,7 +141,7 @@ def dataset_sizes(params: dict, dataset: str) -> tuple[int, int, int, int]:
 def flops_of(params: dict, model_id: str) -> ModelFlops:
     job = training_job(params, model_id)
     _, _, channels, classes = dataset_sizes(params, job.dataset)
-    return model_flops(job.arch, job.width, job.depth, channels, classes)
+    return model_flops(job.arch, job.width, job.depth, channels, classes, job.patch)
 
 
 def _is_robust(params: dict, model_id: str) -> bool:
