@@ -390,6 +390,35 @@ def test_a_free_core_goes_to_the_stage_that_heads_the_longest_chain(
     assert (repo / "order.txt").read_text().split()[0] == "head"
 
 
+def test_a_freed_slot_takes_the_next_stage_before_the_driver_commits(
+    tmp_path, local_ray, monkeypatch
+):
+    """One stage at a time: while the driver commits `first`, `second` already runs (the
+    commit waits up to 30 s for it to start; committing first would leave the core idle)."""
+    from stitchkit.pipeline import dvc_stages
+
+    stages = {
+        name: {"cmd": script(f'open("{name}.txt", "w").write("")'), "outs": [f"{name}.txt"]}
+        for name in ("first", "second")
+    }
+    repo = make_repo(tmp_path / "repo", stages)
+    write(repo / "params.yaml", yaml.safe_dump({"compute": {"cpu_threads": 2}}))
+    monkeypatch.chdir(repo)
+    commit, seen_running = dvc_stages.commit, []
+
+    def commit_after_a_look(dvc_repo, stage):
+        other = "second" if stage.addressing == "first" else "first"
+        deadline = time.monotonic() + 30
+        while not (repo / f"{other}.txt").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen_running.append((repo / f"{other}.txt").exists())
+        commit(dvc_repo, stage)
+
+    monkeypatch.setattr(dvc_stages, "commit", commit_after_a_look)
+    assert repro([]).ok
+    assert seen_running == [True, True]
+
+
 def test_a_stages_python_is_the_interpreter_running_stitchkit(tmp_path, local_ray, monkeypatch):
     """`.venv/bin/stitchkit repro` without the venv on PATH still runs every stage's
     `python` in the venv (a stage on the system's Python finds no torch)."""

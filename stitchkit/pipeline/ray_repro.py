@@ -5,13 +5,15 @@ date and all bookkeeping come from DVC itself (stitchkit.pipeline.dvc_stages); t
 module only schedules. A stage whose upstream stages are committed is ready; whenever
 the cluster has a free slot (compute.cpu_threads cores), the ready stage that heads the
 costliest chain of work starts, as a Ray task with the resources it needs (costs: the
-FLOPs of stitchkit.pipeline.stage_cost; ranks: stitchkit.pipeline.critical_path). The
-driver commits each finished stage (outputs into the cache, the run cache), one at a
-time, and writes their dvc.lock entries together at most every LOCK_WRITE_S while
-stages run (each write parses and rewrites the whole lock: seconds of the driver's CPU
-for a suite's). A failed stage is retried once; stages that do not depend on it go on.
-Whatever was committed is written on Ctrl-C, a killed worker or a failure, so a rerun
-continues where the last one stopped.
+FLOPs of stitchkit.pipeline.stage_cost; ranks: stitchkit.pipeline.critical_path), before
+the driver commits the stage that freed the slot: committing (outputs into the cache,
+the run cache) and preparing the stages it unblocks take the driver seconds, during
+which the slot would stand idle. Finished stages are committed one at a time; their
+dvc.lock entries are written together at most every LOCK_WRITE_S while stages run (each
+write parses and rewrites the whole lock: seconds of the driver's CPU for a suite's). A
+failed stage is retried once; stages that do not depend on it go on. Whatever was
+committed is written on Ctrl-C, a killed worker or a failure, so a rerun continues where
+the last one stopped.
 """
 
 import json
@@ -135,11 +137,14 @@ class Scheduler:
         self.bar = bar
         try:
             while self.waiting or self.ready or self.running:
-                self._start_ready()
+                self._promote_waiting()
+                self._submit_ready()
                 if self.running:
                     finished, _ = self.ray.wait(list(self.running), num_returns=1, timeout=1.0)
-                    for ref in finished:
-                        self._finish(ref)
+                    ended = [(ref, self.running.pop(ref)) for ref in finished]
+                    self._submit_ready()  # a freed slot first, then the driver's commits
+                    for ref, entry in ended:
+                        self._finish(ref, *entry)
                 self._write_lock(due=not self.running)
                 self._show()
         except KeyboardInterrupt:
@@ -168,7 +173,9 @@ class Scheduler:
         if refs:
             self.ray.wait(refs, num_returns=len(refs), timeout=CANCEL_WAIT_S)
 
-    def _start_ready(self) -> None:
+    def _promote_waiting(self) -> None:
+        """Move the waiting stages whose upstream stages are done to ``ready`` (or to done,
+        where DVC finds them up to date or restores them from the run cache)."""
         for _ in range(len(self.waiting)):
             stage = self.waiting.popleft()
             upstream = self.plan.upstream[stage]
@@ -189,6 +196,9 @@ class Scheduler:
             else:
                 self.waiting.append(stage)
         self.ready.sort(key=self.ranks.get, reverse=True)
+
+    def _submit_ready(self) -> None:
+        """Fill free slots with ready stages, highest rank first."""
         for stage in list(self.ready):
             if len(self.running) >= self.slots:
                 break
@@ -209,8 +219,8 @@ class Scheduler:
         ref = self.remote.options(**options).remote(dvc_stages.command(stage), str(log))
         self.running[ref] = (stage, attempt, log)
 
-    def _finish(self, ref) -> None:
-        stage, attempt, log = self.running.pop(ref)
+    def _finish(self, ref, stage, attempt: int, log: Path) -> None:
+        """Commit a stage that ended well; retry a failed one once, then block it."""
         try:
             status, seconds = self.ray.get(ref)
             error = f"exit status {status}" if status else None
