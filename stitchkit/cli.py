@@ -135,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--threads",
         type=int,
-        help="torch's CPU threads (default: one per core); give 1 per job when other torch "
+        help="torch's and BLAS's CPU threads (default: one per core); give 1 per job when other torch "
         "jobs share the cores, or every job slows several-fold",
     )
     compare.add_argument(
@@ -157,6 +157,7 @@ def _listed(text: str | None) -> list[str] | str | None:
 def _compare(args: argparse.Namespace) -> int:
     import torch
 
+    from stitchkit.common.compute import limit_cpu_threads
     from stitchkit.common.errors import UserError
     from stitchkit.compare.comparison import compare
     from stitchkit.compare.outputs import check_output_folder, summary, write_outputs
@@ -165,7 +166,7 @@ def _compare(args: argparse.Namespace) -> int:
     if args.threads is not None:
         if args.threads < 1:
             raise UserError(f"--threads {args.threads}: give a positive number of threads")
-        torch.set_num_threads(args.threads)
+        limit_cpu_threads(args.threads)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     modes, measures = (() if v == "none" else _listed(v) for v in (args.modes, args.measures))
     table = compare(
