@@ -135,8 +135,8 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--threads",
         type=int,
-        help="torch's and BLAS's CPU threads (default: one per core); give 1 per job when other torch "
-        "jobs share the cores, or every job slows several-fold",
+        help="torch's and BLAS's CPU threads (default: one per core); give 1 per job when "
+        "other torch jobs share the cores, or every job slows several-fold",
     )
     compare.add_argument(
         "--cache",
