@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from stitchkit.common.compute import stage_device
+from stitchkit.common.compute import stage_device, stage_precision
 from stitchkit.common.entry_point import run_stage
 from stitchkit.common.errors import UserError
 from stitchkit.common.io import save_torch, write_json
@@ -35,7 +35,8 @@ def main(argv: list[str]) -> None:
     device = stage_device(params)
     data = PreparedDataset.load(prepared_path(job.data), dataset_stage(params, job.data))
     front_file = Path("models") / f"{job.front}.pt"
-    front = load_model(front_file, device)
+    # the stage's memory format (compute.channels_last); IRIs are optimised in fp32
+    front = stage_precision(params, device).prepare(load_model(front_file, device))
     if tuple(front.input_shape) != tuple(data.image_shape):
         raise UserError(
             f"iri_sets.{name}: front {job.front} takes inputs of shape "

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from stages.figures import figure_jobs, figure_sections
 from stages.table1 import write_table1
-from stitchkit.common.compute import compute_settings, limit_cpu_threads
+from stitchkit.common.compute import limit_stage_threads
 from stitchkit.common.entry_point import run_stage
 from stitchkit.common.errors import UserError
 from stitchkit.common.params_file import read_params
@@ -22,7 +22,7 @@ from stitchkit.report.figures import save_figure
 
 def main(argv: list[str]) -> None:
     params = read_params()
-    limit_cpu_threads(compute_settings(params).cpu_threads)
+    limit_stage_threads(params)
     known = ["table1", *figure_sections(params), "panels"]
     unknown = [name for name in argv if name not in known]
     if unknown:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from stitchkit.common.compute import stage_device
+from stitchkit.common.compute import stage_device, stage_precision
 from stitchkit.common.entry_point import run_stage
 from stitchkit.common.errors import UserError
 from stitchkit.common.io import write_json
@@ -35,7 +35,10 @@ def main(argv: list[str]) -> None:
     settings = robust_evaluation(params, model_id)
     data = PreparedDataset.load(prepared_path(job.dataset), f"prepare@{job.dataset}")
     device = stage_device(params)
-    model = load_model(Path("models") / f"{model_id}.pt", device)
+    # the stage's memory format (compute.channels_last); attacks always run in fp32
+    model = stage_precision(params, device).prepare(
+        load_model(Path("models") / f"{model_id}.pt", device)
+    )
     scores = robust_accuracy(model, data.test_images, data.test_labels, settings, device)
     per_sample = scores.pop("per_sample")
     labels = {"robust": per_sample.pop("labels"), "clean": data.test_labels.to(torch.int16)}

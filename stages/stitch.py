@@ -165,6 +165,7 @@ def main(argv: list[str]) -> None:
             "bn_policy": job.recipe.bn,
             "device": device.type,
             "precision": precision.name,
+            "memory_format": precision.layout,
             **robust_fields,
             "results": [r.summary() for r in results],
         },

@@ -65,6 +65,7 @@ def main(argv: list[str]) -> None:
             "bn_policy": job.recipe.bn,
             "device": device.type,
             "precision": precision.name,
+            "memory_format": precision.layout,
             "results": [
                 {"classes": k, **r.summary()} for k, results in by_k.items() for r in results
             ],

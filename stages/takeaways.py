@@ -13,7 +13,7 @@ and writes, each file atomically:
 
 from pathlib import Path
 
-from stitchkit.common.compute import compute_settings, limit_cpu_threads
+from stitchkit.common.compute import limit_stage_threads
 from stitchkit.common.entry_point import run_stage
 from stitchkit.common.errors import UserError
 from stitchkit.common.io import atomic_path, write_json
@@ -77,7 +77,7 @@ def main(argv: list[str]) -> None:
     if argv:
         raise UserError("usage: python -m stages.takeaways (no arguments)")
     params = read_params()
-    limit_cpu_threads(compute_settings(params).cpu_threads)
+    limit_stage_threads(params)
     thresholds = validated(TakeawayThresholds, params.get("takeaways") or {}, "takeaways")
     table1 = REPORTS / "table1.md"
     if not table1.exists():

@@ -89,6 +89,7 @@ def main(argv: list[str]) -> None:
             **_shortcut_accuracy(result.model, data, job.recipe.eval_batch_size, device),
             "device": device.type,
             "precision": precision.name,
+            "memory_format": precision.layout,
         },
     )
     write_json(

@@ -19,17 +19,19 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from stitchkit.common.precision import PRECISIONS, Precision
-from stitchkit.common.schema import PositiveInt, section, validated
+from stitchkit.common.schema import Bool, PositiveInt, section, validated
 
 
 @section
 class ComputeSettings:
     """`compute:`: torch's CPU threads in every stage (and the cores `stitchkit repro`
-    reserves per stage), and the precision of training and stitching: ``auto`` is bf16
-    with channels_last on CUDA and fp32 elsewhere."""
+    reserves per stage), and how training and stitching compute: ``precision`` ``auto``
+    is bf16 on CUDA and fp32 elsewhere; ``channels_last`` lays their tensors out NHWC
+    (false: NCHW, the layout of runs before it existed, for bitwise reproduction)."""
 
     cpu_threads: PositiveInt = 1
     precision: Literal[PRECISIONS] = "auto"
+    channels_last: Bool = True
 
 
 def compute_settings(params: dict) -> ComputeSettings:
@@ -46,12 +48,18 @@ def limit_cpu_threads(threads: int) -> None:
     threadpool_limits(threads, user_api="blas")
 
 
+def limit_stage_threads(params: dict) -> None:
+    """Fix a stage's CPU threads (torch's and BLAS's) to params' ``compute.cpu_threads``."""
+    limit_cpu_threads(compute_settings(params).cpu_threads)
+
+
 def stage_device(params: dict) -> torch.device:
     """The device a stage computes on, after fixing its CPU threads from params."""
-    limit_cpu_threads(compute_settings(params).cpu_threads)
+    limit_stage_threads(params)
     return default_device()
 
 
 def stage_precision(params: dict, device: torch.device) -> Precision:
     """The precision a stage trains and stitches in on ``device``."""
-    return Precision.resolve(compute_settings(params).precision, device)
+    settings = compute_settings(params)
+    return Precision.resolve(settings.precision, device, settings.channels_last)

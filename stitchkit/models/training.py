@@ -135,7 +135,11 @@ def _set_dropout_rng(state: torch.Tensor, device) -> None:
 
 
 def run_fingerprint(
-    spec: ModelSpec, recipe: Recipe, seed: int, data: PreparedDataset, precision: str = "fp32"
+    spec: ModelSpec,
+    recipe: Recipe,
+    seed: int,
+    data: PreparedDataset,
+    precision: str = FP32.arithmetic,
 ) -> str:
     """Hash of everything that determines a run; a checkpoint resumes only a matching run."""
     blob = json.dumps(
@@ -232,7 +236,7 @@ def train_model(
         contrastive = nt_xent(recipe.simclr.temperature)
     phases = _phases(model, projector, recipe)
     generator = torch.Generator().manual_seed(seed)
-    fingerprint = run_fingerprint(spec, recipe, seed, data, precision.name)
+    fingerprint = run_fingerprint(spec, recipe, seed, data, precision.arithmetic)
     history: list[dict] = []
     start = 0
     state = resume_from

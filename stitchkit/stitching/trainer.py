@@ -133,7 +133,7 @@ class PanelTrainer:
             panel_state.data_digest(self.data),
             {k: panel_state.data_digest(d) for k, d in sorted((self.iris or {}).items())},
             asdict(self.adversarial) if self.adversarial else None,
-            self.precision.name,
+            self.precision.arithmetic,
         )
 
     def _new_stitch(self, inits, spec: StitchSpec) -> dict:
