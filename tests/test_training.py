@@ -170,7 +170,10 @@ def test_a_resumed_training_replays_the_dropout_masks_bitwise(tmp_path):
 
 
 def test_a_model_trained_on_a_shortcut_setting_learns_its_markers(workdir):
-    params = tiny_params()
+    # all 1,347 images: on 512 the width-4 model learnt the markers or not by the seed
+    # and the last bits (shortcut accuracy 0.10-0.30); on all, 1.0 for seeds 0-2 with
+    # NCHW and channels_last tensors alike
+    params = tiny_params(train_samples=None)
     params["shortcuts"] = {"digits-aruco": {"source": "digits", "kind": "combination",
                                             "pattern": "aruco", "size": 8}}  # fmt: skip
     params["models"]["biased"] = {**params["models"]["tiny"], "dataset": "digits-aruco"}
