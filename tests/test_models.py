@@ -8,6 +8,7 @@ import torchvision
 from stitchkit.common.errors import UserError
 from stitchkit.models.architectures import ARCHITECTURES, RESNETS, ModelSpec, Normalize, build_model
 from stitchkit.models.checkpoints import load_model, save_model
+from stitchkit.models.strided_pointwise import StridedPointwise
 
 SPEC = dict(num_classes=10, in_channels=3, width=4, mean=(0.5, 0.4, 0.3), std=(0.2, 0.2, 0.2))
 SMALL = {"vit_tiny": dict(width=12, depth=3)}  # 3 heads of 4 dimensions, 3 blocks
@@ -71,6 +72,39 @@ def test_plain18_has_no_residual_connections():
     plain, resnet = trained_like("plain18"), trained_like("resnet18")
     assert all(not b.residual for s in plain.model.segments[1:] for b in s)
     assert sum(p.numel() for p in plain.parameters()) < sum(p.numel() for p in resnet.parameters())
+
+
+@pytest.fixture
+def torch_threads():
+    """Set torch's CPU threads within a test; restored after it."""
+    previous = torch.get_num_threads()
+    yield torch.set_num_threads
+    torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("in_channels", [1, 2, 4, 7, 8, 16])
+def test_the_downsampling_shortcut_computes_a_strided_1x1_convolution_and_its_gradients(
+    in_channels, layout, threads, torch_threads
+):
+    """Also where oneDNN's own NHWC kernel crashes or errs (in_channels 2-7 on AVX2)."""
+    torch_threads(threads)
+    torch.manual_seed(in_channels)
+    conv = StridedPointwise(in_channels, 2 * in_channels, stride=2)
+    x, upstream = torch.randn(64, in_channels, 16, 16), torch.randn(64, 2 * in_channels, 8, 8)
+    x64 = x.double().requires_grad_()
+    w64 = conv.weight.detach().double().requires_grad_()
+    out64 = torch.nn.functional.conv2d(x64, w64, stride=2)
+    out64.backward(upstream.double())
+
+    conv = conv.to(memory_format=layout)
+    x = x.contiguous(memory_format=layout).requires_grad_()
+    out = conv(x)
+    out.backward(upstream.contiguous(memory_format=layout))
+    for got, want in ((out, out64), (conv.weight.grad, w64.grad), (x.grad, x64.grad)):
+        # float32 sums of up to 64 x 8 x 8 terms: 1e-6 of the largest; the bug: 1e-3 or more
+        assert (got.double() - want).abs().max() <= 2e-5 * want.abs().max()
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))

@@ -20,6 +20,7 @@ from torch import nn
 
 from stitchkit.common.errors import UserError
 from stitchkit.models.graph_split import GraphSplit
+from stitchkit.models.strided_pointwise import StridedPointwise
 
 # name -> (blocks per stage, residual connections)
 RESNETS = {
@@ -102,7 +103,7 @@ class BasicBlock(nn.Module):
         self.shortcut = nn.Sequential()
         if residual and (stride != 1 or in_planes != planes):
             self.shortcut = nn.Sequential(
-                nn.Conv2d(in_planes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes)
+                StridedPointwise(in_planes, planes, stride), nn.BatchNorm2d(planes)
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,30 @@
+"""A 1x1 convolution with a stride: the residual shortcut of a downsampling ResNet block.
+
+On the CPU in channels_last (NHWC), torch computes its weight gradient with oneDNN's
+1x1 kernel, which first copies every stride-th pixel to a workspace. With fewer input
+channels than the kernel's block (8 with AVX2) it writes past that workspace
+(uxlfoundation/oneDNN#6035): on an AMD EPYC with torch 2.14.1, a width-4 ResNet18's
+training dies in its first backward pass (SIGSEGV, or "double free or corruption"), or
+with two threads returns a weight gradient wrong by 1e-3 relative. ``StridedPointwise``
+takes every stride-th pixel itself and convolves at stride 1: the same function, and
+on AVX2 the same bits wherever oneDNN's kernel is sound (in_channels 8 to 256, one and
+two threads, tested); in any other case it is the plain strided convolution.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class StridedPointwise(nn.Conv2d):
+    """A bias-free 1x1 convolution of ``stride``; its parameters and state dict are
+    those of ``nn.Conv2d(in_channels, out_channels, 1, stride, bias=False)``."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int):
+        super().__init__(in_channels, out_channels, 1, stride, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type == "cpu" and x.is_contiguous(memory_format=torch.channels_last):
+            rows, cols = self.stride
+            return F.conv2d(x[:, :, ::rows, ::cols], self.weight)
+        return super().forward(x)
