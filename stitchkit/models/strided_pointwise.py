@@ -16,6 +16,16 @@ import torch.nn.functional as F
 from torch import nn
 
 
+@torch.fx.wrap  # one node in a traced graph: torch.fx cannot follow its branch
+def strided_pointwise(x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int]):
+    """``conv2d(x, weight, stride=stride)`` for a 1x1 ``weight``, without oneDNN's
+    strided 1x1 kernel on channels_last CPU tensors."""
+    if x.device.type == "cpu" and x.is_contiguous(memory_format=torch.channels_last):
+        rows, cols = stride
+        return F.conv2d(x[:, :, ::rows, ::cols], weight)
+    return F.conv2d(x, weight, stride=stride)
+
+
 class StridedPointwise(nn.Conv2d):
     """A bias-free 1x1 convolution of ``stride``; its parameters and state dict are
     those of ``nn.Conv2d(in_channels, out_channels, 1, stride, bias=False)``."""
@@ -24,7 +34,4 @@ class StridedPointwise(nn.Conv2d):
         super().__init__(in_channels, out_channels, 1, stride, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type == "cpu" and x.is_contiguous(memory_format=torch.channels_last):
-            rows, cols = self.stride
-            return F.conv2d(x[:, :, ::rows, ::cols], self.weight)
-        return super().forward(x)
+        return strided_pointwise(x, self.weight, self.stride)
