@@ -19,8 +19,9 @@ from torch import nn
 @torch.fx.wrap  # one node in a traced graph: torch.fx cannot follow its branch
 def strided_pointwise(x: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int]):
     """``conv2d(x, weight, stride=stride)`` for a 1x1 ``weight``, without oneDNN's
-    strided 1x1 kernel on channels_last CPU tensors."""
-    if x.device.type == "cpu" and x.is_contiguous(memory_format=torch.channels_last):
+    strided 1x1 kernel on CPU tensors other than NCHW-contiguous ones (channels_last;
+    asked as "not contiguous", the one layout query torch.func.vmap answers)."""
+    if x.device.type == "cpu" and not x.is_contiguous():
         rows, cols = stride
         return F.conv2d(x[:, :, ::rows, ::cols], weight)
     return F.conv2d(x, weight, stride=stride)
