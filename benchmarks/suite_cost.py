@@ -1,5 +1,6 @@
 """What a suite costs: stitches, trainings, FLOPs and hours per testbed, its wall time on
-1, 8 and 64 workers (GPUs) from DVC's DAG, and what each cost lever cut.
+1, 8 and 64 workers (GPUs) from DVC's DAG, what each cost lever cut, and the stitches it
+computes twice or no figure draws (stitchkit.pipeline.stitch_census).
 
 Each stage's FLOPs, split by kernel family, come from stitchkit.pipeline.stage_cost (its
 docstring states the cost model). Seconds = each family's FLOPs / that family's
@@ -31,6 +32,7 @@ from stitchkit.pipeline import dvc_stages
 from stitchkit.pipeline.config import load_params
 from stitchkit.pipeline.critical_path import longest_paths
 from stitchkit.pipeline.stage_cost import FAMILIES, TESTBEDS, StageCost, dataset_sizes, stage_cost
+from stitchkit.pipeline.stitch_census import repeats, undrawn
 
 CPU_STAGE_SECONDS = 60.0  # assumed wall time of a stage without model work
 
@@ -101,6 +103,25 @@ def _levers(params: dict, order, upstream, rates, gpus: list[int]) -> None:
         )
 
 
+def _census(params: dict) -> None:
+    """The stitches computed twice (each beyond the first of its group) and the stitches
+    no figure draws, with their FLOPs."""
+    again = [ref for group in repeats(params) for ref in group[1:]]
+    unseen = undrawn(params)
+    dm = [ref for ref in unseen if ref.mode == "dm"]
+    rows = (
+        ("computed twice (each repeat)", again),
+        ("drawn by no figure: DM", dm),
+        ("drawn by no figure: other modes", [ref for ref in unseen if ref.mode != "dm"]),
+    )
+    print("| Stitches | Count | PFLOP | Panels |\n|---|---:|---:|---|")
+    for label, refs in rows:
+        panels = sorted({ref.panel for ref in refs})
+        shown = ", ".join(panels[:3]) + (f" and {len(panels) - 3} more" if len(panels) > 3 else "")
+        flops = sum(ref.flops(params) for ref in refs)
+        print(f"| {label} | {len(refs)} | {_pflop(flops)} | {shown or '-'} |")
+
+
 def _main_model(params: dict) -> tuple[int, tuple[int, int, int]]:
     """(width, input shape) of the suite's most common ResNet18 training job."""
     jobs = [training_job(params, m) for m in params["models"]]
@@ -169,6 +190,8 @@ def main() -> None:
         print(f"| {n} | {wall / 3600:,.1f} | {total / n / 3600:,.1f} |")
     print("\nWhat each lever cut:\n")
     _levers(params, order, upstream, rates, args.gpus)
+    print("\nStitches computed twice, or drawn by no figure:\n")
+    _census(params)
 
 
 if __name__ == "__main__":

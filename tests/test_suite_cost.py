@@ -21,9 +21,11 @@ from stitchkit.pipeline.stage_cost import (  # noqa: E402
     TRAIN_PASSES,
     flops_of,
     model_flops,
+    panel_stitch_flops,
     robust_eval_flops,
     stage_cost,
 )
+from stitchkit.stitching.params import panel_job  # noqa: E402
 
 
 def test_resnet18_flops_match_the_published_count_and_split_into_front_and_end():
@@ -65,6 +67,21 @@ def test_stage_flops_split_into_kernel_families_by_hand(tmp_path):
     with_eot = stage_cost(params, "stitch@at1-same-task-nr-nr", eot_samples=20)
     assert with_eot.attack_flops > 15 * panel.attack_flops  # AutoAttack, 20 iterations
     assert with_eot.families["stitch"] == panel.families["stitch"]
+
+
+def test_a_panel_costs_its_shared_passes_plus_each_stitch(tmp_path):
+    """The per-stitch FLOPs that the stitch census adds up are the panel's, less the
+    front and end passes its stitches share (epochs x images x (end + front to the
+    deepest point))."""
+    params = composed(tmp_path, "evidence")
+    job = panel_job(params, "at1-same-task-nr-nr")
+    front, end = flops_of(params, job.front), flops_of(params, job.end)
+    shared = job.recipe.epochs * job.recipe.train_samples
+    shared *= end.total + front.front[max(i for i, _ in job.pairs)]
+    stitches = sum(
+        panel_stitch_flops(params, job.name, pair, mode) for pair in job.pairs for mode in job.modes
+    )
+    assert stage_cost(params, f"stitch@{job.name}").flops == pytest.approx(shared + stitches)
 
 
 def test_kernel_rates_are_measured_for_every_family():

@@ -18,6 +18,7 @@ from stitchkit.measures.params import robust_evaluation, stitch_robust_evaluatio
 from stitchkit.models.attacks import AdversarialTraining
 from stitchkit.models.params import training_job
 from stitchkit.models.simclr import SimCLR
+from stitchkit.pipeline import stitch_census
 from stitchkit.pipeline.config import check_params
 from stitchkit.report.claims import adversarial, cross_layer, information, shortcuts, subsets
 from stitchkit.report.claims.base import Run, TakeawayThresholds, alpha
@@ -180,59 +181,25 @@ def test_paper_suite_stitches_with_the_authors_recipe_and_each_stitch_once(tmp_p
     assert not clean, f"{clean} duplicate alpha = 0 adversarial panels"
 
 
-def test_no_two_same_point_panels_of_the_paper_suite_train_the_same_stitch(tmp_path):
-    """A stitch is its models, data, point pair, recipe, training mix (alpha = 0 trains
-    as no adversarial section), IRIs and mode; a stitch does not depend on which others
-    share its panel (test_stitching.py), so a figure reads a shared one where it is.
-    (Cross-layer panels, whose figures read a whole grid of point pairs, still repeat
-    the same-point panels on their diagonal: clean stitches, under 1% of the suite.)"""
+def test_the_paper_suite_computes_a_stitch_twice_only_on_a_cross_layer_diagonal(tmp_path):
+    """v2's seed-1 fronts are v1's same-task panels (protocol notes); a cross-layer
+    figure reads a whole grid of point pairs, so its panel still repeats the same-point
+    panel on its diagonal (and Fig. 11's all-terms FuLA repeats Fig. 10's)."""
     params = composed(tmp_path, "paper")
-    owners: dict[tuple, list[str]] = {}
-    for name in [*params["panels"], *params["iri_panels"]]:
-        job = panel_job(params, name)
-        if any(i != j for i, j in job.pairs):
-            continue
-        mix = job.adversarial if job.adversarial and job.adversarial.alpha > 0 else None
-        iris = tuple(sorted(job.iris.items())) if job.iris else None
-        for pair in job.pairs:
-            for mode, spec in job.modes.items():
-                key = (job.front, job.end, job.data, pair, job.recipe, mix, iris)
-                key += (tuple(sorted((k, str(v)) for k, v in spec.items())),)
-                owners.setdefault(key, []).append(f"{name}:{mode}@{pair}")
-    shared = [where for where in owners.values() if len(where) > 1]
-    assert not shared, f"{len(shared)} stitches trained twice, e.g. {shared[:3]}"
-
-
-def test_every_adversarial_stitch_of_the_paper_suite_is_read_by_a_figure(tmp_path):
-    """Stitches under adversarial training are the suite's cost (benchmarks/suite_cost.py):
-    each trained one (all but DM) is drawn by a grid or v2 figure, or is Fig. 6's."""
-    params = composed(tmp_path, "paper")
-    read = set()
-
-    def drawn(panels, modes):
-        for panel in panels:
-            chosen = [m for m, _ in modes] if modes else list(panel_job(params, panel).modes)
-            read.update((panel, mode) for mode in chosen)
-
-    for name in params["grids"]:
-        job = grid_job(params, name)
-        drawn([p for row in job.cells for cell in row for p in cell], job.modes)
-    for name in params["agreement_figures"]:
-        job = agreement_figure_job(params, name)
-        pairs = [pair for row in job.rows for column in row.columns.values() for pair in column]
-        drawn([panel for pair in pairs for panel in pair], job.modes)
-    for name in params["similarities"]:
-        job = similarity_job(params, name)
-        read.update((panel.name, job.mode) for panel in job.panels.values())
-    trained = {
-        (name, mode)
-        for name in [*params["panels"], *params["iri_panels"]]
-        for job in [panel_job(params, name)]
-        if job.adversarial and job.adversarial.alpha > 0
-        for mode, spec in job.modes.items()
-        if spec["objective"] != "dm"
+    groups = stitch_census.repeats(params)
+    cross_layer = {
+        name for name in params["panels"] if any(i != j for i, j in panel_job(params, name).pairs)
     }
-    assert trained and not trained - read, sorted(trained - read)[:5]
+    assert groups and all({ref.panel for ref in group} & cross_layer for group in groups)
+
+
+def test_every_stitch_of_the_paper_suite_but_dm_is_drawn_by_a_figure(tmp_path):
+    """DM, every stitch's starting point, is drawn where Fig. 3 and Fig. 6 need it and
+    scored everywhere; every other stitch is drawn by a figure."""
+    params = composed(tmp_path, "paper")
+    undrawn = stitch_census.undrawn(params)
+    assert not [ref for ref in undrawn if ref.mode != "dm"], undrawn[:3]
+    assert ("at1-same-task-nr-nr-resnet18", "fula-last") in stitch_census.drawn(params)
 
 
 @pytest.mark.parametrize("suite", ["paper", "quick"])

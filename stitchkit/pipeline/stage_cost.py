@@ -176,34 +176,60 @@ def panel_flops(
     eot_samples: int = 1,
 ) -> None:
     """Adds to ``cost`` the FLOPs (by family) and the trained stitches of fitting and
-    scoring every stitch of a panel."""
-    r = job.recipe
+    scoring every stitch of a panel: the passes its stitches share, then each stitch's."""
+    end = flops_of(params, job.end)
+    n_train = min(job.recipe.train_samples or train_images, train_images)
+    deepest = max(i for i, _ in job.pairs)
+    front_to_deepest = flops_of(params, job.front).front[deepest]
+    cost.add("stitch", job.recipe.epochs * n_train * (end.total + front_to_deepest))
+    for pair in job.pairs:
+        for mode in job.modes.values():
+            flops = stitch_flops(
+                params, job, pair, mode, train_images, test_images, splits, eot_samples
+            )
+            for family, value in flops.items():
+                cost.add(family, value)
+    cost.stitches += len([m for m in job.modes.values() if _trained(m)]) * len(job.pairs)
+
+
+def _trained(mode: dict) -> bool:
+    """A mode fitted by gradient steps: all but DM without recalibration."""
+    return mode["objective"] != "dm" or mode["recalibrate"]
+
+
+def stitch_flops(
+    params: dict,
+    job: PanelJob | SubsetJob,
+    pair: tuple[int, int],
+    mode: dict,
+    train_images: int,
+    test_images: int,
+    splits: int,
+    eot_samples: int = 1,
+) -> dict[str, float]:
+    """FLOPs by family of one stitch of a panel (front point, end point ``pair``; ``mode``
+    as panel_job validates it): its training steps and PGD examples, its scoring and
+    robust evaluation. The passes a panel's stitches share are not in it."""
+    (i, j), r = pair, job.recipe
     front, end = flops_of(params, job.front), flops_of(params, job.end)
-    n_train = min(r.train_samples or train_images, train_images)
+    steps = r.epochs * min(r.train_samples or train_images, train_images)  # image-steps
     n_test = min(r.eval_samples or test_images, test_images)
     adversarial = getattr(job, "adversarial", None)  # class subsets have none
     alpha = adversarial.alpha if adversarial else 0.0
-    pgd_steps = adversarial.steps if adversarial else 0
-    trained_modes = [m for m in job.modes.values() if m["objective"] != "dm" or m["recalibrate"]]
-    deepest = max(i for i, _ in job.pairs)
-    steps = r.epochs * n_train  # image-steps of every stitch
-    cost.add("stitch", steps * (end.total + front.front[deepest]))  # shared passes
-    for i, j in job.pairs:
-        layer = layer_flops(front.shape[i], end.shape[j])
-        stitched = front.front[i] + layer + end.end[j]
-        for mode in trained_modes:
-            backward = 0.0 if mode["recalibrate"] or mode["objective"] == "hint" else end.end[j]
-            cost.add("stitch", steps * (end.end[j] + backward + TRAIN_PASSES * layer))
-            if alpha > 0:  # PGD on the stitched model, then its own reference and front
-                cost.add("pgd", steps * alpha * pgd_steps * GRAD_PASSES * stitched)
-                cost.add("stitch", steps * alpha * (end.total + front.front[i]))
-        cost.add("evaluation", len(job.modes) * n_test * splits * (end.end[j] + layer))
-        if adversarial:
-            robust = alpha > 0 or _is_robust(params, job.end)
-            settings = stitch_robust_evaluation(params)
-            flops = robust_eval_flops(settings, stitched, test_images, robust, eot_samples)
-            cost.add("attack", len(job.modes) * flops)
-    cost.stitches += len(trained_modes) * len(job.pairs)
+    layer = layer_flops(front.shape[i], end.shape[j])
+    stitched = front.front[i] + layer + end.end[j]
+    flops = {"evaluation": n_test * splits * (end.end[j] + layer)}
+    if _trained(mode):
+        backward = 0.0 if mode["recalibrate"] or mode["objective"] == "hint" else end.end[j]
+        flops["stitch"] = steps * (end.end[j] + backward + TRAIN_PASSES * layer)
+        if alpha > 0:  # PGD on the stitched model, then its own reference and front
+            flops["pgd"] = steps * alpha * adversarial.steps * GRAD_PASSES * stitched
+            flops["stitch"] += steps * alpha * (end.total + front.front[i])
+    if adversarial:
+        robust = alpha > 0 or _is_robust(params, job.end)
+        settings = stitch_robust_evaluation(params)
+        flops["attack"] = robust_eval_flops(settings, stitched, test_images, robust, eot_samples)
+    return flops
 
 
 def _base_testbed(arch: str) -> str:
@@ -226,14 +252,27 @@ def _panel_testbed(params: dict, job: PanelJob, shortcut: bool) -> str:
     return TESTBEDS[1]
 
 
-def _panel_cost(params: dict, name: str, eot_samples: int) -> StageCost:
-    job = panel_job(params, name)
+def _panel_sizes(params: dict, job: PanelJob) -> tuple[int, int, int]:
+    """(training images, test images, scored splits) of a panel's stitches."""
     n_train, n_test, _, _ = dataset_sizes(params, job.data)
     if job.iris:  # trained on the IRIs of each front point, as many as were made
         n_train = min(iri_set_job(params, s).settings.samples or n_train for s in job.iris.values())
-    shortcut = job.data in (params.get("shortcuts") or {})
-    cost = StageCost(_panel_testbed(params, job, shortcut))
-    panel_flops(params, job, n_train, n_test, 3 if shortcut else 1, cost, eot_samples)
+    return n_train, n_test, 3 if job.data in (params.get("shortcuts") or {}) else 1
+
+
+def panel_stitch_flops(params: dict, name: str, pair: tuple[int, int], mode: str) -> float:
+    """The FLOPs of the stitch ``mode`` at ``pair`` of panel (or IRI panel) ``name``."""
+    job = panel_job(params, name)
+    return sum(
+        stitch_flops(params, job, pair, job.modes[mode], *_panel_sizes(params, job)).values()
+    )
+
+
+def _panel_cost(params: dict, name: str, eot_samples: int) -> StageCost:
+    job = panel_job(params, name)
+    n_train, n_test, splits = _panel_sizes(params, job)
+    cost = StageCost(_panel_testbed(params, job, splits > 1))
+    panel_flops(params, job, n_train, n_test, splits, cost, eot_samples)
     return cost
 
 
