@@ -3,6 +3,7 @@ the same outputs and dvc.lock as `dvc repro`, independent stages side by side, o
 retry, failures that stop only their dependents, and a rerun that continues."""
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -328,8 +329,12 @@ Path("slow.txt").write_text("slow")
 """
 
 
-@pytest.mark.parametrize("slow", ["slow.py", "-m slow"])  # through the shell, forked
+# through the shell, as the second process of a pipeline, forked from the server
+@pytest.mark.parametrize("slow", ["slow.py", "slow.py | cat", "-m slow"])
 def test_ctrl_c_keeps_what_was_recorded_and_stops_running_stages(tmp_path, slow):
+    """The worker kills the stage's processes before its task ends, so none is left
+    running once the driver has exited (not left to Ray's kill of the worker, which
+    lands later, or on a loaded machine not within 30 s)."""
     stages = {
         "fast": {"cmd": script('open("fast.txt", "w").write("fast")'), "outs": ["fast.txt"]},
         "slow": {"cmd": f"{PY} {slow}", "deps": ["fast.txt"], "outs": ["slow.txt"]},
@@ -353,10 +358,50 @@ def test_ctrl_c_keeps_what_was_recorded_and_stops_running_stages(tmp_path, slow)
     assert driver.wait(timeout=300) == 130  # Ray shuts down slowly on a loaded machine
     assert "rerun to continue" in driver.stderr.read()
     assert set(lock(repo)) == {"fast"}
-    deadline = time.time() + 30
+    deadline = time.time() + 5  # SIGKILL sent: it only has to be delivered
     while running(pid) and time.time() < deadline:
         time.sleep(0.2)
     assert not running(pid), "the interrupted stage's process still runs"
+
+
+# as a Ray worker runs a stage: `ray.cancel` raises KeyboardInterrupt in its main thread
+# (_thread.interrupt_main: no signal, so a blocked wait would not see it)
+STOPPED_BY_RAY = """import _thread, os, sys, threading, time
+from pathlib import Path
+from stitchkit.pipeline.stage_process import run_lines
+
+def interrupt_once_slow_runs():
+    while not Path("slow.pid").exists():
+        time.sleep(0.1)
+    _thread.interrupt_main()
+
+threading.Thread(target=interrupt_once_slow_runs, daemon=True).start()
+try:
+    run_lines([("/bin/sh", "-c", sys.argv[1])], os.getcwd(), dict(os.environ), "stage.log")
+except KeyboardInterrupt:
+    pid = int(Path("slow.pid").read_text())
+    time.sleep(1)  # SIGKILL sent: it only has to be delivered
+    stat = Path(f"/proc/{pid}/stat")
+    print(stat.read_text().rsplit(")", 1)[1].split()[0] if stat.exists() else "gone")
+"""
+
+
+@pytest.mark.parametrize("slow", ["slow.py", "slow.py | cat", "-m slow"])
+def test_a_stopped_stage_kills_its_processes_before_the_task_ends(tmp_path, slow):
+    """The worker itself, still alive, has killed every process of the stage (the
+    second of a pipeline included) by the time the interrupt ends its task."""
+    write(tmp_path / "slow.py", SLOW)
+    write(tmp_path / "worker.py", STOPPED_BY_RAY)
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    result = subprocess.run(
+        [PY, "worker.py", f"{PY} {slow}"],
+        cwd=tmp_path,
+        env=os.environ | env,
+        capture_output=True,
+        text=True,
+        timeout=50,  # slow.py ends by itself after 60 s
+    )
+    assert result.stdout.split() in (["gone"], ["Z"]), result.stderr  # Z: dead, not yet reaped
 
 
 def running(pid: int) -> bool:

@@ -37,7 +37,7 @@ from stitchkit.pipeline.stage_cost import stage_cost
 GPU_STAGE_KINDS = frozenset({"train", "robustness", "stitch", "subset", "similarity"})
 ATTEMPTS = 2
 ERROR_LINES = 5
-CANCEL_WAIT_S = 60  # how long Ctrl-C waits for running stages' workers to be killed
+CANCEL_WAIT_S = 60  # how long Ctrl-C waits for running stages to stop, asked, then killed
 DURATIONS = "durations.json"  # each stage's last wall time, for benchmarks/dag_schedule.py
 LOCK_WRITE_S = 60.0  # while stages run, committed stages' dvc.lock entries wait this long
 
@@ -164,14 +164,18 @@ class Scheduler:
             self.lock_written_at = time.monotonic()
 
     def _cancel_running(self) -> None:
-        """Kill the workers of running stages (their commands die with them) and wait
-        until Ray reports them dead: `ray.cancel` only asks, and a Ray shut down before
-        the kill lands would leave the stage's command running."""
-        refs = list(self.running)
-        for ref in refs:
-            self.ray.cancel(ref, force=True)
-        if refs:
-            self.ray.wait(refs, num_returns=len(refs), timeout=CANCEL_WAIT_S)
+        """Stop running stages and wait until each task has ended: its worker kills the
+        stage's processes before it ends the task (stage_process), so none outlives a
+        Ray shut down next. A worker that does not end its task within CANCEL_WAIT_S is
+        killed, its stage's first process with it."""
+        for force in (False, True):
+            refs = list(self.running)
+            for ref in refs:
+                self.ray.cancel(ref, force=force)
+            if refs:
+                ended, _ = self.ray.wait(refs, num_returns=len(refs), timeout=CANCEL_WAIT_S)
+                for ref in ended:
+                    self.running.pop(ref)
 
     def _promote_waiting(self) -> None:
         """Move the waiting stages whose upstream stages are done to ``ready`` (or to done,

@@ -6,16 +6,23 @@ torch already (one server per worker process, itself a fresh single-threaded pro
 importing torch takes about 2 s of CPU, a tenth of a quick-suite stage. The forked
 process runs the module as `python -m` does (from the stage's directory, first on
 sys.path, with its environment and arguments), so results are those of the plain
-command. Any other line runs through the shell, as DVC runs it. The server dies with
-its worker, and a stage's process with its server.
+command. Any other line runs through the shell, as DVC runs it.
+
+Each line runs in a session of its own. A worker waits for it in short polls, so that
+Ray's request to stop the task (`ray.cancel`, a KeyboardInterrupt in the worker) lands:
+the worker then kills the line's whole process group (the stage's own children
+included) before the task ends. Where a worker dies instead, its server dies with it, and
+a line's first process with its parent.
 """
 
 import atexit
+import contextlib
 import ctypes
 import json
 import os
 import re
 import runpy
+import select
 import shutil
 import signal
 import subprocess
@@ -25,6 +32,7 @@ import traceback
 from collections.abc import Iterable
 from pathlib import Path
 
+POLL_S = 0.5  # how often a waiting worker lets a pending KeyboardInterrupt land
 PRELOADED = ("torch",)  # what the server imports once (not the project: it is per checkout)
 WORKER_ENV = ("CUDA_VISIBLE_DEVICES",)  # set by Ray per task in the worker's environment
 _PLAIN_TOKEN = re.compile(r"[\w.@/=:+,-]+")  # nothing a shell would expand or split
@@ -36,6 +44,14 @@ def die_with_parent() -> None:
     """In a child process: end when the process that started it ends."""
     pr_set_pdeathsig = 1
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+def stop_group(pid: int) -> None:
+    """Kill process ``pid`` and every process of the group it leads (those gone already:
+    nothing)."""
+    for kill in (os.killpg, os.kill):
+        with contextlib.suppress(ProcessLookupError):
+            kill(pid, signal.SIGKILL)
 
 
 def python_module_call(line: str, env: dict[str, str]) -> tuple[str, list[str]] | None:
@@ -58,8 +74,10 @@ def _exit_status(exit: SystemExit) -> int:
 
 
 def _run_module(module: str, args: list[str], cwd: str, env: dict, log_path: str) -> int:
-    """In the forked process: be `python -m module args` run from ``cwd``; its status."""
+    """In the forked process: be `python -m module args` run from ``cwd`` (leading a
+    session of its own); its status."""
     die_with_parent()
+    os.setsid()
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
@@ -89,7 +107,8 @@ def _run_module(module: str, args: list[str], cwd: str, env: dict, log_path: str
 
 def serve() -> None:
     """The server: import PRELOADED, then per request line (JSON: module, args, cwd, env,
-    log) fork a process that runs it, and answer with its exit status."""
+    log) fork a process that runs it, and answer with its process id, then its exit
+    status, a line each."""
     for name in PRELOADED:
         __import__(name)
     for line in sys.stdin:
@@ -97,6 +116,7 @@ def serve() -> None:
         pid = os.fork()
         if pid == 0:
             os._exit(_run_module(**request))
+        print(pid, flush=True)
         _, status = os.waitpid(pid, 0)
         print(os.waitstatus_to_exitcode(status), flush=True)
 
@@ -130,15 +150,59 @@ def _server_for(env: dict[str, str]) -> subprocess.Popen:
     return _server
 
 
+def _answer(server: subprocess.Popen) -> int | None:
+    """The server's next answer line, read a byte at a time from its pipe (no buffer
+    hides a line from select) in polls of POLL_S; None if the server died."""
+    fd, line = server.stdout.fileno(), b""
+    while not line.endswith(b"\n"):
+        if select.select([fd], [], [], POLL_S)[0]:
+            byte = os.read(fd, 1)
+            if not byte:
+                return None
+            line += byte
+    return int(line)
+
+
 def _forked(module: str, args: list[str], cwd: str, env: dict, log_path: str) -> int:
+    global _server
     server = _server_for(env)
     request = {"module": module, "args": args, "cwd": cwd, "env": env, "log_path": log_path}
     server.stdin.write(json.dumps(request) + "\n")
     server.stdin.flush()
-    answer = server.stdout.readline()
-    if not answer:  # the server died (killed): as a killed process
-        return -signal.SIGKILL
-    return int(answer)
+    pid = None
+    try:
+        pid = _answer(server)
+        status = None if pid is None else _answer(server)
+    except BaseException:  # stopped by Ray: the stage's processes and the server go too
+        if pid is not None:
+            stop_group(pid)
+        server.kill()
+        server.wait()
+        _server = None
+        raise
+    return -signal.SIGKILL if status is None else status  # no answer: the server was killed
+
+
+def _shell(argv: tuple[str, ...], cwd: str, env: dict[str, str], log_path: str) -> int:
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            close_fds=True,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
+    try:
+        while True:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                return process.wait(timeout=POLL_S)  # polls: a KeyboardInterrupt lands
+    except BaseException:  # stopped by Ray: the line's processes go too
+        stop_group(process.pid)
+        process.wait()
+        raise
 
 
 def _run_line(argv: tuple[str, ...], cwd: str, env: dict[str, str], log_path: str) -> int:
@@ -146,16 +210,7 @@ def _run_line(argv: tuple[str, ...], cwd: str, env: dict[str, str], log_path: st
     call = python_module_call(argv[-1], env)
     if call is not None:
         return _forked(*call, cwd, env, log_path)
-    with open(log_path, "ab") as log:
-        return subprocess.call(
-            argv,
-            cwd=cwd,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            close_fds=True,
-            preexec_fn=die_with_parent,
-        )
+    return _shell(argv, cwd, env, log_path)
 
 
 def run_lines(
