@@ -164,7 +164,6 @@ def _answer(server: subprocess.Popen) -> int | None:
 
 
 def _forked(module: str, args: list[str], cwd: str, env: dict, log_path: str) -> int:
-    global _server
     server = _server_for(env)
     request = {"module": module, "args": args, "cwd": cwd, "env": env, "log_path": log_path}
     server.stdin.write(json.dumps(request) + "\n")
@@ -176,9 +175,8 @@ def _forked(module: str, args: list[str], cwd: str, env: dict, log_path: str) ->
     except BaseException:  # stopped by Ray: the stage's processes and the server go too
         if pid is not None:
             stop_group(pid)
-        server.kill()
+        server.kill()  # _server_for starts a new one
         server.wait()
-        _server = None
         raise
     return -signal.SIGKILL if status is None else status  # no answer: the server was killed
 
