@@ -15,6 +15,7 @@ from stitchkit.models.schedule import step_lr
 from stitchkit.stitching.evaluation import check_compatible
 from stitchkit.stitching.layers import fit_direct_matching, stitch_layer
 from stitchkit.stitching.objectives import (
+    OBJECTIVES,
     LossOptions,
     ReferencePass,
     StitchedPass,
@@ -281,6 +282,44 @@ def test_fula_stops_the_end_pass_after_the_last_weighted_term():
     ref = ReferencePass([torch.ones(1, 2)] * 3, None)
     fula_loss(stitched, ref, None, LossOptions(weights=(0.5, 0.5, 0.0)))
     assert len(consumed) == 2
+
+
+@pytest.mark.parametrize(
+    ("mode", "objective", "weights", "soft"),
+    [
+        ("hint", None, None, False),
+        ("slm", None, None, False),
+        ("tlm", None, None, False),
+        ("fula", None, None, False),
+        ("fula-first-2", "fula", "first-2", False),
+        ("fula-soft", "fula", None, True),
+        ("dm-rs", "dm", None, False),
+    ],
+)
+def test_each_objective_reads_only_what_its_reach_says(
+    trained_resnets, mode, objective, weights, soft
+):
+    """Given only the stitched terms up to StitchSpec.reach and the reference up to
+    reference_reach (None beyond: reading it fails), a loss equals the one on full passes:
+    so the reference pass and the gradient may stop there."""
+    end = trained_resnets["resnet18"]
+    spec = make_spec(mode, 5, 5, end, objective, weights, soft, recalibrate=objective == "dm")
+    g = torch.Generator().manual_seed(0)
+    terms = [torch.randn(4, 3, generator=g) for _ in range(end.num_hint_terms(5) + 1)]
+    refs = [torch.randn(4, 3, generator=g) for _ in terms]
+    labels, options = torch.tensor([0, 1, 2, 0]), spec.loss_options("batch")
+    objective = hint_loss if spec.objective == "dm" else OBJECTIVES[spec.objective]
+
+    def loss(stitched_terms, reference):
+        stitched = StitchedPass(iter(stitched_terms), len(terms) - 1)
+        return objective(stitched, reference, labels, options)
+
+    full = loss(terms, ReferencePass(refs[:-1], refs[-1]))
+    (depth, logits), (ref_depth, ref_logits) = spec.reach, spec.reference_reach
+    read = terms if logits else terms[: depth - 4]  # term 0 is at point 5
+    reference = ReferencePass(refs[: max(ref_depth - 4, 0)], refs[-1] if ref_logits else None)
+    assert torch.equal(loss(read, reference), full)
+    assert ref_depth <= depth and (ref_logits <= logits)
 
 
 def test_fula_terms_are_the_stitching_points_from_j_to_9(trained_resnets):

@@ -4,9 +4,13 @@ Forward FLOPs per image come from torch's FlopCounterMode on each model (whole m
 front up to every point, end from every point). Per image:
 
 - a training step costs 3 forward passes (backward with weight gradients: 2);
-- a PGD or IRI step, or a step through the frozen end of a stitch: 2 (activation
-  gradients only); Hint stops at the stitch layer, but under `bn: train` still runs the
-  end forward, as every trained stitch does;
+- a PGD or IRI step: 2 (activation gradients only);
+- a stitch's step: the end forward to the logits (under `bn: train` every end
+  statistic follows the stitched activations), the activation gradient back from what
+  its objective reads (Hint: none; FuLA: from its last weighted point), and the stitch
+  layer's forward and weight gradient (its input, the frozen front's, needs none);
+- the end model's reference pass runs only as far as the objectives it feeds read
+  (StitchSpec.reference_reach): not at all for TLM, to point j for Hint;
 - robust evaluation (AutoAttack "rand" or ART's APGD): APGD-CE on every attacked image,
   APGD-DLR on the share still robust (ROBUST_SHARE where the model or stitch meets
   adversarial training, else none), each `iterations` PGD-like steps: every model and
@@ -22,6 +26,7 @@ projects a suite's hours from them. `stitchkit repro` ranks stages by the total.
 """
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from types import SimpleNamespace
@@ -37,9 +42,12 @@ from stitchkit.data.params import clean_source
 from stitchkit.measures.params import robust_evaluation, stitch_robust_evaluation
 from stitchkit.measures.robustness import RobustEvaluation
 from stitchkit.models.architectures import RESNETS, ModelSpec, build_model
+from stitchkit.models.attacks import AdversarialTraining
 from stitchkit.models.params import training_job
 from stitchkit.stitching.layers import stitch_layer
+from stitchkit.stitching.objectives import fula_weights
 from stitchkit.stitching.params import PanelJob, panel_job
+from stitchkit.stitching.recipe import StitchSpec, covering_reach
 from stitchkit.testbeds.iris import iri_set_job
 from stitchkit.testbeds.params import SubsetJob, similarity_job, subset_job
 
@@ -177,11 +185,7 @@ def panel_flops(
 ) -> None:
     """Adds to ``cost`` the FLOPs (by family) and the trained stitches of fitting and
     scoring every stitch of a panel: the passes its stitches share, then each stitch's."""
-    end = flops_of(params, job.end)
-    n_train = min(job.recipe.train_samples or train_images, train_images)
-    deepest = max(i for i, _ in job.pairs)
-    front_to_deepest = flops_of(params, job.front).front[deepest]
-    cost.add("stitch", job.recipe.epochs * n_train * (end.total + front_to_deepest))
+    cost.add("stitch", shared_flops(params, job, train_images))
     for pair in job.pairs:
         for mode in job.modes.values():
             flops = stitch_flops(
@@ -197,6 +201,62 @@ def _trained(mode: dict) -> bool:
     return mode["objective"] != "dm" or mode["recalibrate"]
 
 
+def _mixed_batches(adversarial: AdversarialTraining | None) -> bool:
+    """Each stitch trains on its own batch with a share alpha of PGD examples (the
+    ``batch`` mix): no pass is shared."""
+    return bool(adversarial) and adversarial.alpha > 0 and adversarial.mix == "batch"
+
+
+def _spec(mode: dict, end_point: int, end: ModelFlops) -> StitchSpec:
+    """The StitchSpec of ``mode`` at ``end_point`` of an end model ``end``."""
+    weights = None
+    if mode["objective"] == "fula":
+        terms = len(end.end) - end_point + 1
+        weights = tuple(fula_weights(mode.get("weights") or "uniform", terms))
+    return StitchSpec(
+        "", mode["objective"], 0, end_point, weights, bool(mode.get("soft")), mode["recalibrate"]
+    )
+
+
+def reference_flops(end: ModelFlops, reach: tuple[int, bool]) -> float:
+    """Forward FLOPs per image of a reference pass of ``end`` that runs as far as
+    ``reach`` (StitchSpec.reference_reach): to the logits, to a point, or not at all."""
+    depth, logits = reach
+    return end.total if logits else end.front[depth] if depth else 0.0
+
+
+def shared_flops(params: dict, job: PanelJob | SubsetJob, train_images: int) -> float:
+    """FLOPs of the passes a panel's stitches share (shared_flops_per_image), over its
+    training image-steps."""
+    front, end = flops_of(params, job.front), flops_of(params, job.end)
+    steps = job.recipe.epochs * min(job.recipe.train_samples or train_images, train_images)
+    iris = getattr(job, "iris", None) is not None
+    adversarial = getattr(job, "adversarial", None)  # class subsets have none
+    return steps * shared_flops_per_image(front, end, job.pairs, job.modes, iris, adversarial)
+
+
+def shared_flops_per_image(
+    front: ModelFlops,
+    end: ModelFlops,
+    pairs,
+    modes: dict,
+    iris: bool,
+    adversarial: AdversarialTraining | None,
+) -> float:
+    """Forward FLOPs per training image of the passes shared by a panel's stitches (at
+    ``pairs``, in ``modes``): the reference pass, as far as any trained stitch reads
+    it, and the front's pass to its deepest point; on ``iris`` both run per front
+    point, on that point's IRIs. None under the ``batch`` mix or without a trained
+    stitch."""
+    trained = [(j, m) for _, j in pairs for m in modes.values() if _trained(m)]
+    if _mixed_batches(adversarial) or not trained:
+        return 0.0
+    reach = covering_reach([_spec(mode, j, end).reference_reach for j, mode in trained])
+    front_points = sorted({i for i, _ in pairs})
+    batches = front_points if iris else front_points[-1:]
+    return sum(reference_flops(end, reach) + front.front[k] for k in batches)
+
+
 def stitch_flops(
     params: dict,
     job: PanelJob | SubsetJob,
@@ -208,28 +268,84 @@ def stitch_flops(
     eot_samples: int = 1,
 ) -> dict[str, float]:
     """FLOPs by family of one stitch of a panel (front point, end point ``pair``; ``mode``
-    as panel_job validates it): its training steps and PGD examples, its scoring and
-    robust evaluation. The passes a panel's stitches share are not in it."""
+    as panel_job validates it): its training steps and PGD examples
+    (stitch_training_flops_per_image), its scoring and robust evaluation. The passes a
+    panel's stitches share (shared_flops) are not in it."""
     (i, j), r = pair, job.recipe
     front, end = flops_of(params, job.front), flops_of(params, job.end)
     steps = r.epochs * min(r.train_samples or train_images, train_images)  # image-steps
     n_test = min(r.eval_samples or test_images, test_images)
     adversarial = getattr(job, "adversarial", None)  # class subsets have none
-    alpha = adversarial.alpha if adversarial else 0.0
+    stack = stack_of(mode, job.modes, r.batching, adversarial)
+    per_image = stitch_training_flops_per_image(front, end, pair, mode, adversarial, stack)
+    flops = {family: steps * value for family, value in per_image.items()}
     layer = layer_flops(front.shape[i], end.shape[j])
-    stitched = front.front[i] + layer + end.end[j]
-    flops = {"evaluation": n_test * splits * (end.end[j] + layer)}
-    if _trained(mode):
-        backward = 0.0 if mode["recalibrate"] or mode["objective"] == "hint" else end.end[j]
-        flops["stitch"] = steps * (end.end[j] + backward + TRAIN_PASSES * layer)
-        if alpha > 0:  # PGD on the stitched model, then its own reference and front
-            flops["pgd"] = steps * alpha * adversarial.steps * GRAD_PASSES * stitched
-            flops["stitch"] += steps * alpha * (end.total + front.front[i])
+    flops["evaluation"] = n_test * splits * (end.end[j] + layer)
     if adversarial:
-        robust = alpha > 0 or _is_robust(params, job.end)
+        robust = adversarial.alpha > 0 or _is_robust(params, job.end)
         settings = stitch_robust_evaluation(params)
+        stitched = front.front[i] + layer + end.end[j]
         flops["attack"] = robust_eval_flops(settings, stitched, test_images, robust, eot_samples)
     return flops
+
+
+def stitch_training_flops_per_image(
+    front: ModelFlops,
+    end: ModelFlops,
+    pair: tuple[int, int],
+    mode: dict,
+    adversarial: AdversarialTraining | None,
+    stack: Sequence[dict] = (),
+) -> dict[str, float]:
+    """FLOPs by family (``stitch``, ``pgd``) per training image of one stitch at
+    ``pair`` in ``mode``, beyond the passes its panel shares; none for an untrained DM.
+    ``stack``: the modes of the stitches it trains stacked with (stack_of), whose
+    gradients run as one computation, as far back as the deepest that any reads.
+
+    Under adversarial training, PGD runs on the stitched model: with the ``batch`` mix
+    on a share alpha of each batch, and the stitch's own reference and front passes on
+    its whole mixed batch; with the ``loss`` mix on the whole batch, its reference and
+    front passes on the PGD examples, and the stitch's step has a clean and an
+    adversarial term (one at alpha 1)."""
+    if not _trained(mode):
+        return {}
+    i, j = pair
+    alpha = adversarial.alpha if adversarial else 0.0
+    spec, layer = _spec(mode, j, end), layer_flops(front.shape[i], end.shape[j])
+    if spec.recalibrate:  # the stitched pass alone, without gradients
+        step = end.end[j] + layer
+    else:  # the end's gradient back from what the losses read; T's weight gradient
+        reach = covering_reach([_spec(m, j, end).reach for m in stack] or [spec.reach])
+        step = end.end[j] + _gradient_flops(end, j, reach) + 2 * layer
+    terms = 2 if 0 < alpha < 1 and not _mixed_batches(adversarial) else 1
+    flops = {"stitch": terms * step}
+    if alpha > 0:  # PGD on the stitched model, then its own reference and front passes
+        attacked = alpha if _mixed_batches(adversarial) else 1.0
+        stitched = front.front[i] + layer + end.end[j]
+        flops["pgd"] = attacked * adversarial.steps * GRAD_PASSES * stitched
+        flops["stitch"] += reference_flops(end, spec.reference_reach) + front.front[i]
+    return flops
+
+
+def stack_of(
+    mode: dict, modes: dict, batching: str, adversarial: AdversarialTraining | None
+) -> tuple[dict, ...]:
+    """The modes of a panel (``modes``) that a stitch in ``mode`` trains stacked with at
+    its point pair on a GPU (PanelTrainer._stacks: ``auto`` batching stacks there),
+    itself included; () when it trains alone."""
+    clean = not adversarial or adversarial.alpha == 0
+    stackable_training = clean or (_mixed_batches(adversarial) and not adversarial.random_start)
+    stacked = [m for m in modes.values() if _trained(m) and not m["recalibrate"]]
+    if batching == "per-stitch" or not stackable_training or mode not in stacked:
+        return ()
+    return tuple(stacked) if len(stacked) > 1 else ()
+
+
+def _gradient_flops(end: ModelFlops, end_point: int, reach: tuple[int, bool]) -> float:
+    """FLOPs of the activation gradient through ``end`` from what a loss reads (reach:
+    StitchSpec.reach) back to the stitch at ``end_point``: one pass over that span."""
+    depth, logits = reach
+    return end.end[end_point] if logits else end.front[depth] - end.front[end_point]
 
 
 def _base_testbed(arch: str) -> str:

@@ -56,9 +56,12 @@ def drawn(params: dict) -> set[tuple[str, str]]:
     similarities, v2's agreement and CKA figures (each draws every point of a panel)."""
     out: set[tuple[str, str]] = set()
 
-    def draw(panels, modes) -> None:
+    def draw(panels, modes) -> None:  # no modes: every one but DM (figures.style.drawn_modes)
         for panel in panels:
-            chosen = [m for m, _ in modes] if modes else list(panel_job(params, panel).modes)
+            every = panel_job(params, panel).modes.items()
+            chosen = (
+                [m for m, _ in modes] if modes else [m for m, s in every if s["objective"] != "dm"]
+            )
             out.update((panel, mode) for mode in chosen)
 
     for name in params.get("grids") or {}:

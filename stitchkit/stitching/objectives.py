@@ -48,10 +48,24 @@ class StitchedPass:
 
 @dataclass
 class ReferencePass:
-    """The end model's own pass on the batch: activations from point j to 9, and logits."""
+    """The end model's own pass on the batch: activations from point j on, and logits;
+    only as far as the objectives fed by it read (Reads): the logits are None
+    when none reads them."""
 
     hint_terms: list[torch.Tensor]
-    logits: torch.Tensor
+    logits: torch.Tensor | None
+
+
+@dataclass(frozen=True)
+class Reads:
+    """What an objective reads of the stitched pass and, alike, of the reference pass:
+    the first ``hints`` hint terms (from the stitch's point j on) and, if ``logits``,
+    the logits. ``reference``: whether it reads the reference pass at all (TLM reads
+    the labels instead)."""
+
+    hints: int
+    logits: bool
+    reference: bool = True
 
 
 def normalized_hint(pred: torch.Tensor, target: torch.Tensor, norm: str = "batch") -> torch.Tensor:
@@ -101,8 +115,7 @@ def fula_loss(
     later stitching point of g fed the stitched activation; with ``soft``, the KL term
     joins the average: (n * hints + KL) / (n + 1) for n weighted hint terms."""
     weights = options.weights
-    needed = max(i for i, w in enumerate(weights) if w > 0) + 1
-    terms = stitched.hint_terms(needed)
+    terms = stitched.hint_terms(_weighted_terms(weights))
     hints = sum(
         w * normalized_hint(pred, target, options.hint_norm)
         for w, pred, target in zip(weights, terms, reference.hint_terms, strict=False)
@@ -114,8 +127,26 @@ def fula_loss(
     return (n * hints + soft_label_divergence(stitched.logits(), reference.logits)) / (n + 1)
 
 
+def _weighted_terms(weights: Sequence[float]) -> int:
+    """How many hint terms FuLA's ``weights`` reach: up to the last weighted one."""
+    return max(i for i, w in enumerate(weights) if w > 0) + 1
+
+
 OBJECTIVES = {"hint": hint_loss, "slm": slm_loss, "tlm": tlm_loss, "fula": fula_loss}
 MODES = ("dm", *OBJECTIVES)  # dm: the least-squares initialisation alone, untrained
+
+
+def objective_reads(objective: str, options: LossOptions) -> Reads:
+    """What ``objective`` (a key of OBJECTIVES, or ``dm``, whose recalibration reports
+    the hint loss) reads, so that the reference pass and the gradient stop there."""
+    if objective == "fula":
+        return Reads(_weighted_terms(options.weights), options.soft)
+    return {
+        "tlm": Reads(0, True, reference=False),
+        "slm": Reads(0, True),
+        "hint": Reads(1, False),
+        "dm": Reads(1, False),
+    }[objective]
 
 
 def fula_weights(spec: str | Sequence[float], num_terms: int) -> list[float]:

@@ -13,7 +13,13 @@ from stitchkit.models.schedule import check_drops
 from stitchkit.models.stitchable import Stitchable
 from stitchkit.stitching import bn_state
 from stitchkit.stitching.layers import StitchLayer, stitch_layer
-from stitchkit.stitching.objectives import HINT_NORMS, MODES, LossOptions, fula_weights
+from stitchkit.stitching.objectives import (
+    HINT_NORMS,
+    MODES,
+    LossOptions,
+    fula_weights,
+    objective_reads,
+)
 
 
 @section
@@ -73,6 +79,26 @@ class StitchSpec:
 
     def loss_options(self, hint_norm: str) -> LossOptions:
         return LossOptions(hint_norm, self.weights, self.soft)
+
+    @property
+    def reach(self) -> tuple[int, bool]:
+        """What the objective reads of the stitched pass, and so of the end model's
+        gradient: (the deepest end point whose activation it reads, 0 if none; whether
+        it reads the logits)."""
+        reads = objective_reads(self.objective, self.loss_options(HINT_NORMS[0]))
+        return (self.end_point + reads.hints - 1 if reads.hints else 0), reads.logits
+
+    @property
+    def reference_reach(self) -> tuple[int, bool]:
+        """The same of the reference pass: (0, False) when the objective reads none."""
+        reads = objective_reads(self.objective, self.loss_options(HINT_NORMS[0]))
+        return self.reach if reads.reference else (0, False)
+
+
+def covering_reach(reaches: Sequence[tuple[int, bool]]) -> tuple[int, bool]:
+    """The reach that covers all of ``reaches`` (StitchSpec.reach or reference_reach):
+    the deepest point, and the logits if any reads them."""
+    return max(depth for depth, _ in reaches), any(logits for _, logits in reaches)
 
 
 def make_spec(

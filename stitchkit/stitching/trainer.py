@@ -4,8 +4,9 @@ A *panel* is a front model f, an end model g, stitch-training data, and a list o
 stitches (stitch_recipe.StitchSpec). All stitches of a panel train in one process on
 one shared, seeded stream of batches: each batch is drawn, augmented and stamped with
 its shortcut markers once, the frozen front runs once for all points, the end model's
-reference pass runs once, and each stitch keeps its own T, Adam optimiser and end-model
-BatchNorm statistics.
+reference pass runs once (only as far as the stitches' objectives read it: not at all
+for TLM), and each stitch keeps its own T, Adam optimiser and end-model BatchNorm
+statistics.
 
 Under adversarial training (Sec. 3.1, App. A.2) PGD examples are crafted on each
 stitched model, all of it in eval mode. With the ``batch`` mix (the authors' code) a
@@ -47,6 +48,7 @@ from stitchkit.stitching.recipe import (
     StitchRecipe,
     StitchResult,
     StitchSpec,
+    covering_reach,
     make_spec,
 )
 from stitchkit.stitching.stack import StitchStack, stackable
@@ -296,8 +298,10 @@ class PanelTrainer:
         for s, r in enumerate(replaced):
             mixed[s, r] = x_adv[s]
         references = [
-            self._from_end_point(self._reference(batch, reference_bn), stack.end_point)
-            for batch in mixed
+            self._from_end_point(
+                self._reference(batch, reference_bn, s["spec"].reference_reach), stack.end_point
+            )
+            for s, batch in zip(stack.stitches, mixed, strict=True)
         ]
         return stack.front_acts(mixed), references
 
@@ -307,24 +311,30 @@ class PanelTrainer:
         return ReferencePass(hints, reference.logits)
 
     @torch.no_grad()
-    def _reference(self, x, reference_bn) -> ReferencePass:
-        """The end model's own pass on the batch (activations from the shallowest trained
-        end point to 9, and logits), in the same BatchNorm mode as the stitched passes.
-        Its statistics ``reference_bn`` are a scratch copy that shields the end model's
-        own; in train mode they never reach an output (batch statistics normalise)."""
-        points = range(self._first_end_point, self.end.num_points + 1)
+    def _reference(self, x, reference_bn, reach: tuple[int, bool]) -> ReferencePass:
+        """The end model's own pass on the batch, in the same BatchNorm mode as the
+        stitched passes, only as far as ``reach`` (StitchSpec.reference_reach) asks:
+        activations from the shallowest trained end point on, and logits; no pass when
+        nothing is read (TLM). Its statistics ``reference_bn`` are a scratch copy that
+        shields the end model's own; in train mode they never reach an output (batch
+        statistics normalise), so how far the pass runs changes no result."""
+        depth, logits = reach
+        last = self.end.num_points if logits else depth
+        if last < self._first_end_point:
+            return ReferencePass([], None)
+        points = range(self._first_end_point, last + 1)
         with bn_state.swapped(self.end, reference_bn):
             bn_state.set_bn_mode(self.end, self.recipe.bn)
             acts = self.end.activations(x, points)
-            logits = self.end.forward_from(acts[self.end.num_points], self.end.num_points)
+            out = self.end.forward_from(acts[last], last) if logits else None
         self.end.eval()
-        return ReferencePass([acts[k] for k in sorted(acts)], logits)
+        return ReferencePass([acts[k] for k in points], out)
 
     @torch.no_grad()
     def _shared_pass(self, x, reference_bn, points) -> tuple[ReferencePass, dict]:
         """The reference pass and the front's activations at ``points``, shared by the
         stitches from them; the front's own statistics follow these batches."""
-        reference = self._reference(x, reference_bn)
+        reference = self._reference(x, reference_bn, self._shared_reach)
         bn_state.set_bn_mode(self.front, self.recipe.bn)
         front_acts = self.front.activations(x, points)
         self.front.eval()
@@ -359,7 +369,7 @@ class PanelTrainer:
         mixed = x.clone()
         mixed[replaced] = self._attack(stitch, x[replaced], y[replaced])
         with torch.no_grad():
-            reference = self._reference(mixed, reference_bn)
+            reference = self._reference(mixed, reference_bn, stitch["spec"].reference_reach)
             with bn_state.swapped(self.front, stitch["front_bn"]):
                 bn_state.set_bn_mode(self.front, self.recipe.bn)
                 front_act = self.front.forward_to(mixed, stitch["spec"].front_point)
@@ -371,7 +381,7 @@ class PanelTrainer:
         ``loss`` mix; BatchNorm statistics touched on the way are throwaway copies."""
         x_adv = self._attack(stitch, x, y)
         with torch.no_grad():
-            reference = self._reference(x_adv, reference_bn)
+            reference = self._reference(x_adv, reference_bn, stitch["spec"].reference_reach)
             front_bn = bn_state.bn_state(self.front) if self.recipe.bn == "train" else None
             with bn_state.swapped(self.front, front_bn):
                 bn_state.set_bn_mode(self.front, self.recipe.bn)
@@ -415,6 +425,11 @@ class PanelTrainer:
     @cached_property
     def _first_end_point(self) -> int:
         return min(s.end_point for s in self.trained)
+
+    @cached_property
+    def _shared_reach(self) -> tuple[int, bool]:
+        """How far the shared reference pass runs: as far as any trained stitch reads."""
+        return covering_reach([s.reference_reach for s in self.trained])
 
 
 def _checked_iris(iris, front_points, data: PreparedDataset):
